@@ -1,0 +1,120 @@
+"""Neutral messages shared by every provider, the send error, and the Provider protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+# Neutral delivery statuses, ranked: a report may only move a message to a higher rank, and a
+# final status (rank 3) is never replaced. "sent" means the provider accepted it for delivery.
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+DELIVERED = "delivered"
+FAILED = "failed"
+EXPIRED = "expired"
+
+STATUS_RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, FAILED: 3, EXPIRED: 3}
+FINAL_STATUSES = frozenset({DELIVERED, FAILED, EXPIRED})
+
+
+def moves_forward(current: str, new: str) -> bool:
+    """Whether a report of ``new`` may replace ``current``."""
+    if current in FINAL_STATUSES:
+        return False
+    return STATUS_RANK.get(new, -1) > STATUS_RANK.get(current, -1)
+
+
+@dataclass(frozen=True)
+class UssdIn:
+    """One USSD hop as the provider sent it."""
+
+    session_id: str
+    service_code: str
+    phone: str
+    network_code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class UssdOut:
+    """A screen to show; ``end`` closes the session."""
+
+    text: str
+    end: bool = False
+
+
+@dataclass(frozen=True)
+class SmsIn:
+    """An inbound SMS."""
+
+    provider: str
+    provider_message_id: str
+    sender: str
+    recipient: str
+    text: str
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SmsOut:
+    """An SMS to send. ``reference`` is the gateway's own id for it."""
+
+    reference: int
+    to: str
+    text: str
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class SendError(Exception):
+    """A send that failed; ``retryable`` says whether trying again later can help."""
+
+    reason: str
+    retryable: bool
+    code: str | None = None
+    # The recipient asked the provider to stop (Twilio 21610): record an opt-out.
+    opted_out: bool = False
+
+    def __str__(self) -> str:
+        kind = "retryable" if self.retryable else "permanent"
+        return f"{kind} send error {self.code or ''}: {self.reason}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a provider said about one message of a send request."""
+
+    reference: int
+    provider_message_id: str | None = None
+    status: str = SENT
+    provider_status: str | None = None
+    cost: Decimal | None = None
+    error: SendError | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery report, mapped to a neutral status."""
+
+    provider: str
+    provider_message_id: str
+    status: str
+    provider_status: str
+    failure_reason: str | None = None
+    error_code: str | None = None
+    opted_out: bool = False
+
+
+class Provider(Protocol):
+    """What the gateway needs from an SMS provider."""
+
+    name: str
+    #: Recipients one request may carry when they all get the same text.
+    max_recipients: int
+
+    def send(self, messages: Sequence[SmsOut]) -> list[SendResult]:
+        """Send messages; a whole-request failure raises :class:`SendError`."""
+        ...

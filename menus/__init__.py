@@ -1,0 +1,1 @@
+"""Menu definitions and the pure state machine that steps through them (no I/O)."""

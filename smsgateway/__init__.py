@@ -1,0 +1,78 @@
+"""smsgateway: an SMS and USSD gateway for cooperatives."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import db, redisconn
+from .config import load_settings
+
+__all__ = ["create_app"]
+
+#: No provider sends a webhook anywhere near this; a larger body is refused with 413.
+MAX_CONTENT_LENGTH = 64 * 1024
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the gateway (the WSGI entry point is ``create_app()``)."""
+    overrides = dict(test_config or {})
+    instance_path = overrides.pop("instance_path", None) or os.environ.get(
+        "SMSGATEWAY_INSTANCE_PATH"
+    )
+    testing = bool(overrides.pop("testing", False))
+    settings = load_settings(overrides)
+
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SETTINGS=settings,
+        TESTING=testing,
+        SECRET_KEY=settings.secret_key or _instance_secret(app.instance_path),
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        MAX_FORM_MEMORY_SIZE=MAX_CONTENT_LENGTH,
+        JSON_SORT_KEYS=False,
+    )
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+    db.init_app(app)
+    redisconn.init_app(app)
+
+    from . import cli, health
+
+    app.register_blueprint(health.bp)
+    cli.init_app(app)
+    _register_error_handlers(app)
+    return app
+
+
+def _instance_secret(instance_path: str) -> str:
+    # Without SECRET_KEY, keep one random key in the instance folder so logins survive restarts.
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        # Short, plain answers; never Werkzeug's HTML page to a provider or a phone.
+        body = {"error": error.name, "status": error.code}
+        if request.accept_mimetypes.accept_html and not request.path.startswith("/webhooks"):
+            return f"{error.code} {error.name}\n", error.code, {"Content-Type": "text/plain"}
+        return jsonify(body), error.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify({"error": "Internal Server Error", "status": 500}), 500

@@ -1,0 +1,145 @@
+"""The ``smsgateway`` command: Flask's CLI plus the gateway's own commands.
+
+Commands are attached to ``app.cli`` by :func:`init_app`, so ``smsgateway``, ``flask`` and
+the test runner all see the same ones.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import migrate
+from .config import load_settings
+from .db import get_db
+from .exceptions import ConfigError
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def cli() -> None:
+    """SMS and USSD gateway for cooperatives."""
+
+
+@click.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    database = get_db()
+    migrate.upgrade(database, revision)
+    click.echo(f"database at {migrate.current_revision(database)} ({database.kind})")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (``base`` for an empty database)."""
+    migrate.downgrade(get_db(), revision)
+    click.echo(f"database at {migrate.current_revision(get_db())}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the database's revision and the newest one."""
+    database = get_db()
+    click.echo(f"current: {migrate.current_revision(database)}  head: "
+               f"{migrate.head_revision(database)}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    migrate.revision(get_db(), message)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Create the demo cooperative, its products, members and a pending order."""
+    from .seed import DEMO_COORDINATOR, DEMO_PASSWORD, DEMO_PIN, seed_demo
+
+    with get_db().session() as session:
+        coop = seed_demo(session)
+        click.echo(f"demo cooperative '{coop.slug}' ready: members +212600000001..4, PIN "
+                   f"{DEMO_PIN}; dashboard login {DEMO_COORDINATOR} / {DEMO_PASSWORD}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
+@click.option("--with-scheduler/--without-scheduler", default=True,
+              help="Also run RQ's scheduler for delayed and retried jobs.")
+@click.option("--queue", "queues", multiple=True,
+              help="Queues to serve, in priority order (default: all).")
+@with_appcontext
+def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker for the gateway's queues."""
+    from .queues import PRIORITY
+    from .worker import make_worker
+
+    worker = make_worker(current_app._get_current_object(), queues or PRIORITY)
+    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+@click.command("dev")
+@click.option("--no-seed", is_flag=True, help="Do not seed demo data into an empty database.")
+def dev_command(no_seed: bool) -> None:
+    """Migrate, seed, then run the web server and a worker until Ctrl-C (``make run``)."""
+    from .devserver import run
+
+    sys.exit(run(seed=not no_seed))
+
+
+@click.command("check-config")
+def check_config() -> None:
+    """Validate the configuration and print it (secrets hidden)."""
+    settings = load_settings()
+    data = settings.model_dump(mode="json")
+    for section in ("africastalking", "twilio", "simulator"):
+        for key in ("api_key", "auth_token", "webhook_secret", "password"):
+            if data[section].get(key):
+                data[section][key] = "***"
+    for key in ("secret_key", "database_url"):
+        if data.get(key):
+            data[key] = "***"
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def init_app(app: Flask) -> None:
+    """Attach the gateway's commands to the app's CLI."""
+    for command in (db, seed_demo_command, worker_command, dev_command, check_config):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: a configuration error is one line on stderr and exit status 2."""
+    try:
+        load_settings()
+        cli.main(prog_name="smsgateway")
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Gunicorn settings for the web process (``-c python:smsgateway.gunicorn_conf``).
+
+Loading this file validates the configuration first, so a wrong value stops the server with
+one line naming it instead of a traceback per worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from smsgateway.config import load_settings
+from smsgateway.exceptions import ConfigError
+
+try:
+    _settings = load_settings()
+except ConfigError as _error:
+    print(_error, file=sys.stderr)
+    sys.exit(2)
+
+# A platform that sets PORT expects the server on every interface.
+bind = f"0.0.0.0:{_settings.server.port}" if "PORT" in os.environ else (
+    f"{_settings.server.host}:{_settings.server.port}"
+)
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+# USSD hops must answer in well under a second; a request still running after 30 s is stuck.
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"

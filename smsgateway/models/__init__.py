@@ -1,0 +1,54 @@
+"""The records the gateway keeps, grouped by domain."""
+
+from .audit import AuditLog
+from .coop import Cooperative, Group, Language, Member, Product, Role, member_groups
+from .governance import JoinRequest, JoinRequestStatus, Resolution, Vote
+from .messaging import (
+    Broadcast,
+    BroadcastStatus,
+    Channel,
+    InboundMessage,
+    InboundStatus,
+    MessageKind,
+    OutboundMessage,
+    OutboundStatus,
+)
+from .stock import (
+    Delivery,
+    DeliveryStatus,
+    MovementReason,
+    Order,
+    OrderStatus,
+    Payment,
+    StockMovement,
+)
+
+__all__ = [
+    "AuditLog",
+    "Broadcast",
+    "BroadcastStatus",
+    "Channel",
+    "Cooperative",
+    "Delivery",
+    "DeliveryStatus",
+    "Group",
+    "InboundMessage",
+    "InboundStatus",
+    "JoinRequest",
+    "JoinRequestStatus",
+    "Language",
+    "Member",
+    "MessageKind",
+    "MovementReason",
+    "Order",
+    "OrderStatus",
+    "OutboundMessage",
+    "OutboundStatus",
+    "Payment",
+    "Product",
+    "Resolution",
+    "Role",
+    "StockMovement",
+    "Vote",
+    "member_groups",
+]

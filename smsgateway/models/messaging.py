@@ -1,0 +1,145 @@
+"""Messages in and out, and the broadcasts that fan out to many members."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, utcnow
+from .types import JsonDict, Money, str_enum
+
+
+class Channel(enum.StrEnum):
+    """How a change or a message reached the gateway."""
+
+    USSD = "ussd"
+    SMS = "sms"
+    WEB = "web"
+    CLI = "cli"
+    SYSTEM = "system"
+
+
+class InboundStatus(enum.StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class InboundMessage(Base):
+    """An SMS a provider handed us, stored before anything acts on it."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("provider", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    provider_message_id: Mapped[str] = mapped_column(String(100))
+    # E.164 when the number could be read; the provider's spelling otherwise.
+    sender: Mapped[str] = mapped_column(String(40), index=True)
+    recipient: Mapped[str] = mapped_column(String(40), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    status: Mapped[InboundStatus] = mapped_column(
+        str_enum(InboundStatus, "inbound_status"), default=InboundStatus.RECEIVED
+    )
+    command: Mapped[str | None] = mapped_column(String(30))
+    error: Mapped[str | None] = mapped_column(String(300))
+    raw: Mapped[JsonDict]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class MessageKind(enum.StrEnum):
+    REPLY = "reply"
+    CONFIRMATION = "confirmation"
+    ALERT = "alert"
+    BROADCAST = "broadcast"
+
+
+class OutboundStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class BroadcastStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Broadcast(Base):
+    """A message to many members: who, what in which language, when, and what it costs."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
+    # {"cooperatives": [ids], "groups": [names], "roles": [...], "languages": [...]}
+    audience: Mapped[JsonDict]
+    # {"fr": "...", "ar": "..."}; members whose language is missing get the cooperative's.
+    texts: Mapped[JsonDict]
+    urgent: Mapped[bool] = mapped_column(default=False)
+    fold: Mapped[bool] = mapped_column(default=False)
+    provider: Mapped[str] = mapped_column(String(30))
+    status: Mapped[BroadcastStatus] = mapped_column(
+        str_enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.QUEUED, index=True
+    )
+    scheduled_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    recipients: Mapped[int] = mapped_column(default=0)
+    estimated_cost: Mapped[Money] = mapped_column(default=Decimal("0"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_by_label: Mapped[str] = mapped_column(String(100), default="")
+    channel: Mapped[str] = mapped_column(String(10), default="cli")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class OutboundMessage(Base):
+    """One SMS to one phone, from the moment it is queued to its last delivery report."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_messages_broadcast_status", "broadcast_id", "status"),
+        Index("ix_outbound_messages_provider_id", "provider", "provider_message_id"),
+        # One broadcast reaches one phone once, whatever the audience's overlaps.
+        UniqueConstraint("broadcast_id", "to_phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_phone: Mapped[str] = mapped_column(String(16), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind, "message_kind"))
+    provider: Mapped[str] = mapped_column(String(30))
+    sender: Mapped[str | None] = mapped_column(String(30))
+    encoding: Mapped[str] = mapped_column(String(5), default="GSM-7")
+    segments: Mapped[int] = mapped_column(default=1)
+    status: Mapped[OutboundStatus] = mapped_column(
+        str_enum(OutboundStatus, "outbound_status"), default=OutboundStatus.QUEUED
+    )
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(default=0)
+    cost: Mapped[Money | None]
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    status_at: Mapped[datetime | None]
+
+    broadcast: Mapped[Broadcast | None] = relationship()

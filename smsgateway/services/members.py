@@ -1,0 +1,90 @@
+"""Members: adding them, finding them by phone, PINs and opt-outs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..models import Cooperative, Group, Language, Member, Role
+from ..phones import DEFAULT_REGION, normalize_phone
+from ..security import check_pin, hash_pin
+from . import audit
+
+
+def add_member(
+    session: Session,
+    cooperative: Cooperative,
+    phone: str,
+    *,
+    name: str = "",
+    language: Language | str | None = None,
+    role: Role | str = Role.MEMBER,
+    pin: str | None = None,
+    groups: Iterable[str] = (),
+    region: str = DEFAULT_REGION,
+) -> Member:
+    """Add a member; ``phone`` may be written in any common national or international form."""
+    member = Member(
+        cooperative=cooperative,
+        phone=normalize_phone(phone, region),
+        name=name,
+        language=Language(language or cooperative.default_language),
+        role=Role(role),
+        pin_hash=hash_pin(pin) if pin else None,
+    )
+    session.add(member)
+    session.flush()
+    member.groups = [ensure_group(session, cooperative, g) for g in groups]
+    session.flush()
+    return member
+
+
+def ensure_group(session: Session, cooperative: Cooperative, name: str) -> Group:
+    """The cooperative's group of that name, created when missing."""
+    name = name.strip()
+    group = session.scalar(
+        select(Group).where(Group.cooperative_id == cooperative.id, Group.name == name)
+    )
+    if group is None:
+        group = Group(cooperative=cooperative, name=name)
+        session.add(group)
+        session.flush()
+    return group
+
+
+def members_by_phone(session: Session, phone: str) -> list[Member]:
+    """Every membership of a phone (one person may belong to several cooperatives)."""
+    return list(session.scalars(
+        select(Member).where(Member.phone == phone, Member.active.is_(True)).order_by(Member.id)
+    ))
+
+
+def find_member(session: Session, phone: str, region: str = DEFAULT_REGION) -> Member | None:
+    """The member with this phone (their first membership), or None."""
+    try:
+        e164 = normalize_phone(phone, region)
+    except ValueError:
+        return None
+    found = members_by_phone(session, e164)
+    return found[0] if found else None
+
+
+def verify_pin(member: Member, pin: str) -> bool:
+    """Whether ``pin`` is the member's PIN."""
+    return check_pin(member.pin_hash, pin)
+
+
+def set_opt_out(session: Session, phone: str, opted_out: bool, channel: str) -> list[Member]:
+    """Record STOP (or START) for every membership of a phone."""
+    members = members_by_phone(session, phone)
+    for member in members:
+        if member.opted_out != opted_out:
+            member.opted_out = opted_out
+            member.opted_out_at = utcnow() if opted_out else None
+            audit.record(session, "member.opt_out" if opted_out else "member.opt_in", "member",
+                         member.id, channel=channel, actor=member)
+    session.flush()
+    return members

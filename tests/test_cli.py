@@ -1,0 +1,61 @@
+"""The smsgateway command: migrations, demo data, configuration."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smsgateway.models import Cooperative, Member, Order, OrderStatus, Product, Role
+from smsgateway.security import check_password, check_pin
+from smsgateway.seed import DEMO_PASSWORD
+from smsgateway.services.stock import stock_level
+
+
+def test_db_upgrade_reports_the_revision(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "database at 0001" in result.output
+    result = runner.invoke(args=["db", "current"])
+    assert "current: 0001  head: 0001" in result.output
+
+
+def test_seed_demo_builds_the_demo_cooperative(runner: FlaskCliRunner, session: Session) -> None:
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "argan-demo" in result.output
+    coop = session.scalars(select(Cooperative)).one()
+    assert coop.slug == "demo"
+    people = {m.phone: m for m in session.scalars(select(Member))}
+    assert {p: (m.role, m.language) for p, m in people.items()} == {
+        "+212600000001": (Role.COORDINATOR, "fr"),
+        "+212600000002": (Role.MEMBER, "ar"),
+        "+212600000003": (Role.MEMBER, "zgh"),
+        "+212600000004": (Role.MEMBER, "fr"),
+    }
+    assert all(check_pin(m.pin_hash, "1234") for m in people.values())
+    assert check_password(people["+212600000001"].password_hash, DEMO_PASSWORD)
+    products = {p.code: p for p in session.scalars(select(Product))}
+    assert {c: p.unit for c, p in products.items()} == {"ARGAN": "l", "AMLOU": "kg"}
+    assert stock_level(session, products["ARGAN"].id) == Decimal("120")
+    assert stock_level(session, products["AMLOU"].id) > 0
+    pending = session.scalars(select(Order).where(Order.status == OrderStatus.PENDING)).all()
+    assert len(pending) == 1
+
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0
+    assert session.scalar(select(func.count()).select_from(Member)) == 4
+
+
+def test_check_config_hides_secrets(app: Flask, runner: FlaskCliRunner, monkeypatch) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "very-secret-token")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    result = runner.invoke(args=["check-config"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["twilio"]["auth_token"] == "***"
+    assert "very-secret-token" not in result.output

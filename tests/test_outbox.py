@@ -1,0 +1,54 @@
+"""Outbound SMS through the queue and the console provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.base import SmsOut
+from handlers.console import ConsoleProvider
+from smsgateway import outbox
+from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
+from smsgateway.queues import BULK, REPLIES, get_queue
+
+
+def test_console_provider_prints_and_acknowledges(capsys: pytest.CaptureFixture[str]) -> None:
+    results = ConsoleProvider().send([SmsOut(reference=7, to="+212600000002", text="Salam")])
+    assert capsys.readouterr().out == "[sms to +212600000002] Salam\n"
+    assert results[0].reference == 7 and results[0].status == "delivered"
+    assert results[0].provider_message_id.startswith("console-")
+
+
+def test_reply_is_stored_queued_then_sent_by_a_worker(
+    app: Flask, session: Session, run_jobs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = outbox.add(session, to="+212600000002", text="تم تسجيل التسليم",
+                         kind=MessageKind.REPLY)
+    outbox.commit_and_send(session, [message])
+    assert message.status == OutboundStatus.QUEUED
+    assert (message.encoding, message.segments, message.provider) == ("UCS-2", 1, "console")
+    assert get_queue(REPLIES, app).count == 1 and get_queue(BULK, app).count == 0
+
+    run_jobs()
+    session.expire_all()
+    sent = session.scalars(select(OutboundMessage)).one()
+    assert sent.status == OutboundStatus.DELIVERED
+    assert sent.provider_message_id.startswith("console-")
+    assert sent.attempts == 1 and sent.sent_at is not None
+    assert "[sms to +212600000002] تم تسجيل التسليم" in capsys.readouterr().out
+
+
+def test_a_message_is_sent_once_even_if_its_job_runs_twice(
+    app: Flask, session: Session, run_jobs: Any
+) -> None:
+    message = outbox.add(session, to="+212600000004", text="Réunion demain 10h",
+                         kind=MessageKind.CONFIRMATION)
+    outbox.commit_and_send(session, [message])
+    outbox.send([message])  # a duplicate job for the same id
+    run_jobs()
+    session.expire_all()
+    assert session.get(OutboundMessage, message.id).attempts == 1
