@@ -46,9 +46,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     redisconn.init_app(app)
 
-    from . import cli, health
+    from . import cli, health, webhooks
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
     cli.init_app(app)
     _register_error_handlers(app)
     return app
