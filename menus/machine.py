@@ -142,6 +142,9 @@ def step(menu: Menu, state: State, raw: str) -> Step:
     if value == HOME:
         _goto(menu, state, state["home"])
         return Step(state)
+    if value == BACK and state["page"] > 0:
+        state["page"] -= 1
+        return Step(state)
     if value == BACK and screen.id != state["home"]:
         if screen.id == "resume":
             _goto(menu, state, state["home"])
