@@ -151,4 +151,4 @@ def money(value: Decimal) -> str:
     return num(Decimal(value).quantize(Decimal("0.01")))
 
 
-from . import coordinator, member  # noqa: E402,F401  (actions register themselves)
+from . import coordinators, members  # noqa: E402,F401  (actions register themselves)
