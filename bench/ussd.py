@@ -155,6 +155,9 @@ async def drive(port: int, sessions: int, rounds: int, think: float,
         nonlocal errors
         conn = Connection(port)
         rng = random.Random(index)
+        if think:
+            # Members dial at different moments, not all in the same millisecond.
+            await asyncio.sleep(rng.uniform(0, think))
         for rnd in range(rounds):
             typed: list[str] = []
             sid = f"bench-{port}-{index}-{rnd}-{time.monotonic_ns()}"

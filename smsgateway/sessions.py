@@ -83,9 +83,12 @@ class Hop:
     A hop costs two round trips to Redis: lock + load, then save + resume + unlock.
     """
 
-    def __init__(self, acquired: bool, stored: Stored | None) -> None:
+    def __init__(self, acquired: bool, stored: Stored | None,
+                 resume: dict[str, Any] | None = None) -> None:
         self.acquired = acquired
         self.stored = stored
+        #: The member's dropped session, read in the same round trip as the hop's own.
+        self.resume = resume
         self._writes: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     def save(self, session_id: str, stored: Stored, ttl: int) -> None:
@@ -115,7 +118,7 @@ def _parse(raw: bytes | None) -> Stored | None:
 
 
 @contextmanager
-def hop(client: redis.Redis, session_id: str) -> Iterator[Hop]:
+def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
     """Lock the session for one hop and load it; write and unlock when the hop ends.
 
     Two copies of one hop (a network retry) must not both run its action: the second waits
@@ -129,11 +132,12 @@ def hop(client: redis.Redis, session_id: str) -> Iterator[Hop]:
         pipe = client.pipeline(transaction=False)
         pipe.set(lock, token, nx=True, px=HOP_LOCK_MS)
         pipe.get(_key(SESSION_KEY, session_id))
-        acquired, raw = pipe.execute()
+        pipe.get(_key(RESUME_KEY, phone))
+        acquired, raw, resume = pipe.execute()
         if acquired or time.monotonic() >= deadline:
             break
         time.sleep(0.02)
-    current = Hop(bool(acquired), _parse(raw))
+    current = Hop(bool(acquired), _parse(raw), _json_or_none(resume))
     try:
         yield current
     finally:
@@ -146,13 +150,12 @@ def hop(client: redis.Redis, session_id: str) -> Iterator[Hop]:
             pipe.execute()
 
 
-def load_resume(client: redis.Redis, phone: str) -> dict[str, Any] | None:
-    """The state of the member's dropped session, if recent."""
-    raw = client.get(_key(RESUME_KEY, phone))
+def _json_or_none(raw: bytes | None) -> dict[str, Any] | None:
     try:
-        return json.loads(raw) if raw else None
+        value = json.loads(raw) if raw else None
     except ValueError:
         return None
+    return value if isinstance(value, dict) else None
 
 
 def drop_resume(client: redis.Redis, phone: str) -> None:

@@ -33,7 +33,8 @@ def get_menu() -> Menu:
     return cached_menu()
 
 
-def _start(ctx: actions.Context, menu: Menu, text: str) -> machine.State:
+def _start(ctx: actions.Context, menu: Menu, text: str,
+           snapshot: machine.State | None) -> machine.State:
     """The state of a new session: the member's home in her language, or the guest screen."""
     member = _find_member(ctx)
     if member is None:
@@ -45,10 +46,10 @@ def _start(ctx: actions.Context, menu: Menu, text: str) -> machine.State:
         vars={"name": (member.name or "").split(" ")[0], "me": member.id,
               "coop": member.cooperative_id})
     ctx.cooperative_id = member.cooperative_id
-    snapshot = sessions.load_resume(ctx.redis, ctx.phone) if not text else None
-    if snapshot and snapshot.get("vars", {}).get("me") == member.id and machine.resumable(
-            snapshot):
-        return machine.resume_offer(menu, snapshot)
+    # A dial string (non-empty first text) says where she wants to go: no offer then.
+    if not text and snapshot is not None and snapshot.get("vars", {}).get("me") == member.id:
+        if machine.resumable(snapshot):
+            return machine.resume_offer(menu, snapshot)
     return state
 
 
@@ -68,7 +69,7 @@ def handle(hop: UssdIn) -> UssdOut:
     menu = get_menu()
     session_id = hop.session_id[:MAX_FIELD]
     text = hop.text[:MAX_FIELD]
-    with sessions.hop(client, session_id) as current:
+    with sessions.hop(client, session_id, hop.phone[:MAX_FIELD]) as current:
         stored = current.stored
         if not current.acquired:
             # The first copy of this hop is still running: answer from what is stored.
@@ -85,7 +86,7 @@ def handle(hop: UssdIn) -> UssdOut:
                               session_id=session_id)
         try:
             if stored is None or verdict == "home":
-                state = _start(ctx, menu, text)
+                state = _start(ctx, menu, text, current.resume)
             else:
                 state = stored.state
                 ctx.member_id = state["vars"].get("me")
