@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .encoding import GSM7, encoding_of, length
+from .encoding import GSM7, UCS2, encoding_of, length
 from .model import GSM7_LIMIT, UCS2_LIMIT
 
 
@@ -17,15 +17,16 @@ def limit_for(*texts: str) -> int:
     return GSM7_LIMIT if all(encoding_of(t) == GSM7 for t in texts) else UCS2_LIMIT
 
 
-def wrap(text: str, width: int) -> list[str]:
+def wrap(text: str, width: int, encoding: str | None = None) -> list[str]:
     """Split ``text`` into rows of at most ``width`` network characters, between words."""
-    if length(text) <= width:
+    # Fast path: no row can be longer in network characters than twice its Python length.
+    if 2 * len(text) <= width or length(text, encoding) <= width:
         return [text]
     rows: list[str] = []
     current = ""
     for word in text.split(" "):
         candidate = f"{current} {word}" if current else word
-        if length(candidate) <= width:
+        if length(candidate, encoding) <= width:
             current = candidate
             continue
         if current:
@@ -54,26 +55,26 @@ def paginate(header: str, lines: Sequence[str], *, footer: str = "", more: str =
     """
     tail_texts = [t for t in (more, footer) if t]
     limit = limit_for(header, *lines, *tail_texts)
-    reserve = sum(length(t) + 1 for t in tail_texts)
+    encoding = GSM7 if limit == GSM7_LIMIT else UCS2
+    single = "\n".join([*([header] if header else []), *lines, *([footer] if footer else [])])
+    if length(single, encoding) <= limit:
+        return [single]
+    reserve = sum(length(t, encoding) + 1 for t in tail_texts)
     width = max(10, limit - reserve)
     rows: list[str] = []
     for part in header.split("\n") if header else ():
-        rows.extend(wrap(part, width))
+        rows.extend(wrap(part, width, encoding))
     for line in lines:
-        rows.extend(wrap(line, width))
-
-    single = "\n".join([*rows, *([footer] if footer else [])])
-    if length(single) <= limit and all(length(r) <= limit for r in rows):
-        return [single]
+        rows.extend(wrap(line, width, encoding))
 
     pages: list[list[str]] = []
     current: list[str] = []
     used = 0
     for row in rows:
-        size = length(row) + (1 if current else 0)
+        size = length(row, encoding) + (1 if current else 0)
         if current and used + size > width:
             pages.append(current)
-            current, used = [row], length(row)
+            current, used = [row], length(row, encoding)
         else:
             current.append(row)
             used += size

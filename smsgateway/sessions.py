@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis
@@ -41,6 +41,11 @@ class Stored:
     state: dict[str, Any]
     screen: str
     end: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (the state is already JSON-ready: no deep copy needed)."""
+        return {"phone": self.phone, "text": self.text, "state": self.state,
+                "screen": self.screen, "end": self.end}
 
 
 def _key(template: str, value: str) -> str:
@@ -94,7 +99,7 @@ class Hop:
     def save(self, session_id: str, stored: Stored, ttl: int) -> None:
         """Store the session for ``ttl`` seconds when the hop ends."""
         self._writes.append(("set", (_key(SESSION_KEY, session_id),
-                                     json.dumps(asdict(stored), ensure_ascii=False)),
+                                     json.dumps(stored.as_dict(), ensure_ascii=False)),
                              {"ex": ttl}))
 
     def save_resume(self, phone: str, state: dict[str, Any], window: int) -> None:

@@ -7,8 +7,10 @@ provider call and no queue wait happen here: confirmation SMS are enqueued after
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import Row, select
 
 from handlers.base import UssdIn, UssdOut
 from menus import machine
@@ -19,7 +21,6 @@ from .config import Settings
 from .models import Member
 from .phones import normalize_phone
 from .redisconn import get_redis
-from .services.members import members_by_phone
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,11 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
     member = _find_member(ctx)
     if member is None:
         return machine.new_state(menu, role="guest", lang="fr")
-    ctx.member_id = member.id
-    ctx._member = member
+    ctx.member_id, ctx.cooperative_id = member.id, member.cooperative_id
     state = machine.new_state(
         menu, role=str(member.role), lang=str(member.language),
         vars={"name": (member.name or "").split(" ")[0], "me": member.id,
               "coop": member.cooperative_id})
-    ctx.cooperative_id = member.cooperative_id
     # A dial string (non-empty first text) says where she wants to go: no offer then.
     if not text and snapshot is not None and snapshot.get("vars", {}).get("me") == member.id:
         if machine.resumable(snapshot):
@@ -53,13 +52,16 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
     return state
 
 
-def _find_member(ctx: actions.Context) -> Member | None:
+def _find_member(ctx: actions.Context) -> Row[Any] | None:
+    """The caller's first active membership (columns only: this runs on every new session)."""
     try:
         phone = normalize_phone(ctx.phone)
     except ValueError:
         return None
-    found = members_by_phone(ctx.db, phone)
-    return found[0] if found else None
+    return ctx.db.execute(
+        select(Member.id, Member.cooperative_id, Member.name, Member.role, Member.language)
+        .where(Member.phone == phone, Member.active.is_(True)).order_by(Member.id).limit(1)
+    ).first()
 
 
 def handle(hop: UssdIn) -> UssdOut:

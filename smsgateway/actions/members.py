@@ -6,42 +6,56 @@ Also the one action an unknown number may run: asking to join.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 
 from menus.machine import Call, Result
 
 from .. import outbox
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
-from ..models import Channel, Language, Product, Resolution
-from ..services import audit, deliveries, joins, stock, votes
+from ..models import Channel, Language, Product, Resolution, StockMovement
+from ..services import audit, deliveries, joins, votes
 from . import Context, action, check_pin, confirmation, money, num
 
 #: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
 RECENT_DELIVERIES = 5
 
 
-def _products(ctx: Context) -> list[Product]:
-    return list(ctx.db.scalars(
-        select(Product).where(Product.cooperative_id == (ctx.cooperative_id
-                                                         or ctx.member.cooperative_id),
-                              Product.active.is_(True)).order_by(Product.id)
+def _coop(ctx: Context) -> int:
+    return ctx.cooperative_id or ctx.member.cooperative_id
+
+
+def _products(ctx: Context) -> list[Row[Any]]:
+    # Columns, not ORM objects: these screens are the hot path of every session.
+    return list(ctx.db.execute(
+        select(Product.id, Product.names, Product.code, Product.unit, Product.member_price)
+        .where(Product.cooperative_id == _coop(ctx), Product.active.is_(True))
+        .order_by(Product.id)
     ))
+
+
+def _name(product: Row[Any], lang: str) -> str:
+    return product.names.get(lang) or product.names.get("fr") or product.code
 
 
 @action("stock_levels")
 def stock_levels(ctx: Context, call: Call) -> Result:
     """The cooperative's stock, one line per product."""
-    levels = stock.stock_levels(ctx.db, ctx.cooperative_id or ctx.member.cooperative_id)
-    lines = [f"{p.name_in(call.lang)}: {num(levels.get(p.id, 0))} {p.unit}"
-             for p in _products(ctx)]
-    return Result(lines=lines)
+    rows = ctx.db.execute(
+        select(Product.names, Product.code, Product.unit,
+               func.coalesce(func.sum(StockMovement.quantity), 0).label("level"))
+        .outerjoin(StockMovement, StockMovement.product_id == Product.id)
+        .where(Product.cooperative_id == _coop(ctx), Product.active.is_(True))
+        .group_by(Product.id, Product.names, Product.code, Product.unit).order_by(Product.id)
+    )
+    return Result(lines=[f"{_name(p, call.lang)}: {num(p.level)} {p.unit}" for p in rows])
 
 
 @action("prices")
 def prices(ctx: Context, call: Call) -> Result:
     """What the cooperative pays members per unit of each product."""
-    lines = [f"{p.name_in(call.lang)}: {money(p.member_price)} {ctx.currency}/{p.unit}"
+    lines = [f"{_name(p, call.lang)}: {money(p.member_price)} {ctx.currency}/{p.unit}"
              for p in _products(ctx)]
     return Result(lines=lines)
 
@@ -49,7 +63,7 @@ def prices(ctx: Context, call: Call) -> Result:
 @action("products")
 def products(ctx: Context, call: Call) -> Result:
     """The products to choose from."""
-    items = [{"id": p.id, "label": p.name_in(call.lang), "unit": p.unit}
+    items = [{"id": p.id, "label": _name(p, call.lang), "unit": p.unit}
              for p in _products(ctx)]
     return Result(items=items)
 
