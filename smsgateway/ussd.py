@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 #: The longest sessionId or text kept; providers send far less, anything longer is noise.
 MAX_FIELD = 200
 BUSY = {"fr": "Patientez puis recomposez le code.", "ar": "انتظر ثم أعد الاتصال."}
+UNAVAILABLE = {"fr": "Service indisponible, réessayez.", "ar": "الخدمة غير متوفرة، أعد المحاولة."}
 
 
 def get_menu() -> Menu:
@@ -47,7 +48,7 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
               "coop": member.cooperative_id})
     # A dial string (non-empty first text) says where she wants to go: no offer then.
     if not text and snapshot is not None and snapshot.get("vars", {}).get("me") == member.id:
-        if machine.resumable(snapshot):
+        if _usable(menu, snapshot) and machine.resumable(snapshot):
             return machine.resume_offer(menu, snapshot)
     return state
 
@@ -87,13 +88,17 @@ def handle(hop: UssdIn) -> UssdOut:
         ctx = actions.Context(menu=menu, settings=settings, redis=client, phone=hop.phone,
                               session_id=session_id)
         try:
-            if stored is None or verdict == "home":
+            if stored is None or verdict == "home" or not _usable(menu, stored.state):
                 state = _start(ctx, menu, text, current.resume)
             else:
                 state = stored.state
                 ctx.member_id = state["vars"].get("me")
                 ctx.cooperative_id = state["vars"].get("coop")
             state, screen = _apply(menu, state, inputs, ctx)
+        except Exception:
+            # A bug must cost the member one session, never a 500 the phone shows as garbage.
+            log.exception("USSD hop failed (session %s)", session_id)
+            return UssdOut("\n".join(UNAVAILABLE.values()), end=True)
         finally:
             ctx.close()
         current.save(session_id, sessions.Stored(
@@ -105,6 +110,14 @@ def handle(hop: UssdIn) -> UssdOut:
             elif machine.resumable(state):
                 current.save_resume(hop.phone, state, settings.ussd.resume_window_seconds)
         return UssdOut(screen.text, screen.end)
+
+
+def _usable(menu: Menu, state: machine.State) -> bool:
+    """Whether a stored state still fits the menu (a deploy may have renamed a screen)."""
+    try:
+        return state["screen"] in menu.screens and state["home"] in menu.screens
+    except (KeyError, TypeError):
+        return False
 
 
 def _apply(menu: Menu, state: machine.State, inputs: list[str],

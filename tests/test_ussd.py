@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -324,3 +325,18 @@ def test_a_dropped_session_keeps_its_resume_offer(client: FlaskClient, coop: Any
         "sessionId": phone.session_id, "phoneNumber": AICHA, "status": "Incomplete"})
     assert response.status_code == 200
     play(client, AICHA, [("#", "Reprendre"), ("1", "Quel produit livrez-vous ?")])
+
+
+def test_a_state_from_an_older_menu_starts_over(app: Flask, client: FlaskClient,
+                                                coop: Any) -> None:
+    phone = play(client, AICHA, [("#", "Bonjour"), ("2", "produit")])
+    with app.app_context():
+        client_redis = get_redis(app)
+        stored = sessions.load(client_redis, phone.session_id)
+        assert stored is not None
+        stored.state["screen"] = "a_screen_a_deploy_removed"
+        client_redis.set(sessions.SESSION_KEY.format(phone.session_id),
+                         json.dumps(stored.as_dict()))
+        client_redis.set(sessions.RESUME_KEY.format(AICHA), json.dumps({"screen": "gone"}))
+    assert phone.press("1").startswith("CON Stock de la coopérative:")  # from home
+    play(client, AICHA, [("#", "CON Bonjour Aicha")])
