@@ -337,6 +337,7 @@ def test_a_state_from_an_older_menu_starts_over(app: Flask, client: FlaskClient,
         stored.state["screen"] = "a_screen_a_deploy_removed"
         client_redis.set(sessions.SESSION_KEY.format(phone.session_id),
                          json.dumps(stored.as_dict()))
-        client_redis.set(sessions.RESUME_KEY.format(AICHA), json.dumps({"screen": "gone"}))
     assert phone.press("1").startswith("CON Stock de la coopérative:")  # from home
+    with app.app_context():
+        get_redis(app).set(sessions.RESUME_KEY.format(AICHA), json.dumps({"screen": "gone"}))
     play(client, AICHA, [("#", "CON Bonjour Aicha")])
