@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from handlers.base import UssdIn, UssdOut
 from menus import machine
@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 MAX_FIELD = 200
 BUSY = {"fr": "Patientez puis recomposez le code.", "ar": "انتظر ثم أعد الاتصال."}
 UNAVAILABLE = {"fr": "Service indisponible, réessayez.", "ar": "الخدمة غير متوفرة، أعد المحاولة."}
+
+
+# Built once: it runs on the first hop of every session.
+_MEMBER_BY_PHONE = (
+    select(Member.id, Member.cooperative_id, Member.name, Member.role, Member.language)
+    .where(Member.phone == bindparam("phone"), Member.active.is_(True))
+    .order_by(Member.id).limit(1)
+)
 
 
 def get_menu() -> Menu:
@@ -59,10 +67,7 @@ def _find_member(ctx: actions.Context) -> Row[Any] | None:
         phone = normalize_phone(ctx.phone)
     except ValueError:
         return None
-    return ctx.db.execute(
-        select(Member.id, Member.cooperative_id, Member.name, Member.role, Member.language)
-        .where(Member.phone == phone, Member.active.is_(True)).order_by(Member.id).limit(1)
-    ).first()
+    return ctx.db.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
 
 
 def handle(hop: UssdIn) -> UssdOut:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 
 from menus.machine import Call, Result
 
@@ -26,13 +26,24 @@ def _coop(ctx: Context) -> int:
     return ctx.cooperative_id or ctx.member.cooperative_id
 
 
+# Built once: these run on most hops, and building a statement costs more than running it.
+_PRODUCTS = (
+    select(Product.id, Product.names, Product.code, Product.unit, Product.member_price)
+    .where(Product.cooperative_id == bindparam("coop"), Product.active.is_(True))
+    .order_by(Product.id)
+)
+_STOCK = (
+    select(Product.names, Product.code, Product.unit,
+           func.coalesce(func.sum(StockMovement.quantity), 0).label("level"))
+    .outerjoin(StockMovement, StockMovement.product_id == Product.id)
+    .where(Product.cooperative_id == bindparam("coop"), Product.active.is_(True))
+    .group_by(Product.id, Product.names, Product.code, Product.unit).order_by(Product.id)
+)
+
+
 def _products(ctx: Context) -> list[Row[Any]]:
     # Columns, not ORM objects: these screens are the hot path of every session.
-    return list(ctx.db.execute(
-        select(Product.id, Product.names, Product.code, Product.unit, Product.member_price)
-        .where(Product.cooperative_id == _coop(ctx), Product.active.is_(True))
-        .order_by(Product.id)
-    ))
+    return list(ctx.db.execute(_PRODUCTS, {"coop": _coop(ctx)}))
 
 
 def _name(product: Row[Any], lang: str) -> str:
@@ -42,13 +53,7 @@ def _name(product: Row[Any], lang: str) -> str:
 @action("stock_levels")
 def stock_levels(ctx: Context, call: Call) -> Result:
     """The cooperative's stock, one line per product."""
-    rows = ctx.db.execute(
-        select(Product.names, Product.code, Product.unit,
-               func.coalesce(func.sum(StockMovement.quantity), 0).label("level"))
-        .outerjoin(StockMovement, StockMovement.product_id == Product.id)
-        .where(Product.cooperative_id == _coop(ctx), Product.active.is_(True))
-        .group_by(Product.id, Product.names, Product.code, Product.unit).order_by(Product.id)
-    )
+    rows = ctx.db.execute(_STOCK, {"coop": _coop(ctx)})
     return Result(lines=[f"{_name(p, call.lang)}: {num(p.level)} {p.unit}" for p in rows])
 
 
