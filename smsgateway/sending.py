@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut, StatusUpdate, moves_forward
@@ -46,6 +47,8 @@ SEND_FUNC = "smsgateway.sending.send_messages"
 OPTED_OUT_REASON = "opted out"
 #: Longest a job sleeps for the rate limiter; beyond it the job hands its rows back.
 MAX_RATE_WAIT = 2.0
+#: Result fields that differ from message to message within one provider round.
+PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 
 
 def claim(session: Session, message_ids: Sequence[int]) -> list[int]:
@@ -277,8 +280,30 @@ def _record(session: Session, round_: list[Claimed], outcome: list[SendResult] |
                 set_opt_out(session, message.to_phone, True, channel="sms")
             log.info("message %s to %s failed: %s", message.id, message.to_phone, error)
         statuses.append("retrying" if status == OutboundStatus.QUEUED else str(status))
-    session.execute(update(OutboundMessage), rows)
+    _bulk_update(session, rows)
     return statuses
+
+
+def _bulk_update(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One UPDATE per distinct outcome (usually one per round), not one per message."""
+    groups: dict[tuple[tuple[str, Any], ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        shared = tuple(sorted((k, v) for k, v in row.items() if k not in PER_MESSAGE))
+        groups[shared].append(row)
+    for shared, members in groups.items():
+        values: dict[str, Any] = dict(shared)
+        for column in PER_MESSAGE - {"id"}:
+            distinct = {m[column] for m in members}
+            if len(distinct) == 1:
+                values[column] = distinct.pop()
+            else:
+                values[column] = case({m["id"]: m[column] for m in members},
+                                      value=OutboundMessage.id)
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_([m["id"] for m in members]))
+            .values(**values)
+            .execution_options(synchronize_session=False))
 
 
 def _failure(message_id: int, status: OutboundStatus, reason: str, code: str | None,
