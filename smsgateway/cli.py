@@ -131,6 +131,7 @@ def init_app(app: Flask) -> None:
     for command in (db, seed_demo_command, worker_command, dev_command, check_config):
         app.cli.add_command(command)
     app.cli.add_command(menus_commands.menus_group)
+    __import__("smsgateway.commands.broadcasts", fromlist=["register"]).register(app)
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ class QuietHoursSettings(_Section):
 
 class BroadcastSettings(_Section):
     chunk_size: int = Field(1000, ge=10, le=100_000)
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_size: int = Field(500, ge=1, le=5000)
     default_expiry_hours: int = Field(24, ge=1, le=24 * 30)
     fold_by_default: bool = False
     max_attempts: int = Field(5, ge=1, le=50)
