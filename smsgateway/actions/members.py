@@ -37,7 +37,9 @@ _STOCK = (
            func.coalesce(func.sum(StockMovement.quantity), 0).label("level"))
     .outerjoin(StockMovement, StockMovement.product_id == Product.id)
     .where(Product.cooperative_id == bindparam("coop"), Product.active.is_(True))
-    .group_by(Product.id, Product.names, Product.code, Product.unit).order_by(Product.id)
+    # Grouped by the key alone: PostgreSQL cannot compare JSON, and the other columns depend
+    # on the key.
+    .group_by(Product.id).order_by(Product.id)
 )
 
 
