@@ -341,3 +341,16 @@ def test_a_state_from_an_older_menu_starts_over(app: Flask, client: FlaskClient,
     with app.app_context():
         get_redis(app).set(sessions.RESUME_KEY.format(AICHA), json.dumps({"screen": "gone"}))
     play(client, AICHA, [("#", "CON Bonjour Aicha")])
+
+
+def test_a_copy_arriving_while_the_first_runs_gets_the_stored_screen(
+        app: Flask, client: FlaskClient, coop: Any, session: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sessions, "HOP_WAIT_SECONDS", 0.1)
+    phone = play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("1", "Quantit")])
+    with app.app_context():  # the first copy of the next hop holds the session's lock
+        get_redis(app).set(sessions.HOP_LOCK_KEY.format(phone.session_id), "first", px=5000)
+    assert phone.post("2*1").startswith("CON Quantité de Huile")  # what is stored
+    busy = phone.post("2*1*5")  # not handled yet: ask to redial, change nothing
+    assert busy.startswith("END Patientez")
+    assert count(session, Delivery) == 1
