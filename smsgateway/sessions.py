@@ -78,12 +78,26 @@ def classify(previous: str | None, text: str) -> tuple[Verdict, list[str]]:
     return "home", []
 
 
-# Delete the lock only if this hop still holds it (it may have expired and been retaken).
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+# One script per end of a hop: a single command is cheaper than a pipeline of three, and
+# the server runs it atomically.
+# KEYS: lock, session, resume; ARGV: token, lock ms. Returns {locked, session, resume}.
+_BEGIN = """
+local locked = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return {locked and 1 or 0, redis.call('get', KEYS[2]), redis.call('get', KEYS[3])}
+"""
+# KEYS: lock, session, resume; ARGV: token, session JSON ('' = keep), ttl, resume action
+# ('set', 'del' or ''), resume JSON, window. The lock is deleted only if still this hop's.
+_END = """
+if ARGV[2] ~= '' then redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+if ARGV[4] == 'set' then redis.call('set', KEYS[3], ARGV[5], 'EX', ARGV[6])
+elseif ARGV[4] == 'del' then redis.call('del', KEYS[3]) end
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+return 1
+"""
 
 
 class Hop:
-    """One hop's view of its session: the lock, the stored state, and writes to make at the end.
+    """One hop's view of its session: the lock, the stored state, and what to write at the end.
 
     A hop costs two round trips to Redis: lock + load, then save + resume + unlock.
     """
@@ -94,23 +108,27 @@ class Hop:
         self.stored = stored
         #: The member's dropped session, read in the same round trip as the hop's own.
         self.resume = resume
-        self._writes: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._session = ""
+        self._ttl = 0
+        self._resume_action = ""
+        self._resume_json = ""
+        self._window = 0
 
     def save(self, session_id: str, stored: Stored, ttl: int) -> None:
         """Store the session for ``ttl`` seconds when the hop ends."""
-        self._writes.append(("set", (_key(SESSION_KEY, session_id),
-                                     json.dumps(stored.as_dict(), ensure_ascii=False)),
-                             {"ex": ttl}))
+        self._session = json.dumps(stored.as_dict(), ensure_ascii=False)
+        self._ttl = ttl
 
     def save_resume(self, phone: str, state: dict[str, Any], window: int) -> None:
         """Keep where the member is, so redialling within ``window`` seconds can continue."""
         if window > 0:
-            self._writes.append(("set", (_key(RESUME_KEY, phone),
-                                         json.dumps(state, ensure_ascii=False)), {"ex": window}))
+            self._resume_action = "set"
+            self._resume_json = json.dumps(state, ensure_ascii=False)
+            self._window = window
 
     def drop_resume(self, phone: str) -> None:
         """Forget the member's dropped session when the hop ends."""
-        self._writes.append(("delete", (_key(RESUME_KEY, phone),), {}))
+        self._resume_action = "del"
 
 
 def _parse(raw: bytes | None) -> Stored | None:
@@ -130,15 +148,13 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
     for the first (``acquired`` is False if it waited too long) and then finds its text
     already handled.
     """
-    lock = _key(HOP_LOCK_KEY, session_id)
+    keys = (_key(HOP_LOCK_KEY, session_id), _key(SESSION_KEY, session_id),
+            _key(RESUME_KEY, phone))
     token = f"{time.time_ns()}-{id(object())}"
+    begin = client.register_script(_BEGIN)
     deadline = time.monotonic() + HOP_WAIT_SECONDS
     while True:
-        pipe = client.pipeline(transaction=False)
-        pipe.set(lock, token, nx=True, px=HOP_LOCK_MS)
-        pipe.get(_key(SESSION_KEY, session_id))
-        pipe.get(_key(RESUME_KEY, phone))
-        acquired, raw, resume = pipe.execute()
+        acquired, raw, resume = begin(keys=keys, args=[token, HOP_LOCK_MS])
         if acquired or time.monotonic() >= deadline:
             break
         time.sleep(0.02)
@@ -146,13 +162,10 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
     try:
         yield current
     finally:
-        pipe = client.pipeline(transaction=False)
         if current.acquired:
-            for name, args, kwargs in current._writes:
-                getattr(pipe, name)(*args, **kwargs)
-            pipe.eval(_RELEASE, 1, lock, token)
-        if len(pipe):
-            pipe.execute()
+            client.register_script(_END)(keys=keys, args=[
+                token, current._session, current._ttl, current._resume_action,
+                current._resume_json, current._window])
 
 
 def _json_or_none(raw: bytes | None) -> dict[str, Any] | None:
