@@ -20,6 +20,9 @@ from . import bp, require_africastalking_secret
 
 log = logging.getLogger(__name__)
 
+# Parse the menus when a worker starts, not on its first calls.
+ussd.get_menu()
+
 MALFORMED = UssdOut("Service indisponible. / الخدمة غير متوفرة.", end=True)
 
 
