@@ -8,6 +8,7 @@ start over at home.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -96,6 +97,18 @@ return 1
 """
 
 
+_SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_BEGIN, _END)}
+
+
+def _script(client: redis.Redis, script: str, keys: tuple[str, ...],
+            args: tuple[Any, ...]) -> Any:
+    # EVALSHA straight through execute_command: the hot path of every hop.
+    try:
+        return client.execute_command("EVALSHA", _SHAS[script], len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return client.execute_command("EVAL", script, len(keys), *keys, *args)
+
+
 class Hop:
     """One hop's view of its session: the lock, the stored state, and what to write at the end.
 
@@ -151,10 +164,9 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
     keys = (_key(HOP_LOCK_KEY, session_id), _key(SESSION_KEY, session_id),
             _key(RESUME_KEY, phone))
     token = f"{time.time_ns()}-{id(object())}"
-    begin = client.register_script(_BEGIN)
     deadline = time.monotonic() + HOP_WAIT_SECONDS
     while True:
-        acquired, raw, resume = begin(keys=keys, args=[token, HOP_LOCK_MS])
+        acquired, raw, resume = _script(client, _BEGIN, keys, (token, HOP_LOCK_MS))
         if acquired or time.monotonic() >= deadline:
             break
         time.sleep(0.02)
@@ -163,9 +175,9 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
         yield current
     finally:
         if current.acquired:
-            client.register_script(_END)(keys=keys, args=[
-                token, current._session, current._ttl, current._resume_action,
-                current._resume_json, current._window])
+            _script(client, _END, keys, (token, current._session, current._ttl,
+                                         current._resume_action, current._resume_json,
+                                         current._window))
 
 
 def _json_or_none(raw: bytes | None) -> dict[str, Any] | None:
