@@ -309,3 +309,36 @@ def test_a_fan_out_killed_between_insert_and_enqueue_resumes(make_app: Any) -> N
         assert len(rows) == 30 and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
         assert broadcasts.progress(db, broadcast.id).status == "done"
         db.close()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Fatima", "Aicha"],
+        ["Fatima", "خديجة"],
+        ["Hélène", "Gaëlle", "Françoise"],
+        ["A" * 120, "B"],
+        ["Itto 🌸", "Said"],
+        ["Œdipe…", "Zoé  Ait"],
+    ],
+    ids=["ascii", "arabic-name", "foldable-names", "long-name", "emoji-name", "ligature"],
+)
+@pytest.mark.parametrize("fold", [False, True], ids=["plain", "fold"])
+def test_plan_with_names_matches_what_the_fan_out_writes(make_app: Any, names: list[str],
+                                                         fold: bool) -> None:
+    app = app_with(make_app, sms={"provider": "console"}, prices={"console": "1"})
+    with app.app_context():
+        db = get_db(app).sessionmaker()
+        coop = make_coop(db, "names")
+        add_people(db, coop, [(n, name, "fr", "member", []) for n, name in enumerate(names, 1)])
+        db.commit()
+        texts = {"fr": "Bonjour {name}, l'assemblée générale est jeudi à 10h à la coopérative."}
+        preview = broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts, fold=fold)
+        broadcast = send(db, coop, texts, fold=fold)
+        fan_out(broadcast.id)
+        rows = sent_rows(db, broadcast.id)
+        assert preview.estimated_cost == sum(r.segments for r in rows)
+        assert preview.segments == max(r.segments for r in rows)
+        assert preview.encoding == ("UCS-2" if any(r.encoding == "UCS-2" for r in rows)
+                                    else "GSM-7")
+        db.close()
