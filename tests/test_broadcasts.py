@@ -342,3 +342,29 @@ def test_plan_with_names_matches_what_the_fan_out_writes(make_app: Any, names: l
         assert preview.encoding == ("UCS-2" if any(r.encoding == "UCS-2" for r in rows)
                                     else "GSM-7")
         db.close()
+
+
+def test_a_fan_out_whose_worker_died_is_resumed_by_the_next_worker(
+        bapp: Flask, db: Session, coop: Any) -> None:
+    from smsgateway.broadcasts.fanout import resume_stalled
+
+    broadcast = send(db, coop, {"fr": "Reprise"})
+    with bapp.app_context():
+        assert resume_stalled() == 0  # its job is waiting in the queue
+        # The worker that took the job died before finishing: the job is gone from the queue,
+        # the broadcast is half sent, the fan-out lock expired.
+        get_queue(BULK).empty()
+        db.execute(Broadcast.__table__.update().values(status="sending"))
+        db.commit()
+        redis = bapp.extensions["smsgateway.redis"].client
+        lock = redis.lock(f"smsgateway:broadcast:{broadcast.id}:fanout-lock", timeout=60)
+        assert lock.acquire(blocking=False)
+        assert resume_stalled() == 0  # a live fan-out holds the lock
+        lock.release()
+        assert resume_stalled() == 1
+    run_burst(bapp)  # the worker's start-up check finds nothing more to resume
+    rows = sent_rows(db, broadcast.id)
+    assert len(rows) == 5 and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
+    assert broadcasts.progress(db, broadcast.id).status == "done"
+    with bapp.app_context():
+        assert resume_stalled() == 0
