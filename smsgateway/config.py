@@ -140,7 +140,7 @@ class BroadcastSettings(_Section):
     max_attempts: int = Field(5, ge=1, le=50)
     retry_delays: list[int] = Field(default_factory=lambda: [10, 60, 300, 900], min_length=1)
     stuck_after_seconds: int = Field(600, ge=1, le=86400)
-    send_concurrency: int = Field(8, ge=1, le=64)
+    single_round: int = Field(32, ge=1, le=500)
 
 
 class SimulatorSettings(_Section):

@@ -2,7 +2,7 @@
 
 A job claims its rows (``queued -> sending``) and commits before any request, then sends them
 one provider *round* at a time (one request for a batching provider such as Africa's Talking;
-``send_concurrency`` one-recipient requests, sent in parallel by the Twilio adapter) and
+``single_round`` one-recipient requests, sent in parallel by the Twilio adapter) and
 commits each round's results before the next. A worker killed with SIGKILL therefore leaves
 at most one round handed to the provider but unrecorded: the only messages :func:`reap` may
 send twice.
@@ -197,7 +197,7 @@ def _send_group(session: Session, provider_name: str, messages: list[Claimed]
                 ) -> dict[str, int]:
     settings = current_app.config["SETTINGS"]
     provider = get_provider(provider_name)
-    rounds = _rounds(messages, provider.max_recipients, settings.broadcast.send_concurrency)
+    rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
     limiter = RateLimiter(get_redis())
     rate = float(getattr(settings.rate_limits, provider_name, 1000))
     sender = getattr(getattr(settings, provider_name, None), "sender", None)

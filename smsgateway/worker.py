@@ -28,13 +28,15 @@ class GatewayWorker(SimpleWorker):
             super().execute_job(job, queue)
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's housekeeping, plus requeueing messages a killed worker left ``sending``."""
+        """RQ's housekeeping, plus resuming what a killed worker left half done."""
         super().run_maintenance_tasks()
+        from .broadcasts.fanout import resume_stalled
         from .sending import reap
 
         with self.flask_app.app_context():
             try:
                 reap()
+                resume_stalled()
             except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
                 self.log.exception("reaping stuck messages failed")
 

@@ -280,3 +280,91 @@ def test_plan_prices_segments_with_and_without_fold(
 def test_plan_refuses_bad_texts(db: Session, coop: Any, texts: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts)
+
+
+def test_a_fan_out_killed_between_insert_and_enqueue_resumes(make_app: Any) -> None:
+    app = app_with(make_app, broadcast={"chunk_size": 10, "batch_size": 4})
+    with app.app_context():
+        db = get_db(app).sessionmaker()
+        coop = make_coop(db, "resume")
+        add_people(db, coop, [(n, f"M{n}", "fr", "member", []) for n in range(1, 31)])
+        db.commit()
+        broadcast = send(db, coop, {"fr": "Reprise"})
+        fan_out(broadcast.id)
+        # As if killed after committing chunk two, before enqueueing its send jobs: chunk one
+        # was sent, chunk two sits queued with no job, chunk three was never written.
+        get_queue(BULK).empty()
+        ids = db.scalars(select(Member.id).order_by(Member.id)).all()
+        db.execute(OutboundMessage.__table__.update().where(
+            OutboundMessage.member_id <= ids[9]).values(status="delivered", attempts=1))
+        db.execute(OutboundMessage.__table__.delete().where(
+            OutboundMessage.member_id > ids[19]))
+        db.execute(Broadcast.__table__.update().values(status="sending"))
+        db.commit()
+        redis = app.extensions["smsgateway.redis"].client
+        redis.set(f"smsgateway:broadcast:{broadcast.id}:cursor", ids[9])
+        assert fan_out(broadcast.id) == {"written": 10, "enqueued": 3 + 3}
+        run_burst(app)
+        rows = sent_rows(db, broadcast.id)
+        assert len(rows) == 30 and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
+        assert broadcasts.progress(db, broadcast.id).status == "done"
+        db.close()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Fatima", "Aicha"],
+        ["Fatima", "خديجة"],
+        ["Hélène", "Gaëlle", "Françoise"],
+        ["A" * 120, "B"],
+        ["Itto 🌸", "Said"],
+        ["Œdipe…", "Zoé  Ait"],
+    ],
+    ids=["ascii", "arabic-name", "foldable-names", "long-name", "emoji-name", "ligature"],
+)
+@pytest.mark.parametrize("fold", [False, True], ids=["plain", "fold"])
+def test_plan_with_names_matches_what_the_fan_out_writes(make_app: Any, names: list[str],
+                                                         fold: bool) -> None:
+    app = app_with(make_app, sms={"provider": "console"}, prices={"console": "1"})
+    with app.app_context():
+        db = get_db(app).sessionmaker()
+        coop = make_coop(db, "names")
+        add_people(db, coop, [(n, name, "fr", "member", []) for n, name in enumerate(names, 1)])
+        db.commit()
+        texts = {"fr": "Bonjour {name}, l'assemblée générale est jeudi à 10h à la coopérative."}
+        preview = broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts, fold=fold)
+        broadcast = send(db, coop, texts, fold=fold)
+        fan_out(broadcast.id)
+        rows = sent_rows(db, broadcast.id)
+        assert preview.estimated_cost == sum(r.segments for r in rows)
+        assert preview.segments == max(r.segments for r in rows)
+        assert preview.encoding == ("UCS-2" if any(r.encoding == "UCS-2" for r in rows)
+                                    else "GSM-7")
+        db.close()
+
+
+def test_a_fan_out_whose_worker_died_is_resumed_by_the_next_worker(
+        bapp: Flask, db: Session, coop: Any) -> None:
+    from smsgateway.broadcasts.fanout import resume_stalled
+
+    broadcast = send(db, coop, {"fr": "Reprise"})
+    with bapp.app_context():
+        assert resume_stalled() == 0  # its job is waiting in the queue
+        # The worker that took the job died before finishing: the job is gone from the queue,
+        # the broadcast is half sent, the fan-out lock expired.
+        get_queue(BULK).empty()
+        db.execute(Broadcast.__table__.update().values(status="sending"))
+        db.commit()
+        redis = bapp.extensions["smsgateway.redis"].client
+        lock = redis.lock(f"smsgateway:broadcast:{broadcast.id}:fanout-lock", timeout=60)
+        assert lock.acquire(blocking=False)
+        assert resume_stalled() == 0  # a live fan-out holds the lock
+        lock.release()
+        assert resume_stalled() == 1
+    run_burst(bapp)  # the worker's start-up check finds nothing more to resume
+    rows = sent_rows(db, broadcast.id)
+    assert len(rows) == 5 and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
+    assert broadcasts.progress(db, broadcast.id).status == "done"
+    with bapp.app_context():
+        assert resume_stalled() == 0

@@ -30,7 +30,7 @@ CURSOR_KEY = "smsgateway:broadcast:{id}:cursor"
 LOCK_KEY = "smsgateway:broadcast:{id}:fanout-lock"
 DONE = "done"
 #: A killed fan-out's lock frees itself after this; a live one renews it every chunk.
-LOCK_SECONDS = 120
+LOCK_SECONDS = 30
 SEND_FUNC = "smsgateway.sending.send_messages"
 SEND_JOB_TIMEOUT = 180
 
@@ -184,6 +184,48 @@ def finish_if_done(session: Session, broadcast_id: int) -> bool:
     )
     session.commit()
     return bool(result.rowcount)
+
+
+def resume_stalled() -> int:
+    """Re-enqueue fan-outs that a killed worker left half done; return how many.
+
+    A running fan-out always holds its lock, so a broadcast being queued or sent whose fan-out
+    did not finish, whose lock is free and whose job is not waiting in a queue, has lost its
+    worker. The new job resumes from the cursor.
+    """
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from .planning import FANOUT_JOB_ID, STARTED_KEY
+
+    redis = get_redis()
+    with get_db().session() as session:
+        candidates = session.execute(
+            select(Broadcast.id, Broadcast.urgent)
+            .where(Broadcast.status.in_((BroadcastStatus.QUEUED, BroadcastStatus.SENDING)))
+        ).all()
+    resumed = 0
+    for broadcast_id, urgent in candidates:
+        if fan_out_done(broadcast_id) or redis.exists(LOCK_KEY.format(id=broadcast_id)):
+            continue
+        if not redis.exists(STARTED_KEY.format(id=broadcast_id)):
+            continue  # never started: start() has not been called yet
+        try:
+            job = Job.fetch(FANOUT_JOB_ID.format(id=broadcast_id), connection=redis)
+            status = job.get_status()
+        except NoSuchJobError:
+            status = None
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            continue
+        if status == JobStatus.FINISHED and not redis.exists(
+                CURSOR_KEY.format(id=broadcast_id)):
+            continue
+        get_queue(URGENT if urgent else BULK).enqueue(
+            "smsgateway.broadcasts.fanout.fan_out", broadcast_id, job_timeout=3600,
+            job_id=f"{FANOUT_JOB_ID.format(id=broadcast_id)}-resumed-{utcnow():%H%M%S%f}")
+        log.warning("broadcast %s: fan-out resumed after its worker died", broadcast_id)
+        resumed += 1
+    return resumed
 
 
 def expire(session: Session, broadcast: Broadcast) -> None:

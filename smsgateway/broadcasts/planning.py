@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from menus.encoding import GSM7, UCS2, fold_to_gsm7, measure
+from menus.encoding import GSM7, GSM7_BASIC, GSM7_EXTENSION, UCS2, fold_to_gsm7, measure
 
 from ..config import Settings
 from ..db import get_db, utcnow
@@ -127,24 +127,40 @@ def _counts(session: Session, audience: Audience, texts: Mapping[str, str]
             ) -> Iterable[tuple[str, int, str, int]]:
     """(language, cooperative, name, how many) over the audience, one phone counted once."""
     base = audience_query(audience).order_by(None).subquery()
+    # One phone in two cooperatives counts once: take its first membership.
+    first = (select(func.min(base.c.id).label("id")).group_by(base.c.phone)).subquery()
     if not has_placeholders(list(texts.values())):
-        # One phone in two cooperatives counts once: take its first membership.
-        first = (select(func.min(base.c.id).label("id")).group_by(base.c.phone)).subquery()
         rows = session.execute(
             select(Member.language, Member.cooperative_id, func.count())
             .join(first, first.c.id == Member.id)
             .group_by(Member.language, Member.cooperative_id)
         ).all()
         return [(str(lang), coop, "", count) for lang, coop, count in rows]
-    # Texts with {name} differ per member: measure each, a chunk at a time.
+    # Texts with {name} differ per member, but only by the shape of the name: count shapes,
+    # streaming, so 100,000 members cost a few hundred groups, not a list of names.
     counts: dict[tuple[str, int, str], int] = defaultdict(int)
-    seen: set[str] = set()
-    for row in session.execute(audience_query(audience)).yield_per(2000):
-        if row.phone in seen:
-            continue
-        seen.add(row.phone)
-        counts[(str(row.language), row.cooperative_id, row.name or "")] += 1
-    return [(lang, coop, name, count) for (lang, coop, name), count in counts.items()]
+    query = (select(Member.language, Member.cooperative_id, Member.name)
+             .join(first, first.c.id == Member.id))
+    for language, coop_id, name in session.execute(query.execution_options(yield_per=5000)):
+        counts[(str(language), coop_id, name_shape(name or ""))] += 1
+    return [(lang, coop, shape, count) for (lang, coop, shape), count in counts.items()]
+
+
+def name_shape(name: str) -> str:
+    """A stand-in for ``name`` with the same length, encoding and folding in an SMS."""
+    out = []
+    for ch in name.strip():
+        if ch == " ":
+            out.append(" ")
+        elif ch in GSM7_BASIC:
+            out.append("a")
+        elif ch in GSM7_EXTENSION:
+            out.append("€")
+        elif (folded := fold_to_gsm7(ch)) != ch:
+            out.append("ê" if len(folded) == 1 else ch)
+        else:
+            out.append("\U0001f30a" if ord(ch) > 0xFFFF else "ب")
+    return "".join(out)
 
 
 def create(session: Session, *, cooperative_id: int, audience: Mapping[str, Any],
