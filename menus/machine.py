@@ -231,8 +231,7 @@ def _take_input(menu: Menu, state: State, screen: Screen, value: str) -> Step:
 
 
 def _plain(number: Decimal) -> str:
-    text = format(number.normalize(), "f")
-    return text
+    return format(number.normalize(), "f")
 
 
 def after(menu: Menu, state: State, result: Result) -> State:

@@ -82,11 +82,6 @@ class Screen:
     empty: Texts | None = None
     langs: tuple[str, ...] | None = None
 
-    @property
-    def sensitive(self) -> bool:
-        """Whether the screen asks for the PIN."""
-        return self.kind == "pin"
-
 
 @dataclass(frozen=True)
 class Menu:
