@@ -20,6 +20,21 @@ STATUS_RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, FAILED: 3, EXPIRED:
 FINAL_STATUSES = frozenset({DELIVERED, FAILED, EXPIRED})
 
 
+class ParseError(ValueError):
+    """A webhook whose fields are missing or cannot be read."""
+
+
+def require(form: object, *names: str) -> list[str]:
+    """The named fields of a form, stripped; :class:`ParseError` names the first missing one."""
+    values = []
+    for name in names:
+        value = form.get(name)  # type: ignore[attr-defined]
+        if value is None or not str(value).strip():
+            raise ParseError(f"missing field {name!r}")
+        values.append(str(value).strip())
+    return values
+
+
 def moves_forward(current: str, new: str) -> bool:
     """Whether a report of ``new`` may replace ``current``."""
     if current in FINAL_STATUSES:

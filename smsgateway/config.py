@@ -286,13 +286,25 @@ def load_settings(
         origins[key] = f"test_config: {key}"
 
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"]) or "config"
         origin = _origin_of(key, origins)
         message = _describe(error)
         raise ConfigError(origin, message) from None
+    _check_provider_credentials(settings, origins)
+    return settings
+
+
+def _check_provider_credentials(settings: Settings, origins: dict[str, str]) -> None:
+    chosen = settings.sms.provider
+    needs = {"africastalking": ("AFRICASTALKING_USERNAME", "AFRICASTALKING_API_KEY"),
+             "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")}
+    if chosen in needs and not getattr(settings, chosen).configured:
+        first, second = needs[chosen]
+        raise ConfigError(_origin_of("sms.provider", origins),
+                          f"is {chosen} but {first} and {second} are not both set")
 
 
 def _origin_of(key: str, origins: dict[str, str]) -> str:

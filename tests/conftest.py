@@ -182,3 +182,7 @@ def run_jobs(app: Flask) -> Any:
         return run_burst(app)
 
     return _run
+
+
+# Fake provider servers and their fixtures (fake_africastalking, fake_twilio).
+from fakes.providers import fake_africastalking, fake_twilio  # noqa: E402,F401

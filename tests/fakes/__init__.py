@@ -1,0 +1,1 @@
+"""Fake provider servers on loopback that speak the providers' real wire formats."""

@@ -1,0 +1,219 @@
+"""Fake Africa's Talking and Twilio HTTP servers on 127.0.0.1, for tests and benchmarks.
+
+They check what the real APIs check (credentials, required fields), answer in the real JSON
+shapes, record every request, and can be told to fail: a whole request (``fail_next``) or
+one number (``program``).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+
+@dataclass
+class Recorded:
+    """One request the fake received."""
+
+    path: str
+    headers: dict[str, str]
+    form: dict[str, str]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
+    server: _Server
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode()
+        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        request = Recorded(self.path, dict(self.headers.items()), form)
+        status, body = self.server.fake.handle(request)
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeProvider
+
+
+class FakeProvider:
+    """Common machinery: a threaded server, the record of requests, programmed failures."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.programmed: dict[str, Any] = {}
+        self._failures: list[tuple[int, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """Where the fake listens."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def fail_next(self, count: int = 1, status: int = 500,
+                  body: dict[str, Any] | None = None) -> None:
+        """Answer the next ``count`` requests with ``status`` and ``body``."""
+        with self._lock:
+            self._failures.extend([(status, body or {"error": "fake failure"})] * count)
+
+    def program(self, number: str, outcome: Any) -> None:
+        """Make every send to ``number`` end with ``outcome`` (provider specific)."""
+        self.programmed[number] = outcome
+
+    def handle(self, request: Recorded) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append(request)
+            if self._failures:
+                return self._failures.pop(0)
+        return self.answer(request)
+
+    def answer(self, request: Recorded) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError  # each fake provider answers in its own format
+
+    def __enter__(self) -> FakeProvider:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class FakeAfricasTalking(FakeProvider):
+    """``POST /version1/messaging`` as Africa's Talking answers it."""
+
+    def __init__(self, username: str = "sandbox", api_key: str = "test-key") -> None:
+        super().__init__()
+        self.username = username
+        self.api_key = api_key
+        self._ids = itertools.count(1)
+
+    @property
+    def sent(self) -> list[tuple[str, str]]:
+        """(number, text) for every recipient of every accepted request."""
+        return [(number, r.form["message"]) for r in self.requests
+                if r.path == "/version1/messaging" and "to" in r.form
+                for number in r.form["to"].split(",")]
+
+    def answer(self, request: Recorded) -> tuple[int, dict[str, Any]]:
+        if request.path != "/version1/messaging":
+            return 404, {"error": "not found"}
+        if request.headers.get("apiKey") != self.api_key:
+            return 401, {"error": "The supplied authentication is invalid"}
+        form = request.form
+        if form.get("username") != self.username or not form.get("to") or "message" not in form:
+            return 400, {"error": "missing username, to or message"}
+        recipients = []
+        for number in form["to"].split(","):
+            code = self.programmed.get(number, 101)
+            ok = code in (100, 101, 102)
+            recipients.append({
+                "statusCode": code,
+                "number": number,
+                "status": {100: "Processed", 101: "Success", 102: "Queued", 403:
+                           "InvalidPhoneNumber", 406: "UserInBlacklist", 500:
+                           "InternalServerError"}.get(code, "Failed"),
+                "cost": "MAD 0.2500" if ok else "0",
+                "messageId": f"ATXid_{next(self._ids)}" if ok else "None",
+                "messageParts": 1,
+            })
+        sent = sum(1 for r in recipients if r["statusCode"] in (100, 101, 102))
+        return 201, {"SMSMessageData": {
+            "Message": f"Sent to {sent}/{len(recipients)} Total Cost: MAD {0.25 * sent:.4f}",
+            "Recipients": recipients,
+        }}
+
+
+class FakeTwilio(FakeProvider):
+    """``POST /2010-04-01/Accounts/{sid}/Messages.json`` as Twilio answers it."""
+
+    def __init__(self, account_sid: str = "ACtest", auth_token: str = "test-token") -> None:
+        super().__init__()
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+
+    @property
+    def sent(self) -> list[tuple[str, str]]:
+        """(number, text) for every request Twilio would have accepted."""
+        return [(r.form["To"], r.form["Body"]) for r in self.requests
+                if r.path.endswith("/Messages.json") and r.form.get("To") not in self.programmed]
+
+    def answer(self, request: Recorded) -> tuple[int, dict[str, Any]]:
+        if request.path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
+            return 404, {"code": 20404, "message": "The requested resource was not found",
+                         "status": 404}
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+        form = request.form
+        if not form.get("To") or not (form.get("From") or form.get("MessagingServiceSid")):
+            return 400, {"code": 21604, "message": "A 'To' and 'From' are required",
+                         "status": 400}
+        if form["To"] in self.programmed:
+            status, code = self.programmed[form["To"]]
+            return status, {"code": code, "message": f"fake error {code}",
+                            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                            "status": status}
+        return 201, {
+            "sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": form["To"],
+            "from": form.get("From"), "body": form.get("Body"), "num_segments": "1",
+            "price": None, "error_code": None, "error_message": None,
+        }
+
+
+class ProviderHarness:
+    """A fake provider plus an app that sends through it, and a worker for that app."""
+
+    def __init__(self, server: FakeProvider, app: Any) -> None:
+        self.server = server
+        self.app = app
+
+    def run_jobs(self) -> bool:
+        """Run queued jobs with a real worker inside this app."""
+        from smsgateway.worker import run_burst
+
+        return run_burst(self.app)
+
+
+@pytest.fixture
+def fake_africastalking(make_app: Any) -> Iterator[ProviderHarness]:
+    """A fake Africa's Talking and an app configured to send through it."""
+    with FakeAfricasTalking() as server:
+        app = make_app(africastalking={"username": server.username, "api_key": server.api_key,
+                                       "base_url": server.base_url, "sender": "COOP"})
+        yield ProviderHarness(server, app)
+
+
+@pytest.fixture
+def fake_twilio(make_app: Any) -> Iterator[ProviderHarness]:
+    """A fake Twilio and an app configured to send through it."""
+    with FakeTwilio() as server:
+        app = make_app(twilio={"account_sid": server.account_sid,
+                               "auth_token": server.auth_token,
+                               "base_url": server.base_url, "sender": "COOP"},
+                       public_base_url="https://gateway.example.org")
+        yield ProviderHarness(server, app)
