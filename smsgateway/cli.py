@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import migrate
+from .commands import menus as menus_commands
 from .commands.simulate import simulate_command
 from .config import load_settings
 from .db import get_db
@@ -130,6 +131,7 @@ def init_app(app: Flask) -> None:
     """Attach the gateway's commands to the app's CLI."""
     for command in (db, seed_demo_command, worker_command, dev_command, check_config):
         app.cli.add_command(command)
+    app.cli.add_command(menus_commands.menus_group)
     app.cli.add_command(simulate_command)
 
 

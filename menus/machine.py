@@ -1,0 +1,315 @@
+"""The USSD state machine: pure functions from (menu, state, input) to the next state.
+
+The state is a JSON-ready dict kept by the caller between hops. Where a screen needs data
+(``load``) or an input decides something (``do``), the machine returns a :class:`Call`; the
+caller runs it and hands the :class:`Result` back with :func:`after` or :func:`loaded`.
+:func:`drive` strings these together for one input. Navigation, everywhere: ``0`` back,
+``00`` home, ``98`` the next page.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .model import RESUME_TARGET, Menu, Screen, fill
+from .paging import paginate
+
+BACK = "0"
+HOME = "00"
+MORE = "98"
+#: Screens a dropped session is not resumed at.
+NO_RESUME = frozenset({"failed", "resume"})
+
+State = dict[str, Any]
+_QUANTITY_RE = re.compile(r"^[0-9]{1,7}([.,#][0-9]{1,3})?$")
+_PIN_RE = re.compile(r"^[0-9]{4}$")
+
+
+@dataclass(frozen=True)
+class Call:
+    """An action the caller must run: ``name`` from the menu, with the session's values."""
+
+    name: str
+    vars: Mapping[str, Any]
+    lang: str
+    pin: str | None = None
+    loader: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an action answered.
+
+    ``ok`` false: ``error`` names a message; ``retry`` re-asks the same screen, otherwise the
+    member lands on the ``failed`` screen. Loaders fill ``params``, ``items`` and ``lines``.
+    """
+
+    ok: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+    items: list[dict[str, Any]] | None = None
+    lines: list[str] | None = None
+    error: str | None = None
+    error_params: Mapping[str, Any] = field(default_factory=dict)
+    retry: bool = False
+    end: bool = False
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """The next state and, if any, the action to run before showing it."""
+
+    state: State
+    action: Call | None = None
+
+    @property
+    def screen(self) -> str:
+        """The screen the member is on (or leaving, while an action is pending)."""
+        return str(self.state["screen"])
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One page of a screen, ready to send."""
+
+    text: str
+    end: bool
+    pages: int
+
+
+def new_state(menu: Menu, *, role: str = "member", lang: str = "fr",
+              vars: Mapping[str, Any] | None = None) -> State:
+    """A session at the home screen of ``role``."""
+    home = menu.home(role)
+    return {"screen": home, "home": home, "stack": [], "vars": dict(vars or {}), "page": 0,
+            "items": [], "params": {}, "lines": [], "loaded": False, "notice": None,
+            "lang": lang, "role": role, "end": False, "pending": None}
+
+
+def resume_offer(menu: Menu, snapshot: State) -> State:
+    """A state on the ``resume`` screen that can restore ``snapshot``."""
+    state = new_state(menu, role=snapshot["role"], lang=snapshot["lang"], vars=snapshot["vars"])
+    state.update(screen="resume", resume=snapshot, stack=[state["home"]])
+    return state
+
+
+def resumable(state: State) -> bool:
+    """Whether a dropped session at ``state`` is worth offering to resume."""
+    return (not state.get("end") and state["screen"] != state["home"]
+            and state["screen"] not in NO_RESUME)
+
+
+def _goto(menu: Menu, state: State, target: str) -> None:
+    if target == RESUME_TARGET and state.get("resume"):
+        snapshot = state.pop("resume")
+        state.update(copy.deepcopy(snapshot))
+        state.update(loaded=False, page=0, notice=None, pending=None)
+        return
+    state.pop("resume", None)
+    if target == RESUME_TARGET or target == state["home"]:
+        state["stack"] = []
+        target = state["home"]
+    elif target != state["screen"]:
+        state["stack"] = [*state["stack"], state["screen"]][-12:]
+    state.update(screen=target, page=0, items=[], params={}, lines=[], loaded=False,
+                 end=menu.screens[target].type == "end", pending=None)
+
+
+def _notice(state: State, key: str, **params: Any) -> State:
+    state["notice"] = [key, params]
+    state["page"] = 0
+    return state
+
+
+def step(menu: Menu, state: State, raw: str) -> Step:
+    """Apply one input to ``state``; return the new state and the action to run, if any."""
+    state = copy.deepcopy(state)
+    state["notice"] = None
+    value = raw.strip()
+    screen = menu.screens[state["screen"]]
+    if value == MORE:
+        if state["page"] + 1 < render(menu, state).pages:
+            state["page"] += 1
+            return Step(state)
+        return Step(state if state.get("end") else _notice(state, "no_more"))
+    if state.get("end"):
+        return Step(state)
+    if value == HOME:
+        _goto(menu, state, state["home"])
+        return Step(state)
+    if value == BACK and state["page"] > 0:
+        state["page"] -= 1
+        return Step(state)
+    if value == BACK and screen.id != state["home"]:
+        if screen.id == "resume":
+            _goto(menu, state, state["home"])
+        else:
+            previous = state["stack"][-1] if state["stack"] else state["home"]
+            state["stack"] = state["stack"][:-1]
+            stack = state["stack"]
+            _goto(menu, state, previous)
+            state["stack"] = stack
+        return Step(state)
+    if screen.type == "menu":
+        return _choose_option(menu, state, screen, value)
+    if screen.type == "list":
+        return _choose_item(menu, state, screen, value)
+    if screen.type == "input":
+        return _take_input(menu, state, screen, value)
+    return Step(_notice(state, "bad_option"))
+
+
+def _leave(menu: Menu, state: State, screen: Screen, target: str, action: str | None,
+           pin: str | None = None) -> Step:
+    if action:
+        state["pending"] = target
+        return Step(state, Call(action, dict(state["vars"]), state["lang"], pin=pin))
+    _goto(menu, state, target)
+    return Step(state)
+
+
+def _choose_option(menu: Menu, state: State, screen: Screen, value: str) -> Step:
+    for option in screen.options:
+        if option.key == value and option.visible_to(state["role"]):
+            state["vars"].update(option.set)
+            return _leave(menu, state, screen, option.goto or state["home"], option.do)
+    return Step(_notice(state, "empty_input" if not value else "bad_option"))
+
+
+def _choose_item(menu: Menu, state: State, screen: Screen, value: str) -> Step:
+    items = state["items"]
+    if not value:
+        return Step(_notice(state, "empty_input"))
+    if not value.isdigit() or not 1 <= int(value) <= len(items):
+        return Step(_notice(state, "bad_option"))
+    item = items[int(value) - 1]
+    store = screen.store or "item"
+    for key, val in item.items():
+        state["vars"][f"{store}_{key}"] = val
+    state["vars"][store] = item.get("id")
+    return _leave(menu, state, screen, screen.goto or state["home"], screen.do)
+
+
+def _take_input(menu: Menu, state: State, screen: Screen, value: str) -> Step:
+    if not value:
+        return Step(_notice(state, "empty_input"))
+    if screen.kind == "pin":
+        if not _PIN_RE.match(value):
+            return Step(_notice(state, "bad_pin_format"))
+        return _leave(menu, state, screen, screen.goto or state["home"], screen.do, pin=value)
+    # quantity: members type 2,5 or 2.5; the keypad's # stands in for a decimal point.
+    if not _QUANTITY_RE.match(value):
+        return Step(_notice(state, "not_number"))
+    try:
+        quantity = Decimal(value.replace(",", ".").replace("#", "."))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        return Step(_notice(state, "not_number"))
+    low = Decimal(str(screen.min)) if screen.min is not None else Decimal("0.001")
+    if quantity < low:
+        return Step(_notice(state, "too_small", min=_plain(low)))
+    if screen.max is not None and quantity > Decimal(str(screen.max)):
+        return Step(_notice(state, "too_big", max=_plain(Decimal(str(screen.max)))))
+    state["vars"][screen.store or "value"] = _plain(quantity)
+    return _leave(menu, state, screen, screen.goto or state["home"], screen.do)
+
+
+def _plain(number: Decimal) -> str:
+    text = format(number.normalize(), "f")
+    return text
+
+
+def after(menu: Menu, state: State, result: Result) -> State:
+    """Apply what a ``do`` action answered to the state :func:`step` returned."""
+    state = copy.deepcopy(state)
+    target = state.get("pending") or state["home"]
+    state["pending"] = None
+    if result.lang:
+        state["lang"] = result.lang
+    if result.ok:
+        state["vars"].update(result.params)
+        _goto(menu, state, target)
+        return state
+    if result.retry:
+        return _notice(state, result.error or "error", **result.error_params)
+    _goto(menu, state, "failed")
+    state["stack"] = []
+    state["end"] = result.end
+    return _notice(state, result.error or "error", **result.error_params)
+
+
+def pending_load(menu: Menu, state: State) -> Call | None:
+    """The loader the current screen needs before it can be shown, if any."""
+    screen = menu.screens[state["screen"]]
+    if screen.load and not state.get("loaded"):
+        return Call(screen.load, dict(state["vars"]), state["lang"], loader=True)
+    return None
+
+
+def loaded(menu: Menu, state: State, result: Result) -> State:
+    """Keep what a loader answered in the state."""
+    state = copy.deepcopy(state)
+    state["loaded"] = True
+    if not result.ok:
+        _goto(menu, state, "failed")
+        state["stack"] = []
+        state["loaded"] = True
+        return _notice(state, result.error or "error", **result.error_params)
+    state["params"] = dict(result.params)
+    state["items"] = list(result.items or [])
+    state["lines"] = list(result.lines or [])
+    return state
+
+
+def drive(menu: Menu, state: State, raw: str | None,
+          run: Callable[[Call], Result]) -> tuple[State, Rendered]:
+    """One input (None: just show the state), its actions run by ``run``, and the screen."""
+    if raw is not None:
+        stepped = step(menu, state, raw)
+        state = stepped.state
+        if stepped.action is not None:
+            state = after(menu, state, run(stepped.action))
+    call = pending_load(menu, state)
+    if call is not None:
+        state = loaded(menu, state, run(call))
+    return state, render(menu, state)
+
+
+def _text(texts: Mapping[str, str], lang: str) -> str:
+    return texts.get(lang) or texts.get("fr") or next(iter(texts.values()), "")
+
+
+def render(menu: Menu, state: State) -> Rendered:
+    """The current page of the current screen, in the member's language."""
+    screen = menu.screens[state["screen"]]
+    langs = screen.langs or (state["lang"],)
+    values = {**state["vars"], **state["params"]}
+    header: list[str] = []
+    if state.get("notice"):
+        key, params = state["notice"]
+        header.extend(menu.t(key, lang, **params) for lang in langs)
+    body_texts = screen.text
+    if screen.type == "list" and not state["items"] and screen.empty:
+        body_texts = screen.empty
+    header.extend(fill(_text(body_texts, lang), values) for lang in langs)
+
+    lines: list[str] = []
+    if screen.type == "menu":
+        lines = [f"{o.key} " + " / ".join(_text(o.label, lang) for lang in langs)
+                 for o in screen.options if o.visible_to(state["role"])]
+    elif screen.type == "list":
+        lines = [f"{i} {item.get('label', '')}" for i, item in enumerate(state["items"], 1)]
+    elif screen.type == "info":
+        lines = list(state["lines"])
+
+    end = screen.type == "end" or bool(state.get("end"))
+    at_home = screen.id == state["home"]
+    footer = "" if end or at_home else " / ".join(menu.t("back", lang) for lang in langs)
+    more = " / ".join(menu.t("more", lang) for lang in langs)
+    pages = paginate("\n".join(h for h in header if h), lines, footer=footer, more=more)
+    page = min(state.get("page", 0), len(pages) - 1)
+    return Rendered(text=pages[page], end=end and page == len(pages) - 1, pages=len(pages))

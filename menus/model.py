@@ -1,0 +1,295 @@
+"""Menus as data: load the YAML, build typed screens, and find what is wrong with them.
+
+A menu file has ``languages``, ``homes`` (role -> first screen), ``messages`` (shared texts:
+navigation, reasons for re-asking, SMS confirmations) and ``screens``. Every text is a mapping
+language -> text, except on bilingual screens (``langs: [fr, ar]``) shown to unknown numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .encoding import GSM7, encoding_of, length
+
+GSM7_LIMIT = 182
+UCS2_LIMIT = 80
+SCREEN_TYPES = frozenset({"menu", "list", "input", "info", "end"})
+INPUT_KINDS = frozenset({"quantity", "pin"})
+#: Screens the machine itself sends members to, so they count as reachable.
+SPECIAL_SCREENS = ("failed", "resume")
+#: A goto to this name restores the snapshot of a dropped session.
+RESUME_TARGET = "@resume"
+#: Navigation messages every menu must define.
+NAV_MESSAGES = ("back", "more")
+DEFAULT_PATH = Path(__file__).with_name("cooperative.yaml")
+
+_FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class MenuError(ValueError):
+    """The menu file cannot be used; ``problems`` lists every fault found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+Texts = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One numbered choice of a menu screen."""
+
+    key: str
+    label: Texts
+    goto: str | None = None
+    roles: frozenset[str] | None = None
+    set: Mapping[str, str] = field(default_factory=dict)
+    do: str | None = None
+
+    def visible_to(self, role: str) -> bool:
+        """Whether a member with ``role`` sees this option."""
+        return self.roles is None or role in self.roles
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A screen: what it shows, what input it takes, where it leads."""
+
+    id: str
+    type: str
+    text: Texts
+    options: tuple[Option, ...] = ()
+    load: str | None = None
+    do: str | None = None
+    goto: str | None = None
+    store: str | None = None
+    kind: str | None = None
+    min: float | None = None
+    max: float | None = None
+    empty: Texts | None = None
+    langs: tuple[str, ...] | None = None
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether the screen asks for the PIN."""
+        return self.kind == "pin"
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A whole menu tree with its texts."""
+
+    languages: tuple[str, ...]
+    homes: Mapping[str, str]
+    messages: Mapping[str, Texts]
+    screens: Mapping[str, Screen]
+
+    def t(self, key: str, lang: str, **params: Any) -> str:
+        """A shared message in ``lang`` (falling back to French), with ``params`` filled in."""
+        texts = self.messages[key]
+        return fill(texts.get(lang) or texts.get("fr") or next(iter(texts.values())), params)
+
+    def home(self, role: str) -> str:
+        """The first screen of a member with ``role``."""
+        return self.homes.get(role) or self.homes["member"]
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, params: Mapping[str, Any]) -> str:
+    """``template`` with ``{name}`` fields filled from ``params`` (missing ones left empty)."""
+    if "{" not in template:
+        return template
+    return string.Formatter().vformat(template, (), _Blank(params))
+
+
+def fields_of(template: str) -> set[str]:
+    """The ``{name}`` fields a template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def screen_limit(text: str) -> int:
+    """The longest screen the encoding of ``text`` allows."""
+    return GSM7_LIMIT if encoding_of(text) == GSM7 else UCS2_LIMIT
+
+
+def fits(text: str) -> bool:
+    """Whether ``text`` fits on one USSD screen of its encoding."""
+    return length(text) <= screen_limit(text)
+
+
+def load_menu(path: Path | str = DEFAULT_PATH) -> Menu:
+    """Read and build a menu; raise :class:`MenuError` listing every structural fault."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise MenuError([f"{Path(path).name}: not valid YAML{where}"]) from None
+    menu, problems = build_menu(raw)
+    if problems:
+        raise MenuError(problems)
+    assert menu is not None
+    return menu
+
+
+@lru_cache(maxsize=8)
+def cached_menu(path: str = str(DEFAULT_PATH)) -> Menu:
+    """The menu at ``path``, parsed once per process (menus change only with a deploy)."""
+    return load_menu(path)
+
+
+def build_menu(raw: Any) -> tuple[Menu | None, list[str]]:
+    """Build a :class:`Menu` from parsed YAML; return it and the problems found."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        return None, ["the menu file must be a mapping"]
+    languages = tuple(raw.get("languages") or ())
+    if not languages:
+        problems.append("languages: missing")
+    homes = raw.get("homes") or {}
+    if "member" not in homes:
+        problems.append("homes: needs a 'member' home screen")
+    messages: dict[str, Texts] = {}
+    for key, texts in (raw.get("messages") or {}).items():
+        messages[key] = _texts(texts, f"messages.{key}", languages, problems)
+    for key in NAV_MESSAGES:
+        if key not in messages:
+            problems.append(f"messages.{key}: missing")
+    screens: dict[str, Screen] = {}
+    for sid, body in (raw.get("screens") or {}).items():
+        screen = _screen(str(sid), body, languages, problems)
+        if screen is not None:
+            screens[screen.id] = screen
+    menu = Menu(languages, dict(homes), messages, screens)
+    problems.extend(_graph_problems(menu))
+    return menu, problems
+
+
+def _texts(value: Any, where: str, languages: Iterable[str], problems: list[str]) -> Texts:
+    if isinstance(value, str):
+        value = {lang: value for lang in languages}
+    if not isinstance(value, dict):
+        problems.append(f"{where}: must map languages to texts")
+        return {}
+    for lang in languages:
+        if not isinstance(value.get(lang), str) or not value[lang].strip():
+            problems.append(f"{where}: missing translation '{lang}'")
+    names = {lang: fields_of(str(text)) for lang, text in value.items()}
+    reference = names.get("fr", set())
+    for lang, used in names.items():
+        if used != reference:
+            problems.append(f"{where}.{lang}: fields {sorted(used)} differ from fr "
+                            f"{sorted(reference)}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _screen(sid: str, body: Any, languages: tuple[str, ...],
+            problems: list[str]) -> Screen | None:
+    where = f"screens.{sid}"
+    if not isinstance(body, dict):
+        problems.append(f"{where}: must be a mapping")
+        return None
+    kind = body.get("type")
+    if kind not in SCREEN_TYPES:
+        problems.append(f"{where}.type: must be one of {sorted(SCREEN_TYPES)}")
+        return None
+    langs = tuple(body["langs"]) if body.get("langs") else None
+    wanted = langs or languages
+    options: list[Option] = []
+    for index, opt in enumerate(body.get("options") or ()):
+        owhere = f"{where}.options[{index}]"
+        if not isinstance(opt, dict) or "key" not in opt:
+            problems.append(f"{owhere}: needs a key")
+            continue
+        roles = opt.get("roles")
+        options.append(Option(
+            key=str(opt["key"]),
+            label=_texts(opt.get("label"), f"{owhere}.label", wanted, problems),
+            goto=opt.get("goto"),
+            roles=frozenset(roles) if roles else None,
+            set={str(k): str(v) for k, v in (opt.get("set") or {}).items()},
+            do=opt.get("do"),
+        ))
+        if not options[-1].goto:
+            problems.append(f"{owhere}: needs a goto")
+    keys = [o.key for o in options]
+    if len(keys) != len(set(keys)):
+        problems.append(f"{where}.options: duplicate keys")
+    if kind == "menu" and not options:
+        problems.append(f"{where}: a menu needs options")
+    if kind in ("list", "input") and not body.get("goto"):
+        problems.append(f"{where}: a {kind} screen needs a goto")
+    if kind == "list" and not body.get("load"):
+        problems.append(f"{where}: a list screen needs a load action")
+    input_kind = body.get("kind")
+    if kind == "input" and input_kind not in INPUT_KINDS:
+        problems.append(f"{where}.kind: must be one of {sorted(INPUT_KINDS)}")
+    store = body.get("store")
+    if store is not None and not _FIELD_RE.match(str(store)):
+        problems.append(f"{where}.store: not a valid name")
+    if input_kind == "pin" and store:
+        problems.append(f"{where}.store: a PIN is never stored")
+    empty = body.get("empty")
+    return Screen(
+        id=sid,
+        type=kind,
+        text=_texts(body.get("text"), f"{where}.text", wanted, problems),
+        options=tuple(options),
+        load=body.get("load"),
+        do=body.get("do"),
+        goto=body.get("goto"),
+        store=store,
+        kind=input_kind,
+        min=body.get("min"),
+        max=body.get("max"),
+        empty=_texts(empty, f"{where}.empty", wanted, problems) if empty is not None else None,
+        langs=langs,
+    )
+
+
+def targets(screen: Screen) -> list[str]:
+    """Screens a screen can lead to."""
+    found = [o.goto for o in screen.options if o.goto]
+    if screen.goto:
+        found.append(screen.goto)
+    return [t for t in found if t != RESUME_TARGET]
+
+
+def _graph_problems(menu: Menu) -> list[str]:
+    problems = []
+    for role, sid in menu.homes.items():
+        if sid not in menu.screens:
+            problems.append(f"homes.{role}: no screen '{sid}'")
+    for screen in menu.screens.values():
+        for target in targets(screen):
+            if target not in menu.screens:
+                problems.append(f"screens.{screen.id}: goto '{target}' is dangling")
+    for sid in SPECIAL_SCREENS:
+        if sid not in menu.screens:
+            problems.append(f"screens.{sid}: missing (the machine sends members there)")
+    seen: set[str] = set()
+    todo = [s for s in (*menu.homes.values(), *SPECIAL_SCREENS) if s in menu.screens]
+    while todo:
+        sid = todo.pop()
+        if sid in seen:
+            continue
+        seen.add(sid)
+        todo.extend(t for t in targets(menu.screens[sid]) if t in menu.screens)
+    for sid in menu.screens:
+        if sid not in seen:
+            problems.append(f"screens.{sid}: unreachable")
+    return problems

@@ -1,0 +1,161 @@
+"""Actions every member may run: stock, prices, her account, deliveries, votes, language.
+
+Also the one action an unknown number may run: asking to join.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from menus.machine import Call, Result
+
+from .. import outbox
+from ..exceptions import InvalidPhoneNumber, InvalidTransition
+from ..models import Channel, Language, Product, Resolution
+from ..services import audit, deliveries, joins, stock, votes
+from . import Context, action, check_pin, confirmation, money, num
+
+#: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
+RECENT_DELIVERIES = 5
+
+
+def _products(ctx: Context) -> list[Product]:
+    return list(ctx.db.scalars(
+        select(Product).where(Product.cooperative_id == ctx.member.cooperative_id,
+                              Product.active.is_(True)).order_by(Product.id)
+    ))
+
+
+@action("stock_levels")
+def stock_levels(ctx: Context, call: Call) -> Result:
+    """The cooperative's stock, one line per product."""
+    levels = stock.stock_levels(ctx.db, ctx.member.cooperative_id)
+    lines = [f"{p.name_in(call.lang)}: {num(levels.get(p.id, 0))} {p.unit}"
+             for p in _products(ctx)]
+    return Result(lines=lines)
+
+
+@action("prices")
+def prices(ctx: Context, call: Call) -> Result:
+    """What the cooperative pays members per unit of each product."""
+    lines = [f"{p.name_in(call.lang)}: {money(p.member_price)} {ctx.currency}/{p.unit}"
+             for p in _products(ctx)]
+    return Result(lines=lines)
+
+
+@action("products")
+def products(ctx: Context, call: Call) -> Result:
+    """The products to choose from."""
+    items = [{"id": p.id, "label": p.name_in(call.lang), "unit": p.unit}
+             for p in _products(ctx)]
+    return Result(items=items)
+
+
+@action("my_account")
+def my_account(ctx: Context, call: Call) -> Result:
+    """The member's balance and latest deliveries."""
+    member = ctx.member
+    owed = deliveries.balance(ctx.db, member)
+    balance_line = ctx.menu.t("balance_line", call.lang, balance=money(owed),
+                              currency=ctx.currency)
+    lines = [
+        f"{d.created_at:%d/%m} {d.product.name_in(call.lang)} {num(d.quantity)} "
+        f"{d.product.unit}: {ctx.menu.t('status_' + str(d.status), call.lang)}"
+        for d in deliveries.recent_deliveries(ctx.db, member, RECENT_DELIVERIES)
+    ] or [ctx.menu.t("no_deliveries", call.lang)]
+    return Result(params={"balance_line": balance_line}, lines=lines)
+
+
+@action("record_delivery")
+def record_delivery(ctx: Context, call: Call) -> Result:
+    """Record a delivery (PIN checked), pending until a coordinator accepts it."""
+    refused = check_pin(ctx, call)
+    if refused:
+        return refused
+    member = ctx.member
+    product = ctx.db.get(Product, int(call.vars["product"]))
+    if product is None or product.cooperative_id != member.cooperative_id:
+        return Result(ok=False, error="error")
+    quantity = Decimal(str(call.vars["quantity"]))
+    delivery = deliveries.record_delivery(ctx.db, member, product, quantity, Channel.USSD)
+    sms = confirmation(ctx, member, "sms_delivery_recorded", delivery=delivery.id,
+                       quantity=num(quantity), unit=product.unit,
+                       product=product.name_in(str(member.language)))
+    outbox.commit_and_send(ctx.db, [sms])
+    return Result(params={"delivery": delivery.id})
+
+
+@action("open_resolutions")
+def open_resolutions(ctx: Context, call: Call) -> Result:
+    """Resolutions open for voting."""
+    items = [{"id": r.id, "label": r.titles.get(call.lang) or r.titles.get("fr", "")}
+             for r in votes.open_resolutions(ctx.db, ctx.member.cooperative_id)]
+    return Result(items=items)
+
+
+def _choices(resolution: Resolution, lang: str) -> list[str]:
+    return list(resolution.choices.get(lang) or resolution.choices.get("fr") or [])
+
+
+@action("vote_choices")
+def vote_choices(ctx: Context, call: Call) -> Result:
+    """The choices of the chosen resolution; the member's current vote is marked."""
+    resolution = ctx.db.get(Resolution, int(call.vars["resolution"]))
+    if resolution is None or resolution.cooperative_id != ctx.member.cooperative_id:
+        return Result(ok=False, error="vote_closed")
+    current = votes.current_vote(ctx.db, resolution, ctx.member)
+    items = [{"id": index, "label": label + (" *" if current and current.choice == index
+                                             else "")}
+             for index, label in enumerate(_choices(resolution, call.lang))]
+    return Result(items=items)
+
+
+@action("cast_vote")
+def cast_vote(ctx: Context, call: Call) -> Result:
+    """Record or change the member's vote; an SMS keeps the trace."""
+    member = ctx.member
+    resolution = ctx.db.get(Resolution, int(call.vars["resolution"]))
+    if resolution is None:
+        return Result(ok=False, error="vote_closed")
+    choice = int(call.vars["choice"])
+    try:
+        votes.cast_vote(ctx.db, member, resolution, choice, Channel.USSD)
+    except (InvalidTransition, PermissionError):
+        ctx.db.rollback()
+        return Result(ok=False, error="vote_closed")
+    lang = str(member.language)
+    label = _choices(resolution, call.lang)[choice]
+    sms = confirmation(ctx, member, "sms_vote", choice=_choices(resolution, lang)[choice],
+                       resolution=resolution.titles.get(lang) or resolution.titles.get("fr"),
+                       closes=f"{resolution.closes_at:%d/%m/%Y}")
+    outbox.commit_and_send(ctx.db, [sms])
+    return Result(params={"choice_label": label.removesuffix(" *")})
+
+
+@action("set_language")
+def set_language(ctx: Context, call: Call) -> Result:
+    """Change and keep the member's language."""
+    language = Language(str(call.vars["language"]))
+    member = ctx.member
+    previous = str(member.language)
+    member.language = language
+    audit.record(ctx.db, "member.language", "member", member.id, channel=Channel.USSD,
+                 actor=member, details={"from": previous, "to": str(language)})
+    ctx.db.commit()
+    return Result(lang=str(language))
+
+
+@action("join_request")
+def join_request(ctx: Context, call: Call) -> Result:
+    """An unknown number asks to join; the coordinator sees the request."""
+    cooperative = joins.default_cooperative(ctx.db)
+    if cooperative is None:
+        return Result(ok=False, error="error", end=True)
+    try:
+        joins.request_join(ctx.db, cooperative, ctx.phone, Channel.USSD)
+    except InvalidPhoneNumber:
+        return Result(ok=False, error="error", end=True)
+    ctx.db.commit()
+    return Result()
