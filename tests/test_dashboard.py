@@ -157,8 +157,10 @@ def test_reject_order(signed_in: FlaskClient, session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("decision", "status", "stock", "sms"),
-    [("accept", DeliveryStatus.ACCEPTED, Decimal("58"), "تم قبول تسليمك: 5 kg أملو"),
-     ("reject", DeliveryStatus.REJECTED, Decimal("53"), "تم رفض تسليمك: 5 kg أملو")],
+    [("accept", DeliveryStatus.ACCEPTED, Decimal("58"),
+      "تم قبول توريدك {id} (5 kg أملو). مستحقاتك 1560 MAD."),
+     ("reject", DeliveryStatus.REJECTED, Decimal("53"),
+      "تم رفض توريدك {id} (5 kg أملو). راجع المنسق.")],
     ids=["accept", "reject"],
 )
 def test_decide_delivery_and_tell_the_member_by_sms(
@@ -176,7 +178,7 @@ def test_decide_delivery_and_tell_the_member_by_sms(
     assert session.get(Delivery, delivery.id).status == status
     assert stock_level(session, amlou.id) == stock
     message = session.scalars(select(OutboundMessage)).one()
-    assert message.to_phone == khadija.phone and message.text.startswith(sms)
+    assert message.to_phone == khadija.phone and message.text == sms.format(id=delivery.id)
     assert message.kind == MessageKind.CONFIRMATION
     assert message.status == OutboundStatus.DELIVERED
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import outbox
+from ..actions import money, num
 from ..db import get_session
 from ..exceptions import InsufficientStock, InvalidTransition
 from ..models import (
@@ -23,31 +24,20 @@ from ..models import (
     OutboundMessage,
     Product,
 )
-from ..services.deliveries import accept_delivery, pending_deliveries, reject_delivery
+from ..services.deliveries import (
+    accept_delivery,
+    balance,
+    pending_deliveries,
+    reject_delivery,
+)
 from ..services.orders import confirm_order, pending_orders, reject_order
 from ..services.stock import move_stock, stock_levels
+from ..ussd import get_menu
 from . import bp, login_required
 
 RECENT_MESSAGES = 15
 MAX_NOTE = 300
 MAX_ADJUSTMENT = Decimal("1000000")
-
-#: The SMS a member gets when the dashboard decides her delivery: {qty} {unit} {product}.
-DELIVERY_TEXTS = {
-    "accepted": {
-        "fr": "Votre livraison de {qty} {unit} {product} est acceptée. Merci !",
-        "ar": "تم قبول تسليمك: {qty} {unit} {product}. شكرا!",
-        "zgh": "Tettwaqbel tawsa nnm: {qty} {unit} {product}. Tanmmirt!",
-        "en": "Your delivery of {qty} {unit} {product} is accepted. Thank you!",
-    },
-    "rejected": {
-        "fr": "Votre livraison de {qty} {unit} {product} est refusée. Appelez la coopérative.",
-        "ar": "تم رفض تسليمك: {qty} {unit} {product}. اتصلي بالتعاونية.",
-        "zgh": "Ur tettwaqbel tawsa nnm: {qty} {unit} {product}. Siwl i tamsmunt.",
-        "en": "Your delivery of {qty} {unit} {product} was rejected. Call the cooperative.",
-    },
-}
-
 
 def _quantity(value: Decimal) -> str:
     text = f"{value.normalize():f}"
@@ -135,10 +125,13 @@ def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
         db.rollback()
         flash(f"La livraison n°{delivery.id} a déjà été traitée.", "error")
         return redirect(url_for("dashboard.overview"))
+    # The same SMS, in her language, as when a coordinator decides by USSD.
     member, product = delivery.member, delivery.product
     language = str(member.language)
-    text = DELIVERY_TEXTS[outcome].get(language, DELIVERY_TEXTS[outcome]["fr"]).format(
-        qty=_quantity(delivery.quantity), unit=product.unit, product=product.name_in(language))
+    text = get_menu().t(
+        f"sms_delivery_{outcome}", language, delivery=delivery.id, quantity=num(delivery.quantity),
+        unit=product.unit, product=product.name_in(language), balance=money(balance(db, member)),
+        currency=current_app.config["SETTINGS"].defaults.currency)
     sms = outbox.add(db, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
                      member_id=member.id)
     outbox.commit_and_send(db, [sms])
