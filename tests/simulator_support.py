@@ -116,7 +116,10 @@ def chromium_page() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it as root "
                     "(apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Bounds, not speed checks: a 2-core CI machine running the suite can be slow to answer.
+    expect.set_options(timeout=15_000)
 
     profile = tempfile.mkdtemp(prefix="smsgateway-chromium-")
     try:

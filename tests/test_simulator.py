@@ -161,3 +161,46 @@ def test_read_screen(status: int, body: str, kind: str, text: str, encoding: str
     assert screen.limit == (80 if encoding == "UCS-2" else 182)
     if body == "CON {[x]}":
         assert screen.length == 9
+
+
+@pytest.mark.parametrize("secret", [None, "hook-secret"], ids=["no-secret", "secret"])
+def test_ussd_relay_plays_the_provider_against_the_real_webhook(
+    make_app: Any, demo: Any, secret: str | None
+) -> None:
+    app = make_app(africastalking={"webhook_secret": secret} if secret else {})
+    client = app.test_client()
+    body = client.post("/simulator/api/ussd", json={"phone": "0600000002", "text": ""}).get_json()
+    assert body["status"] == 200 and body["kind"] == "CON" and "مرحبا" in body["text"]
+    assert body["encoding"] == "UCS-2" and body["limit"] == 80
+    assert 0 < body["length"] <= 80 and body["phone"] == KHADIJA
+    session_id = body["session_id"]
+    assert session_id.startswith("ATUid_sim")
+    ended = client.post("/simulator/api/ussd/end", json={
+        "phone": KHADIJA, "session_id": session_id, "status": "Incomplete", "hops": 1,
+        "input": "", "last_response": body["text"], "duration_ms": 900})
+    assert ended.get_json() == {"status": 200}
+    if secret:
+        # The relay added ?secret=; a caller without it is refused by the webhook itself.
+        direct = client.post("/webhooks/africastalking/ussd", data={
+            "sessionId": "x", "serviceCode": "*384*123#", "phoneNumber": KHADIJA,
+            "networkCode": "99999", "text": ""})
+        assert direct.status_code == 403
+
+
+def test_sms_relay_stores_the_message_and_the_reply_reaches_the_inbox(
+    app: Flask, client: FlaskClient, demo: Any, session: Session, run_jobs: Any
+) -> None:
+    from sqlalchemy import select
+
+    from smsgateway.models import InboundMessage
+
+    sent = client.post("/simulator/api/sms", json={"phone": "+212600000004", "text": "prix"})
+    assert sent.status_code == 200 and sent.get_json()["status"] == 200
+    inbound = session.scalars(select(InboundMessage)).one()
+    assert (inbound.sender, inbound.text, inbound.provider) == (
+        "+212600000004", "prix", "africastalking")
+    assert inbound.provider_message_id == sent.get_json()["id"]
+    run_jobs()
+    messages = client.get("/simulator/api/inbox?phone=%2B212600000004").get_json()["messages"]
+    assert len(messages) == 1 and messages[0]["text"].startswith("Prix")
+    assert messages[0]["provider"] == "console" and messages[0]["kind"] == "reply"
