@@ -224,7 +224,12 @@ def test_recent_messages_are_listed(signed_in: FlaskClient, session: Session,
     assert "Messages envoyés" in page and "Azul! Tamkrt n 5 kg" in page
 
 
+def test_session_cookie_stays_off_cross_site_requests(app: Flask) -> None:
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
 def test_logout(signed_in: FlaskClient) -> None:
     page = _post(signed_in, "/dashboard/logout")
-    assert "Vous êtes déconnectée." in page
+    assert "Déconnexion réussie." in page
     assert signed_in.get("/dashboard").status_code == 302

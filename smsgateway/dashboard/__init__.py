@@ -24,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -40,6 +41,13 @@ MAX_FAILURES_PER_PHONE = 5
 MAX_FAILURES_PER_ADDRESS = 20
 LOCK_SECONDS = 15 * 60
 FAILURE_KEY = "smsgateway:dashboard:login-failures:{}"
+
+
+@bp.record_once
+def _cookie_policy(state: BlueprintSetupState) -> None:
+    # The session cookie signs a coordinator in: keep it off cross-site requests.
+    if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 
 
 def csrf_token() -> str:
@@ -141,7 +149,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """Sign out."""
     session.clear()
-    flash("Vous êtes déconnectée.")
+    flash("Déconnexion réussie.")
     return redirect(url_for("dashboard.login"))
 
 
