@@ -211,3 +211,26 @@ def test_simulate_refuses_a_bad_number(runner: Any) -> None:
     assert result.exit_code == 2 and "not a phone number" in result.output
 
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("server_env", "client_env", "status", "said"),
+    [({"SIMULATOR_PASSWORD": "pw-sim"}, {}, 1, "mot de passe du simulateur requis"),
+     ({"SIMULATOR_PASSWORD": "pw-sim"}, {"SIMULATOR_PASSWORD": "pw-sim"}, 0, "Téléphone"),
+     ({"SMSGATEWAY__SIMULATOR__ENABLED": "false"}, {}, 1, "simulateur est désactivé")],
+    ids=["password-missing", "password-given", "simulator-disabled"],
+)
+def test_terminal_simulator_respects_the_server_settings(
+    live_gateway: Any, server_env: dict[str, str], client_env: dict[str, str],  # noqa: F811
+    status: int, said: str,
+) -> None:
+    gateway = live_gateway(**server_env)
+    env = {k: v for k, v in gateway.env.items() if k not in server_env}
+    env.update(client_env)
+    result = subprocess.run(
+        [sys.executable, "-m", "smsgateway.cli", "simulate", "--phone", AICHA, "--url",
+         gateway.url], input="quit\n", env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == status, result.stdout + result.stderr
+    assert said in result.stdout + result.stderr
