@@ -26,6 +26,8 @@ SAMPLE_LINES = ["Huile d'argan: 120 l", "Amlou: 45 kg", "Miel de thym: 8 kg"]
 #: Messages sent as SMS (several segments allowed), not shown on a screen.
 SMS_PREFIXES = ("sms_", "alert_")
 ROLES = ("member", "coordinator")
+#: Room the navigation lines take on a page ("98 Suite", "0 Retour" and their newlines).
+LONGEST_FOOTER = 30
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,12 @@ def check(menu: Menu) -> list[Finding]:
                                         "more"))
     for sid, screen in menu.screens.items():
         for lang, text in screen.text.items():
+            filled = text.format_map({f: SAMPLES.get(f, "1234") for f in fields_of(text)})
+            # Paging splits between words only: a word longer than a page would be cut.
+            if any(length(word) > screen_limit(filled) - LONGEST_FOOTER
+                   for word in filled.split()):
+                findings.append(Finding("error", f"screens.{sid}.text.{lang}",
+                                        "has a word longer than a screen"))
             if lang in ("fr", "zgh", "en") and not screen.langs and encoding_of(text) != GSM7:
                 findings.append(Finding("warning", f"screens.{sid}.text.{lang}",
                                         "outside GSM-7: the screen holds only 80 characters"))

@@ -9,7 +9,6 @@ caller runs it and hands the :class:`Result` back with :func:`after` or :func:`l
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +90,19 @@ def new_state(menu: Menu, *, role: str = "member", lang: str = "fr",
             "lang": lang, "role": role, "end": False, "pending": None}
 
 
+def copy_state(state: State) -> State:
+    """A copy of ``state`` deep enough that changing it leaves the original as it was."""
+    new = dict(state)
+    for key in ("vars", "params"):
+        new[key] = dict(state[key])
+    new["items"] = [dict(item) for item in state["items"]]
+    new["lines"] = list(state["lines"])
+    new["stack"] = list(state["stack"])
+    if state.get("resume"):
+        new["resume"] = copy_state(state["resume"])
+    return new
+
+
 def resume_offer(menu: Menu, snapshot: State) -> State:
     """A state on the ``resume`` screen that can restore ``snapshot``."""
     state = new_state(menu, role=snapshot["role"], lang=snapshot["lang"], vars=snapshot["vars"])
@@ -107,7 +119,7 @@ def resumable(state: State) -> bool:
 def _goto(menu: Menu, state: State, target: str) -> None:
     if target == RESUME_TARGET and state.get("resume"):
         snapshot = state.pop("resume")
-        state.update(copy.deepcopy(snapshot))
+        state.update(copy_state(snapshot))
         state.update(loaded=False, page=0, notice=None, pending=None)
         return
     state.pop("resume", None)
@@ -128,7 +140,7 @@ def _notice(state: State, key: str, **params: Any) -> State:
 
 def step(menu: Menu, state: State, raw: str) -> Step:
     """Apply one input to ``state``; return the new state and the action to run, if any."""
-    state = copy.deepcopy(state)
+    state = copy_state(state)
     state["notice"] = None
     value = raw.strip()
     screen = menu.screens[state["screen"]]
@@ -225,7 +237,7 @@ def _plain(number: Decimal) -> str:
 
 def after(menu: Menu, state: State, result: Result) -> State:
     """Apply what a ``do`` action answered to the state :func:`step` returned."""
-    state = copy.deepcopy(state)
+    state = copy_state(state)
     target = state.get("pending") or state["home"]
     state["pending"] = None
     if result.lang:
@@ -252,7 +264,7 @@ def pending_load(menu: Menu, state: State) -> Call | None:
 
 def loaded(menu: Menu, state: State, result: Result) -> State:
     """Keep what a loader answered in the state."""
-    state = copy.deepcopy(state)
+    state = copy_state(state)
     state["loaded"] = True
     if not result.ok:
         _goto(menu, state, "failed")

@@ -49,19 +49,7 @@ def _key(template: str, value: str) -> str:
 
 def load(client: redis.Redis, session_id: str) -> Stored | None:
     """The stored session, or None when new, expired or unreadable."""
-    raw = client.get(_key(SESSION_KEY, session_id))
-    if raw is None:
-        return None
-    try:
-        return Stored(**json.loads(raw))
-    except (ValueError, TypeError):
-        return None
-
-
-def save(client: redis.Redis, session_id: str, stored: Stored, ttl: int) -> None:
-    """Store the session for ``ttl`` seconds."""
-    client.set(_key(SESSION_KEY, session_id), json.dumps(asdict(stored), ensure_ascii=False),
-               ex=ttl)
+    return _parse(client.get(_key(SESSION_KEY, session_id)))
 
 
 def drop(client: redis.Redis, session_id: str) -> None:
@@ -85,31 +73,77 @@ def classify(previous: str | None, text: str) -> tuple[Verdict, list[str]]:
     return "home", []
 
 
+# Delete the lock only if this hop still holds it (it may have expired and been retaken).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+class Hop:
+    """One hop's view of its session: the lock, the stored state, and writes to make at the end.
+
+    A hop costs two round trips to Redis: lock + load, then save + resume + unlock.
+    """
+
+    def __init__(self, acquired: bool, stored: Stored | None) -> None:
+        self.acquired = acquired
+        self.stored = stored
+        self._writes: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def save(self, session_id: str, stored: Stored, ttl: int) -> None:
+        """Store the session for ``ttl`` seconds when the hop ends."""
+        self._writes.append(("set", (_key(SESSION_KEY, session_id),
+                                     json.dumps(asdict(stored), ensure_ascii=False)),
+                             {"ex": ttl}))
+
+    def save_resume(self, phone: str, state: dict[str, Any], window: int) -> None:
+        """Keep where the member is, so redialling within ``window`` seconds can continue."""
+        if window > 0:
+            self._writes.append(("set", (_key(RESUME_KEY, phone),
+                                         json.dumps(state, ensure_ascii=False)), {"ex": window}))
+
+    def drop_resume(self, phone: str) -> None:
+        """Forget the member's dropped session when the hop ends."""
+        self._writes.append(("delete", (_key(RESUME_KEY, phone),), {}))
+
+
+def _parse(raw: bytes | None) -> Stored | None:
+    if raw is None:
+        return None
+    try:
+        return Stored(**json.loads(raw))
+    except (ValueError, TypeError):
+        return None
+
+
 @contextmanager
-def hop_lock(client: redis.Redis, session_id: str) -> Iterator[bool]:
-    """Hold the session's lock for one hop; yields False if a resent copy kept it too long.
+def hop(client: redis.Redis, session_id: str) -> Iterator[Hop]:
+    """Lock the session for one hop and load it; write and unlock when the hop ends.
 
     Two copies of one hop (a network retry) must not both run its action: the second waits
-    for the first and then finds its text already handled.
+    for the first (``acquired`` is False if it waited too long) and then finds its text
+    already handled.
     """
-    key = _key(HOP_LOCK_KEY, session_id)
-    token = f"{time.monotonic_ns()}"
+    lock = _key(HOP_LOCK_KEY, session_id)
+    token = f"{time.time_ns()}-{id(object())}"
     deadline = time.monotonic() + HOP_WAIT_SECONDS
-    acquired = bool(client.set(key, token, nx=True, px=HOP_LOCK_MS))
-    while not acquired and time.monotonic() < deadline:
+    while True:
+        pipe = client.pipeline(transaction=False)
+        pipe.set(lock, token, nx=True, px=HOP_LOCK_MS)
+        pipe.get(_key(SESSION_KEY, session_id))
+        acquired, raw = pipe.execute()
+        if acquired or time.monotonic() >= deadline:
+            break
         time.sleep(0.02)
-        acquired = bool(client.set(key, token, nx=True, px=HOP_LOCK_MS))
+    current = Hop(bool(acquired), _parse(raw))
     try:
-        yield acquired
+        yield current
     finally:
-        if acquired and client.get(key) == token.encode():
-            client.delete(key)
-
-
-def save_resume(client: redis.Redis, phone: str, state: dict[str, Any], window: int) -> None:
-    """Keep where the member is, so redialling within ``window`` seconds can continue."""
-    if window > 0:
-        client.set(_key(RESUME_KEY, phone), json.dumps(state, ensure_ascii=False), ex=window)
+        pipe = client.pipeline(transaction=False)
+        if current.acquired:
+            for name, args, kwargs in current._writes:
+                getattr(pipe, name)(*args, **kwargs)
+            pipe.eval(_RELEASE, 1, lock, token)
+        if len(pipe):
+            pipe.execute()
 
 
 def load_resume(client: redis.Redis, phone: str) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import current_app
 
 from handlers.base import UssdIn, UssdOut
@@ -43,7 +42,9 @@ def _start(ctx: actions.Context, menu: Menu, text: str) -> machine.State:
     ctx._member = member
     state = machine.new_state(
         menu, role=str(member.role), lang=str(member.language),
-        vars={"name": (member.name or "").split(" ")[0], "me": member.id})
+        vars={"name": (member.name or "").split(" ")[0], "me": member.id,
+              "coop": member.cooperative_id})
+    ctx.cooperative_id = member.cooperative_id
     snapshot = sessions.load_resume(ctx.redis, ctx.phone) if not text else None
     if snapshot and snapshot.get("vars", {}).get("me") == member.id and machine.resumable(
             snapshot):
@@ -67,9 +68,9 @@ def handle(hop: UssdIn) -> UssdOut:
     menu = get_menu()
     session_id = hop.session_id[:MAX_FIELD]
     text = hop.text[:MAX_FIELD]
-    with sessions.hop_lock(client, session_id) as locked:
-        stored = sessions.load(client, session_id)
-        if not locked:
+    with sessions.hop(client, session_id) as current:
+        stored = current.stored
+        if not current.acquired:
             # The first copy of this hop is still running: answer from what is stored.
             if stored is not None and stored.text == text:
                 return UssdOut(stored.screen, stored.end)
@@ -88,13 +89,18 @@ def handle(hop: UssdIn) -> UssdOut:
             else:
                 state = stored.state
                 ctx.member_id = state["vars"].get("me")
+                ctx.cooperative_id = state["vars"].get("coop")
             state, screen = _apply(menu, state, inputs, ctx)
         finally:
             ctx.close()
-        sessions.save(client, session_id, sessions.Stored(
+        current.save(session_id, sessions.Stored(
             phone=hop.phone, text=text, state=state, screen=screen.text, end=screen.end),
             settings.ussd.session_ttl_seconds)
-        _remember_for_resume(client, hop.phone, state, screen, settings)
+        if state.get("role") != "guest":
+            if screen.end or state["screen"] == state["home"]:
+                current.drop_resume(hop.phone)
+            elif machine.resumable(state):
+                current.save_resume(hop.phone, state, settings.ussd.resume_window_seconds)
         return UssdOut(screen.text, screen.end)
 
 
@@ -111,16 +117,6 @@ def _apply(menu: Menu, state: machine.State, inputs: list[str],
     if screen is None:
         state, screen = machine.drive(menu, state, None, run)
     return state, screen
-
-
-def _remember_for_resume(client: redis.Redis, phone: str, state: machine.State,
-                         screen: machine.Rendered, settings: Settings) -> None:
-    if state.get("role") == "guest":
-        return
-    if screen.end or state["screen"] == state["home"]:
-        sessions.drop_resume(client, phone)
-    elif machine.resumable(state):
-        sessions.save_resume(client, phone, state, settings.ussd.resume_window_seconds)
 
 
 def session_ended(session_id: str, phone: str, status: str) -> None:

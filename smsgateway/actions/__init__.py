@@ -53,6 +53,7 @@ class Context:
     phone: str
     session_id: str
     member_id: int | None = None
+    cooperative_id: int | None = None
     _db: Session | None = field(default=None, repr=False)
     _member: Member | None = field(default=None, repr=False)
 

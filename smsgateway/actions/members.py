@@ -23,7 +23,8 @@ RECENT_DELIVERIES = 5
 
 def _products(ctx: Context) -> list[Product]:
     return list(ctx.db.scalars(
-        select(Product).where(Product.cooperative_id == ctx.member.cooperative_id,
+        select(Product).where(Product.cooperative_id == (ctx.cooperative_id
+                                                         or ctx.member.cooperative_id),
                               Product.active.is_(True)).order_by(Product.id)
     ))
 
@@ -31,7 +32,7 @@ def _products(ctx: Context) -> list[Product]:
 @action("stock_levels")
 def stock_levels(ctx: Context, call: Call) -> Result:
     """The cooperative's stock, one line per product."""
-    levels = stock.stock_levels(ctx.db, ctx.member.cooperative_id)
+    levels = stock.stock_levels(ctx.db, ctx.cooperative_id or ctx.member.cooperative_id)
     lines = [f"{p.name_in(call.lang)}: {num(levels.get(p.id, 0))} {p.unit}"
              for p in _products(ctx)]
     return Result(lines=lines)
