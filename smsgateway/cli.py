@@ -129,6 +129,7 @@ def init_app(app: Flask) -> None:
     """Attach the gateway's commands to the app's CLI."""
     for command in (db, seed_demo_command, worker_command, dev_command, check_config):
         app.cli.add_command(command)
+    __import__("smsgateway.commands.broadcasts", fromlist=["register"]).register(app)
 
 
 def main() -> None:

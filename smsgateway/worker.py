@@ -11,6 +11,8 @@ from rq.job import Job
 from .queues import PRIORITY
 from .redisconn import get_redis
 
+MAINTENANCE_SECONDS = 60
+
 
 class GatewayWorker(SimpleWorker):
     """A SimpleWorker that runs each job inside a Flask app context.
@@ -25,13 +27,26 @@ class GatewayWorker(SimpleWorker):
         with self.flask_app.app_context():
             super().execute_job(job, queue)
 
+    def run_maintenance_tasks(self) -> None:
+        """RQ's housekeeping, plus requeueing messages a killed worker left ``sending``."""
+        super().run_maintenance_tasks()
+        from .sending import reap
+
+        with self.flask_app.app_context():
+            try:
+                reap()
+            except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
+                self.log.exception("reaping stuck messages failed")
+
 
 def make_worker(app: Flask, queues: Sequence[str] = PRIORITY, name: str | None = None
                 ) -> GatewayWorker:
     """A worker for ``queues`` (served in that order) on the app's Redis."""
     connection = get_redis(app)
     worker = GatewayWorker([Queue(q, connection=connection) for q in queues],
-                           connection=connection, name=name)
+                           connection=connection, name=name,
+                           # Also how often stuck messages are looked for.
+                           maintenance_interval=MAINTENANCE_SECONDS)
     worker.flask_app = app
     return worker
 

@@ -1,0 +1,6 @@
+"""Broadcasts: plan one (recipients, encoding, cost), store it, start its fan-out."""
+
+from .planning import LanguagePlan, Plan, create, plan, start
+from .progress import Progress, progress
+
+__all__ = ["LanguagePlan", "Plan", "Progress", "create", "plan", "progress", "start"]

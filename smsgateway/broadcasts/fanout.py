@@ -1,0 +1,193 @@
+"""The fan-out job: stream the audience, write outbound rows in bulk, enqueue send jobs.
+
+It can be killed at any point and run again: rows are inserted with ON CONFLICT DO NOTHING on
+(broadcast, phone), a cursor in Redis skips the chunks already done, and a send job claims a
+row only while it is ``queued``, so a row enqueued twice is still sent once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+from rq import Queue
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from menus.encoding import measure
+
+from ..db import get_db, utcnow
+from ..models import Broadcast, BroadcastStatus, MessageKind, OutboundMessage, OutboundStatus
+from ..queues import BULK, URGENT, get_queue
+from ..redisconn import get_redis
+from .audience import Audience, Renderer, stream
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "smsgateway:broadcast:{id}:cursor"
+LOCK_KEY = "smsgateway:broadcast:{id}:fanout-lock"
+DONE = "done"
+#: A killed fan-out's lock frees itself after this; a live one renews it every chunk.
+LOCK_SECONDS = 120
+SEND_FUNC = "smsgateway.sending.send_messages"
+SEND_JOB_TIMEOUT = 180
+
+
+def fan_out(broadcast_id: int) -> dict[str, int]:
+    """Write and enqueue every message of a broadcast (an RQ job; safe to run again)."""
+    redis = get_redis()
+    lock = redis.lock(LOCK_KEY.format(id=broadcast_id), timeout=LOCK_SECONDS)
+    if not lock.acquire(blocking=False):
+        return {"skipped": 1}
+    try:
+        return _fan_out(broadcast_id, lock)
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - an expired lock needs no release
+            pass
+
+
+def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
+    settings = current_app.config["SETTINGS"]
+    db = get_db()
+    redis = get_redis()
+    cursor_key = CURSOR_KEY.format(id=broadcast_id)
+    with db.session() as session:
+        broadcast = session.get(Broadcast, broadcast_id)
+        if broadcast is None or broadcast.status in (
+            BroadcastStatus.DONE, BroadcastStatus.CANCELLED, BroadcastStatus.EXPIRED
+        ):
+            return {"skipped": 1}
+        now = utcnow()
+        if broadcast.expires_at is not None and broadcast.expires_at <= now:
+            expire(session, broadcast)
+            return {"expired": 1}
+        if broadcast.status != BroadcastStatus.SENDING:
+            broadcast.status = BroadcastStatus.SENDING
+            broadcast.started_at = now
+        audience = Audience.from_dict(broadcast.audience)
+        renderer = Renderer(session, broadcast.texts, audience.cooperatives, broadcast.fold)
+        kind = MessageKind.ALERT if broadcast.urgent else MessageKind.BROADCAST
+        queue = get_queue(URGENT if broadcast.urgent else BULK)
+        provider = broadcast.provider
+    cursor = redis.get(cursor_key)
+    if cursor == DONE.encode():
+        return {"skipped": 1}
+    after = int(cursor or 0)
+    chunk_size = settings.broadcast.chunk_size
+    batch_size = settings.broadcast.batch_size
+    sizes: dict[str, tuple[str, int]] = {}
+    written = enqueued = 0
+    with db.session() as session:
+        for chunk in stream(session, audience, chunk_size, after_id=after):
+            rows = []
+            for recipient in chunk:
+                _, text = renderer.render(recipient)
+                size = sizes.get(text)
+                if size is None:
+                    measured = measure(text)
+                    size = (measured.encoding, measured.segments)
+                    if len(sizes) < 10_000:
+                        sizes[text] = size
+                rows.append({
+                    "to_phone": recipient.phone, "member_id": recipient.member_id,
+                    "text": text, "kind": kind, "provider": provider,
+                    "encoding": size[0], "segments": size[1],
+                    "status": OutboundStatus.QUEUED, "broadcast_id": broadcast_id,
+                })
+            written += _insert_ignoring_duplicates(session, rows)
+            session.commit()
+            ids = session.scalars(
+                select(OutboundMessage.id)
+                .where(OutboundMessage.broadcast_id == broadcast_id,
+                       OutboundMessage.member_id.in_([r.member_id for r in chunk]),
+                       OutboundMessage.status == OutboundStatus.QUEUED)
+                # Same text together, so a batching provider gets full requests.
+                .order_by(OutboundMessage.text, OutboundMessage.id)
+            ).all()
+            enqueued += enqueue_batches(queue, list(ids), batch_size)
+            redis.set(cursor_key, chunk[-1].member_id, ex=7 * 86400)
+            lock.extend(LOCK_SECONDS, replace_ttl=True)
+        total = session.scalar(select(func.count()).select_from(OutboundMessage)
+                               .where(OutboundMessage.broadcast_id == broadcast_id)) or 0
+        session.execute(update(Broadcast).where(Broadcast.id == broadcast_id)
+                        .values(recipients=total))
+        redis.set(cursor_key, DONE, ex=7 * 86400)
+        finish_if_done(session, broadcast_id)
+    log.info("broadcast %s: %s messages written, %s enqueued", broadcast_id, written, enqueued)
+    return {"written": written, "enqueued": enqueued}
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(OutboundMessage.__table__).on_conflict_do_nothing(
+        index_elements=["broadcast_id", "to_phone"])
+    now = utcnow()
+    for row in rows:
+        row["created_at"] = now
+    result = session.execute(statement, rows)
+    return max(result.rowcount or 0, 0)
+
+
+def enqueue_batches(queue: Queue, ids: Sequence[int], batch_size: int) -> int:
+    """Enqueue send jobs of ``batch_size`` ids each, in one round trip; return how many."""
+    if not ids:
+        return 0
+    jobs = [
+        Queue.prepare_data(SEND_FUNC, args=(list(ids[i : i + batch_size]),),
+                           timeout=SEND_JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 86400)
+        for i in range(0, len(ids), batch_size)
+    ]
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.execute()
+    return len(jobs)
+
+
+def fan_out_done(broadcast_id: int) -> bool:
+    """Whether every outbound row of the broadcast has been written."""
+    return get_redis().get(CURSOR_KEY.format(id=broadcast_id)) == DONE.encode()
+
+
+def finish_if_done(session: Session, broadcast_id: int) -> bool:
+    """Mark the broadcast done when its fan-out ended and no message is left to send."""
+    if not fan_out_done(broadcast_id):
+        return False
+    pending = session.scalar(
+        select(OutboundMessage.id).where(
+            OutboundMessage.broadcast_id == broadcast_id,
+            OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING)),
+        ).limit(1)
+    )
+    if pending is not None:
+        return False
+    result = session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SENDING)
+        .values(status=BroadcastStatus.DONE, finished_at=utcnow())
+    )
+    session.commit()
+    return bool(result.rowcount)
+
+
+def expire(session: Session, broadcast: Broadcast) -> None:
+    """A stale broadcast: nothing more of it is sent."""
+    broadcast.status = BroadcastStatus.EXPIRED
+    broadcast.finished_at = utcnow()
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.broadcast_id == broadcast.id,
+               OutboundMessage.status == OutboundStatus.QUEUED)
+        .values(status=OutboundStatus.EXPIRED, failure_reason="expired before sending",
+                status_at=utcnow())
+    )
+    session.commit()
