@@ -133,6 +133,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(menus_commands.menus_group)
     app.cli.add_command(simulate_command)
+    __import__("smsgateway.commands.broadcasts", fromlist=["register"]).register(app)
 
 
 def main() -> None:

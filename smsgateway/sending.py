@@ -2,9 +2,10 @@
 
 A job claims its rows (``queued -> sending``) and commits before any request, then sends them
 one provider *round* at a time (one request for a batching provider such as Africa's Talking;
-``send_concurrency`` parallel one-recipient requests for Twilio) and commits each round's
-results before the next. A worker killed with SIGKILL therefore leaves at most one round
-handed to the provider but unrecorded: those are the only messages :func:`reap` may send twice.
+``send_concurrency`` one-recipient requests, sent in parallel by the Twilio adapter) and
+commits each round's results before the next. A worker killed with SIGKILL therefore leaves
+at most one round handed to the provider but unrecorded: the only messages :func:`reap` may
+send twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.base import SendError, SendResult, SmsOut, StatusUpdate, moves_forward
+from handlers.base import Provider, SendError, SendResult, SmsOut, StatusUpdate, moves_forward
 
 from .db import get_db, utcnow
 from .models import Broadcast, BroadcastStatus, OutboundMessage, OutboundStatus
@@ -38,7 +38,6 @@ SEND_FUNC = "smsgateway.sending.send_messages"
 OPTED_OUT_REASON = "opted out"
 #: Longest a job sleeps for the rate limiter; beyond it the job hands its rows back.
 MAX_RATE_WAIT = 2.0
-_pool: ThreadPoolExecutor | None = None
 
 
 def claim(session: Session, message_ids: Sequence[int]) -> list[int]:
@@ -148,26 +147,24 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     return dict(counts)
 
 
-def _requests(messages: list[OutboundMessage], max_recipients: int
-              ) -> list[list[OutboundMessage]]:
-    # One request carries recipients of one text from one sender.
+def _rounds(messages: list[OutboundMessage], max_recipients: int, width: int
+            ) -> list[list[OutboundMessage]]:
+    """Split messages into provider calls: one text per request where the provider batches."""
+    if max_recipients <= 1:
+        # The adapter sends a round's requests in parallel (Twilio: one recipient each).
+        return [messages[i : i + width] for i in range(0, len(messages), width)]
     by_text: dict[tuple[str, str | None], list[OutboundMessage]] = defaultdict(list)
     for message in messages:
         by_text[(message.text, message.sender)].append(message)
-    out = []
-    for group in by_text.values():
-        for start in range(0, len(group), max(max_recipients, 1)):
-            out.append(group[start : start + max(max_recipients, 1)])
-    return out
+    return [group[i : i + max_recipients] for group in by_text.values()
+            for i in range(0, len(group), max_recipients)]
 
 
 def _send_group(session: Session, provider_name: str,
                 messages: list[OutboundMessage]) -> dict[str, int]:
     settings = current_app.config["SETTINGS"]
     provider = get_provider(provider_name)
-    requests = _requests(messages, provider.max_recipients)
-    width = settings.broadcast.send_concurrency if provider.max_recipients == 1 else 1
-    rounds = [requests[i : i + width] for i in range(0, len(requests), width)]
+    rounds = _rounds(messages, provider.max_recipients, settings.broadcast.send_concurrency)
     limiter = RateLimiter(get_redis())
     rate = float(getattr(settings.rate_limits, provider_name, 1000))
     sender = getattr(getattr(settings, provider_name, None), "sender", None)
@@ -176,14 +173,14 @@ def _send_group(session: Session, provider_name: str,
     counts: dict[str, int] = defaultdict(int)
     retry: dict[int, list[int]] = defaultdict(list)
     for index, round_ in enumerate(rounds):
-        left = [m.id for reqs in rounds[index:] for req in reqs for m in req]
+        left = [m.id for later in rounds[index:] for m in later]
         if index and any(get_queue(q).count for q in higher):
             # Replies (or urgent alerts) are waiting: let the worker take them first.
             release(session, left)
             enqueue_ids(queue_name, left, at_front=True)
             counts["yielded"] += len(left)
             break
-        segments = sum(m.segments for req in round_ for m in req)
+        segments = sum(m.segments for m in round_)
         reserved, wait = limiter.reserve(provider_name, sender, segments, rate, MAX_RATE_WAIT)
         if not reserved:
             release(session, left)
@@ -192,9 +189,8 @@ def _send_group(session: Session, provider_name: str,
             break
         if wait:
             time.sleep(wait)
-        for request, outcome in zip(round_, _call_all(provider, round_), strict=True):
-            for _message, status in _record(session, request, outcome, retry):
-                counts[status] += 1
+        for _message, status in _record(session, round_, _call(provider, round_), retry):
+            counts[status] += 1
         session.commit()
     for attempts, ids in retry.items():
         delays = settings.broadcast.retry_delays
@@ -202,25 +198,16 @@ def _send_group(session: Session, provider_name: str,
     return counts
 
 
-def _call_all(provider: object, round_: list[list[OutboundMessage]]
-              ) -> list[list[SendResult] | SendError]:
-    def call(request: list[OutboundMessage]) -> list[SendResult] | SendError:
-        outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender)
-                    for m in request]
-        try:
-            return provider.send(outgoing)  # type: ignore[attr-defined]
-        except SendError as error:
-            return error
-        except Exception as error:  # noqa: BLE001 - an adapter bug must not lose the rows
-            log.exception("provider %s raised", getattr(provider, "name", "?"))
-            return SendError(f"unexpected error: {error}"[:200], retryable=True)
-
-    if len(round_) == 1:
-        return [call(round_[0])]
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="send")
-    return list(_pool.map(call, round_))
+def _call(provider: Provider, round_: list[OutboundMessage]) -> list[SendResult] | SendError:
+    outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender)
+                for m in round_]
+    try:
+        return provider.send(outgoing)
+    except SendError as error:
+        return error
+    except Exception as error:  # noqa: BLE001 - an adapter bug must not lose the rows
+        log.exception("provider %s raised", provider.name)
+        return SendError(f"unexpected error: {error}"[:200], retryable=True, code="bug")
 
 
 def _record(session: Session, request: list[OutboundMessage],

@@ -12,6 +12,10 @@ from __future__ import annotations
 #: (``SOLD`` is not ``STOP``, and a one-letter slip must never stop a member's alerts).
 TYPO_MIN_LENGTH = 4
 
+#: Commands a slip of the thumb must not trigger: a misspelt STOP is read as STOP only when it
+#: is not also one typo away from another command's keyword, whatever that keyword's length.
+GUARDED_COMMANDS = frozenset({"stop"})
+
 #: Command name -> the words that start it.
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "help": (
@@ -61,7 +65,6 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "END",
         "توقف", "وقف", "أوقف", "حبس", "بركة",
         "BARAKA", "7BES", "HBES", "HBS", "WE9EF", "WA9AF",
-        "BDD", "SBDD",
     ),
     "start": (
         "START", "DEBUT", "DEMARRER", "REPRENDRE", "ABONNER", "SUBSCRIBE", "UNSTOP", "RESUME",

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from .keywords import (
     ANSWERS,
     FILLER_WORDS,
+    GUARDED_COMMANDS,
     KEYWORDS,
     LANGUAGE_WORDS,
     TYPO_MIN_LENGTH,
@@ -85,6 +86,13 @@ _UNITS = frozenset(normalize(word) for word in UNIT_WORDS)
 _FILLERS = frozenset(normalize(word) for word in FILLER_WORDS)
 
 
+def _near_another_command(word: str, name: str) -> bool:
+    # A slip that could also be a slip on another keyword, even a short one (OUIT: QUIT or
+    # OUI?), is not read as a command that cannot be taken back by accident.
+    return any(other != name and typo_distance(word, key) <= 1
+               for key, other in _KEYWORD_TABLE.items())
+
+
 @dataclass(frozen=True)
 class Command:
     """A message read as a command: its name and the normalized words after the keyword."""
@@ -112,6 +120,8 @@ def parse(text: str) -> Command:
     if name is None:
         name = close_match(first, _KEYWORD_TABLE)
         corrected = name is not None
+        if name in GUARDED_COMMANDS and _near_another_command(first, name):
+            name = None
     if name is None:
         return Command(UNKNOWN, tuple(tokens))
     match = _FIRST_WORD_RE.match(text.replace("\x00", " "))
