@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench menus-check clean
+.PHONY: run test lint bench menus-check clean chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ run: $(VENV)/.installed
 	$(VENV)/bin/smsgateway dev
 
 ## test: install with dev extras and run the whole suite
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The simulator's browser test drives Debian's chromium; as root (CI), install it when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check smsgateway handlers menus tests bench

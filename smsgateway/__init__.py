@@ -46,10 +46,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     redisconn.init_app(app)
 
-    from . import cli, health, webhooks
+    from . import cli, dashboard, health, simulator, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(simulator.bp)
     cli.init_app(app)
     _register_error_handlers(app)
     return app

@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from . import migrate
 from .commands import menus as menus_commands
+from .commands.simulate import simulate_command
 from .config import load_settings
 from .db import get_db
 from .exceptions import ConfigError
@@ -131,6 +132,7 @@ def init_app(app: Flask) -> None:
     for command in (db, seed_demo_command, worker_command, dev_command, check_config):
         app.cli.add_command(command)
     app.cli.add_command(menus_commands.menus_group)
+    app.cli.add_command(simulate_command)
     __import__("smsgateway.commands.broadcasts", fromlist=["register"]).register(app)
 
 

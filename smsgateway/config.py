@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .exceptions import ConfigError
 
@@ -146,6 +153,14 @@ class BroadcastSettings(_Section):
 class SimulatorSettings(_Section):
     enabled: bool = True
     password: str | None = None
+    # config.production.yaml sets this: turning the simulator on there then needs a password.
+    require_password: bool = False
+
+    @model_validator(mode="after")
+    def _password_when_required(self) -> SimulatorSettings:
+        if self.enabled and self.require_password and not self.password:
+            raise ValueError("enabled with require_password: set SIMULATOR_PASSWORD")
+        return self
 
 
 class ConsoleSettings(_Section):

@@ -88,3 +88,18 @@ def set_opt_out(session: Session, phone: str, opted_out: bool, channel: str) -> 
                          member.id, channel=channel, actor=member)
     session.flush()
     return members
+
+
+def set_language(session: Session, phone: str, language: Language | str,
+                 channel: str) -> list[Member]:
+    """Set the language of every membership of a phone (LANGUE by SMS, a USSD choice)."""
+    language = Language(language)
+    members = members_by_phone(session, phone)
+    for member in members:
+        if member.language != language:
+            audit.record(session, "member.language", "member", member.id, channel=channel,
+                         actor=member, details={"from": str(member.language),
+                                                "to": str(language)})
+            member.language = language
+    session.flush()
+    return members

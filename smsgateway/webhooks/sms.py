@@ -1,3 +1,133 @@
-"""Inbound SMS and delivery reports from Africa's Talking and Twilio (routes attach to bp)."""
+"""Inbound SMS and delivery reports from Africa's Talking and Twilio (routes attach to bp).
+
+Every answer is 200 once a message is stored (a duplicate too: the provider must stop
+resending), 400 for a form missing its fields, 403 for a forged caller, 413 for a body no
+provider would send; never a trace.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Response, abort, current_app, jsonify, request
+
+from handlers import africastalking, twilio
+from handlers.base import ParseError, SmsIn, StatusUpdate
+
+from ..db import get_session
+from ..reports import apply_status
+from ..sms.inbound import receive
+from . import bp, require_africastalking_secret
+
+log = logging.getLogger(__name__)
+
+#: Provider message ids longer than this are not ids but garbage (the column holds 100).
+MAX_ID_LENGTH = 100
+#: The simulator's messages (``sim-...``) are answered through the console provider.
+SIMULATOR_ID_PREFIX = "sim-"
+
+
+def _bad_request(error: ParseError | ValueError) -> tuple[Response, int]:
+    return jsonify({"error": "Bad Request", "status": 400, "detail": str(error)}), 400
+
+
+def _check_id(provider_message_id: str) -> None:
+    if len(provider_message_id) > MAX_ID_LENGTH or "\x00" in provider_message_id:
+        raise ParseError("message id is not a provider id")
+
+
+def _twilio_url() -> str:
+    # Behind a proxy the request URL is not the one Twilio signed: PUBLIC_BASE_URL is.
+    base = current_app.config["SETTINGS"].public_base_url
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def require_twilio_signature(view: Callable[..., Any]) -> Callable[..., Any]:
+    """403, before anything is read or stored, unless X-Twilio-Signature is right.
+
+    Checked whenever TWILIO_AUTH_TOKEN is set; without it (development) nothing can be checked.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = current_app.config["SETTINGS"].twilio.auth_token
+        if token:
+            signature = request.headers.get("X-Twilio-Signature")
+            params = request.form.to_dict(flat=True)
+            if not twilio.validate_signature(token, _twilio_url(), params, signature):
+                log.warning("twilio webhook %s refused: bad or missing signature",
+                            request.path)
+                abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _africastalking_reply_provider(sms: SmsIn) -> str:
+    settings = current_app.config["SETTINGS"]
+    if sms.provider_message_id.startswith(SIMULATOR_ID_PREFIX) or not (
+        settings.africastalking.configured
+    ):
+        return "console"
+    return africastalking.NAME
+
+
+@bp.post("/africastalking/sms")
+@require_africastalking_secret
+def africastalking_sms() -> Any:
+    """An inbound SMS; the reply goes out through the send API on the replies queue."""
+    try:
+        sms = africastalking.parse_sms(request.form)
+        _check_id(sms.provider_message_id)
+    except ParseError as error:
+        return _bad_request(error)
+    outcome = receive(get_session(), sms, reply_provider=_africastalking_reply_provider(sms))
+    return jsonify({"status": "duplicate" if outcome.duplicate else "received",
+                    "id": outcome.inbound_id})
+
+
+@bp.post("/twilio/sms")
+@require_twilio_signature
+def twilio_sms() -> Any:
+    """An inbound SMS; the reply goes back inline, in the TwiML answer."""
+    try:
+        sms = twilio.parse_sms(request.form)
+        _check_id(sms.provider_message_id)
+    except ParseError as error:
+        return _bad_request(error)
+    outcome = receive(get_session(), sms, reply_provider=twilio.NAME, inline=True)
+    return Response(twilio.render_twiml(outcome.replies), mimetype="text/xml")
+
+
+def _report(parse: Callable[[Any], StatusUpdate]) -> Any:
+    try:
+        report = parse(request.form)
+        _check_id(report.provider_message_id)
+    except ParseError as error:
+        return _bad_request(error)
+    session = get_session()
+    message = apply_status(session, report)
+    session.commit()
+    return jsonify({"status": "applied" if message is not None else "unknown",
+                    "message": message.id if message is not None else None,
+                    "current": str(message.status) if message is not None else None})
+
+
+@bp.post("/africastalking/delivery")
+@require_africastalking_secret
+def africastalking_delivery() -> Any:
+    """A delivery report for a message sent through Africa's Talking."""
+    return _report(africastalking.parse_delivery_report)
+
+
+@bp.post("/twilio/status")
+@require_twilio_signature
+def twilio_status() -> Any:
+    """A status callback for a message sent through Twilio."""
+    return _report(twilio.parse_status)

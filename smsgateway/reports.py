@@ -1,0 +1,65 @@
+"""Delivery reports: move an outbound message's status forward, never back."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from handlers.base import STATUS_RANK, StatusUpdate, moves_forward
+
+from .db import utcnow
+from .models import OutboundMessage, OutboundStatus
+from .services.members import set_opt_out
+
+log = logging.getLogger(__name__)
+
+
+def apply_status(session: Session, report: StatusUpdate) -> OutboundMessage | None:
+    """Apply a delivery report to the message it names (the caller commits).
+
+    Returns the message, or None for an id the gateway never sent (logged, not an error:
+    providers report on messages sent before a database restore, or by another system).
+    A report that would move the status back (a late ``Sent`` after ``Success``) changes
+    nothing; an opt-out is recorded whatever the order.
+    """
+    message = session.scalar(select(OutboundMessage).where(
+        OutboundMessage.provider == report.provider,
+        OutboundMessage.provider_message_id == report.provider_message_id))
+    if message is None:
+        log.warning("delivery report for unknown %s message %s (%s)", report.provider,
+                    report.provider_message_id, report.provider_status)
+        return None
+    if report.opted_out:
+        set_opt_out(session, message.to_phone, True, channel="sms")
+    if report.status not in STATUS_RANK:
+        log.warning("delivery report with unknown status %r for message %s",
+                    report.status, message.id)
+        return message
+    for _attempt in range(3):
+        current = str(message.status)
+        if not moves_forward(current, report.status):
+            log.info("report %s for message %s ignored: already %s", report.provider_status,
+                     message.id, current)
+            return message
+        values: dict[str, object] = {
+            "status": OutboundStatus(report.status),
+            "provider_status": report.provider_status[:40],
+            "status_at": utcnow(),
+        }
+        if report.failure_reason:
+            values["failure_reason"] = report.failure_reason[:200]
+        if report.error_code:
+            values["error_code"] = str(report.error_code)[:20]
+        # Compare-and-set on the status: of two reports racing, the later rank wins.
+        done = session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message.id, OutboundMessage.status == current)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(message)
+        if done.rowcount == 1:
+            return message
+    return message

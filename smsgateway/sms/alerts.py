@@ -1,0 +1,78 @@
+"""ALERTE by SMS: a coordinator sees the audience and the cost, and confirms within 10 minutes.
+
+The alert waits in Redis under the coordinator's member id, with a time to live: an ``OUI``
+after ten minutes finds nothing, so a stale alert is never sent by surprise.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..models import Channel
+from ..redisconn import get_redis
+from .texts import number, text
+
+if TYPE_CHECKING:
+    from .commands import Context
+
+#: How long a coordinator has to confirm an alert.
+CONFIRM_SECONDS = 600
+PENDING_KEY = "smsgateway:sms:alert:{member_id}"
+#: An alert longer than this would cost many segments per member: the preview shows it, but
+#: a text beyond what an SMS can carry (1,600 characters) is cut there.
+MAX_ALERT_CHARS = 1600
+
+
+def _texts(ctx: Context, body: str) -> dict[str, str]:
+    # The coordinator wrote one text: every member gets it, whatever her language.
+    return {language: body for language in ctx.settings.languages}
+
+
+def preview(ctx: Context, body: str) -> str:
+    """Price the alert, keep it pending for :data:`CONFIRM_SECONDS`, and say what it costs."""
+    from .. import broadcasts
+
+    body = body[:MAX_ALERT_CHARS]
+    estimate = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
+                               texts=_texts(ctx, body))
+    if estimate.recipients == 0:
+        return text("alert_empty_audience", ctx.lang)
+    pending = {"text": body, "cooperative_id": ctx.member.cooperative_id}
+    get_redis().set(PENDING_KEY.format(member_id=ctx.member.id), json.dumps(pending),
+                    ex=CONFIRM_SECONDS)
+    return text("alert_preview", ctx.lang, recipients=estimate.recipients,
+                segments=estimate.segments, cost=number(estimate.estimated_cost, ctx.lang),
+                currency=ctx.settings.defaults.currency)
+
+
+def _take(ctx: Context) -> dict[str, object] | None:
+    # GETDEL: of two OUI arriving at once, exactly one finds the alert.
+    raw = get_redis().getdel(PENDING_KEY.format(member_id=ctx.member.id))
+    return json.loads(raw) if raw else None
+
+
+def confirm(ctx: Context) -> str:
+    """Send the coordinator's pending alert (after commit), or say there is none."""
+    from .. import broadcasts
+
+    pending = _take(ctx)
+    if pending is None or not ctx.member.is_coordinator:
+        return text("nothing_pending", ctx.lang)
+    body = str(pending["text"])
+    broadcast = broadcasts.create(
+        ctx.session, cooperative_id=int(pending["cooperative_id"]),  # type: ignore[arg-type]
+        audience={"cooperatives": [pending["cooperative_id"]]}, texts=_texts(ctx, body),
+        urgent=True, created_by=ctx.member, created_by_label=f"sms:{ctx.member.phone}",
+        channel=str(Channel.SMS),
+    )
+    broadcast_id = broadcast.id
+    ctx.after_commit.append(lambda: broadcasts.start(broadcast_id))
+    return text("alert_sent", ctx.lang, id=broadcast_id, recipients=broadcast.recipients)
+
+
+def cancel(ctx: Context) -> str:
+    """Drop the coordinator's pending alert."""
+    if _take(ctx) is None:
+        return text("nothing_pending", ctx.lang)
+    return text("alert_cancelled", ctx.lang)

@@ -1,0 +1,251 @@
+"""What each SMS command does, and the reply it earns, in the member's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..exceptions import InsufficientStock, InvalidTransition
+from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
+from ..services import deliveries, members, orders, stock
+from . import alerts, parse
+from .parse import Command
+from .texts import number, status_name, text
+
+#: A delivery above this is a typing slip (an extra zero), not a member's harvest.
+MAX_DELIVERY = Decimal("100000")
+#: Pending orders listed in one reply; the rest wait for the next COMMANDE.
+ORDERS_PER_REPLY = 4
+
+
+@dataclass
+class Context:
+    """One inbound message being answered: who sent it, and what to do after commit."""
+
+    session: Session
+    member: Member
+    settings: Settings
+    channel: Channel = Channel.SMS
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        """The member's language, as a code."""
+        return str(self.member.language)
+
+
+def handle(ctx: Context, command: Command) -> str:
+    """Carry out ``command`` for ``ctx.member`` and return the reply."""
+    return HANDLERS.get(command.name, _not_understood)(ctx, command)
+
+
+def help_text(ctx: Context) -> str:
+    """The list of commands, with the coordinators' ones for a coordinator."""
+    reply = text("help", ctx.lang)
+    if ctx.member.is_coordinator:
+        reply += " " + text("help_coordinator", ctx.lang)
+    return reply
+
+
+def _help(ctx: Context, _command: Command) -> str:
+    return help_text(ctx)
+
+
+def _not_understood(ctx: Context, _command: Command) -> str:
+    return text("not_understood", ctx.lang) + " " + help_text(ctx)
+
+
+def _products(ctx: Context) -> list[Product]:
+    return list(ctx.session.scalars(
+        select(Product).where(Product.cooperative_id == ctx.member.cooperative_id,
+                              Product.active.is_(True)).order_by(Product.id)
+    ))
+
+
+@lru_cache(maxsize=256)
+def _aliases(rows: tuple[tuple[int, str, tuple[tuple[str, str], ...]], ...]
+             ) -> list[parse.ProductAlias]:
+    # Products rarely change: the normalized aliases are computed once per set of names.
+    return parse.product_aliases((pid, code, dict(names)) for pid, code, names in rows)
+
+
+def _match(products: list[Product], words: list[str]) -> list[Product]:
+    key = tuple((p.id, p.code, tuple(sorted(p.names.items()))) for p in products)
+    ids = parse.match_product(words, _aliases(key))
+    return [p for p in products if p.id in ids]
+
+
+def _codes(products: list[Product]) -> str:
+    return ", ".join(p.code for p in products)
+
+
+def _stock(ctx: Context, command: Command) -> str:
+    products = _products(ctx)
+    if not products:
+        return text("no_products", ctx.lang)
+    _numbers, words = parse.split_quantity(command.args)
+    chosen = _match(products, words) or products
+    levels = stock.stock_levels(ctx.session, ctx.member.cooperative_id)
+    items = ", ".join(
+        f"{p.name_in(ctx.lang)} {number(levels.get(p.id, Decimal(0)), ctx.lang)} {p.unit}"
+        for p in chosen
+    )
+    return text("stock", ctx.lang, items=items)
+
+
+def _price(ctx: Context, command: Command) -> str:
+    products = _products(ctx)
+    if not products:
+        return text("no_products", ctx.lang)
+    _numbers, words = parse.split_quantity(command.args)
+    chosen = _match(products, words) or products
+    currency = ctx.settings.defaults.currency
+    items = ", ".join(
+        f"{p.name_in(ctx.lang)} {number(p.member_price, ctx.lang)} {currency}/{p.unit}"
+        for p in chosen
+    )
+    return text("price", ctx.lang, items=items)
+
+
+def _delivery(ctx: Context, command: Command) -> str:
+    products = _products(ctx)
+    if not products:
+        return text("no_products", ctx.lang)
+    example = products[0].code
+    numbers, words = parse.split_quantity(command.args)
+    if not command.args:
+        return text("delivery_usage", ctx.lang, example=example, products=_codes(products))
+    matched = _match(products, words) if words else []
+    if words and len(matched) != 1:
+        return text("unknown_product", ctx.lang, word=" ".join(words)[:30],
+                    products=_codes(products))
+    if not words:
+        if len(products) != 1:
+            return text("delivery_usage", ctx.lang, example=example, products=_codes(products))
+        matched = products
+    product = matched[0]
+    if len(numbers) != 1 or not (0 < numbers[0] <= MAX_DELIVERY) or (
+        numbers[0] != numbers[0].quantize(Decimal("0.001"))
+    ):
+        return text("bad_quantity", ctx.lang, example=product.code)
+    delivery = deliveries.record_delivery(ctx.session, ctx.member, product, numbers[0],
+                                          ctx.channel)
+    return text("delivery_recorded", ctx.lang, id=delivery.id,
+                quantity=number(numbers[0], ctx.lang), unit=product.unit,
+                product=product.name_in(ctx.lang))
+
+
+def _balance(ctx: Context, _command: Command) -> str:
+    amount = deliveries.balance(ctx.session, ctx.member)
+    pending = ctx.session.scalar(
+        select(func.count()).select_from(Delivery).where(
+            Delivery.member_id == ctx.member.id, Delivery.status == DeliveryStatus.PENDING)
+    )
+    return text("balance", ctx.lang, amount=number(amount, ctx.lang),
+                currency=ctx.settings.defaults.currency, pending=pending or 0)
+
+
+def _order_values(ctx: Context, order: Order) -> dict[str, object]:
+    return {"id": order.id, "quantity": number(order.quantity, ctx.lang),
+            "unit": order.product.unit, "product": order.product.name_in(ctx.lang),
+            "buyer": order.buyer_name[:40], "total": number(order.total, ctx.lang),
+            "currency": ctx.settings.defaults.currency}
+
+
+def _order(ctx: Context, command: Command) -> str:
+    if not ctx.member.is_coordinator:
+        return text("coordinators_only", ctx.lang)
+    ids = [i for i in (parse.integer(word) for word in command.args) if i is not None]
+    answers = {a for a in (parse.answer(word) for word in command.args) if a is not None}
+    if not ids:
+        pending = orders.pending_orders(ctx.session, ctx.member.cooperative_id)
+        if not pending:
+            return text("no_orders", ctx.lang)
+        items = "; ".join(
+            f"#{o.id} {number(o.quantity, ctx.lang)} {o.product.unit} {o.product.code} "
+            f"{o.buyer_name[:20]}" for o in pending[:ORDERS_PER_REPLY]
+        )
+        return text("orders", ctx.lang, items=items)
+    order = ctx.session.get(Order, ids[0])
+    if order is None or order.cooperative_id != ctx.member.cooperative_id:
+        return text("order_not_found", ctx.lang, id=ids[0])
+    values = _order_values(ctx, order)
+    if len(answers) != 1:
+        if order.status != "pending":
+            return text("order_already", ctx.lang, id=order.id,
+                        status=status_name(str(order.status), ctx.lang))
+        return text("order_show", ctx.lang, **values)
+    try:
+        # The savepoint keeps a refused decision from undoing the stored inbound message.
+        with ctx.session.begin_nested():
+            if answers == {"yes"}:
+                orders.confirm_order(ctx.session, order, ctx.member, ctx.channel)
+            else:
+                orders.reject_order(ctx.session, order, ctx.member, ctx.channel)
+    except InvalidTransition:
+        ctx.session.refresh(order)
+        return text("order_already", ctx.lang, id=order.id,
+                    status=status_name(str(order.status), ctx.lang))
+    except InsufficientStock as short:
+        return text("order_short", ctx.lang, id=order.id,
+                    available=number(Decimal(str(short.available)), ctx.lang),
+                    unit=order.product.unit)
+    key = "order_confirmed" if answers == {"yes"} else "order_rejected"
+    return text(key, ctx.lang, **values)
+
+
+def _language(ctx: Context, command: Command) -> str:
+    chosen = parse.language(command.args[0]) if command.args else None
+    if chosen is None or chosen not in ctx.settings.languages:
+        return text("language_usage", ctx.lang)
+    members.set_language(ctx.session, ctx.member.phone, chosen, channel=str(ctx.channel))
+    return text("language_set", chosen)
+
+
+def _stop(ctx: Context, _command: Command) -> str:
+    members.set_opt_out(ctx.session, ctx.member.phone, True, channel=str(ctx.channel))
+    return text("stopped", ctx.lang)
+
+
+def _start(ctx: Context, _command: Command) -> str:
+    members.set_opt_out(ctx.session, ctx.member.phone, False, channel=str(ctx.channel))
+    return text("started", ctx.lang)
+
+
+def _alert(ctx: Context, command: Command) -> str:
+    if not ctx.member.is_coordinator:
+        return text("coordinators_only", ctx.lang)
+    if not command.rest:
+        return text("alert_usage", ctx.lang)
+    return alerts.preview(ctx, command.rest)
+
+
+def _yes(ctx: Context, _command: Command) -> str:
+    return alerts.confirm(ctx)
+
+
+def _no(ctx: Context, _command: Command) -> str:
+    return alerts.cancel(ctx)
+
+
+HANDLERS: dict[str, Callable[[Context, Command], str]] = {
+    "help": _help,
+    parse.EMPTY: _help,
+    "stock": _stock,
+    "price": _price,
+    "delivery": _delivery,
+    "balance": _balance,
+    "order": _order,
+    "language": _language,
+    "stop": _stop,
+    "start": _start,
+    "alert": _alert,
+    "yes": _yes,
+    "no": _no,
+}

@@ -1,0 +1,159 @@
+"""An inbound SMS: store it, understand it, act on it, and queue or return the reply.
+
+The message row is written first, in the same transaction as what it causes; the action runs
+in a savepoint, so an action that fails is rolled back alone and the message stays, marked
+failed, with an apology to the member. One commit per message. A provider that resends a
+message (same provider id) finds the stored row and nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handlers.base import SmsIn
+
+from .. import outbox
+from ..config import Settings
+from ..db import utcnow
+from ..models import (
+    Channel,
+    InboundMessage,
+    InboundStatus,
+    MessageKind,
+    OutboundMessage,
+    OutboundStatus,
+)
+from ..phones import try_normalize
+from ..services.members import members_by_phone
+from . import commands, parse
+from .texts import text
+
+log = logging.getLogger(__name__)
+
+#: Longest text kept per raw field; a provider never sends more, an attacker might.
+MAX_RAW_FIELD = 2000
+
+
+@dataclass
+class Outcome:
+    """What became of an inbound message."""
+
+    inbound_id: int
+    duplicate: bool = False
+    command: str | None = None
+    replies: list[str] = field(default_factory=list)
+    queued: list[OutboundMessage] = field(default_factory=list)
+
+
+def _clean(value: str, limit: int | None = None) -> str:
+    # PostgreSQL refuses NUL in text; nothing legitimate carries one.
+    value = (value or "").replace("\x00", "")
+    return value[:limit] if limit else value
+
+
+def _store(session: Session, sms: SmsIn, sender: str | None) -> InboundMessage | None:
+    message = InboundMessage(
+        provider=sms.provider,
+        provider_message_id=_clean(sms.provider_message_id, 100),
+        sender=sender or _clean(sms.sender, 40),
+        recipient=_clean(sms.recipient, 40),
+        text=_clean(sms.text),
+        raw={_clean(k, 100): _clean(str(v), MAX_RAW_FIELD) for k, v in sms.raw.items()},
+        status=InboundStatus.RECEIVED,
+    )
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return message
+
+
+def _duplicate(session: Session, sms: SmsIn) -> Outcome:
+    existing = session.scalar(select(InboundMessage).where(
+        InboundMessage.provider == sms.provider,
+        InboundMessage.provider_message_id == _clean(sms.provider_message_id, 100)))
+    if existing is None:  # the row that collided was rolled back meanwhile: let them retry
+        raise LookupError("duplicate inbound message vanished")
+    replies = list(session.scalars(
+        select(OutboundMessage.text).where(OutboundMessage.in_reply_to_id == existing.id)
+        .order_by(OutboundMessage.id)))
+    log.info("duplicate %s message %s ignored", sms.provider, sms.provider_message_id)
+    return Outcome(existing.id, duplicate=True, command=existing.command, replies=replies)
+
+
+def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool = False,
+            channel: Channel = Channel.SMS) -> Outcome:
+    """Store and answer one inbound SMS; commits. ``inline``: the caller returns the reply
+    in its HTTP answer (Twilio TwiML) and it is recorded as sent; otherwise it is queued."""
+    settings: Settings = current_app.config["SETTINGS"]
+    sender = try_normalize(_clean(sms.sender), settings.defaults.region)
+    inbound = _store(session, sms, sender)
+    if inbound is None:
+        return _duplicate(session, sms)
+    outcome = Outcome(inbound.id)
+    after_commit: list = []
+    try:
+        with session.begin_nested():
+            reply = _answer(session, settings, inbound, sender, channel, after_commit)
+            inbound.status = InboundStatus.PROCESSED
+    except Exception as error:  # noqa: BLE001  (the member gets an apology, never silence)
+        log.exception("inbound message %s failed", inbound.id)
+        after_commit.clear()
+        inbound.status = InboundStatus.FAILED
+        inbound.error = f"{type(error).__name__}: {error}"[:300]
+        language = settings.defaults.language
+        reply = text("error", language)
+    inbound.processed_at = utcnow()
+    outcome.command = inbound.command
+    if sender is None:
+        # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
+        inbound.error = inbound.error or "sender is not a phone number: no reply"
+        session.commit()
+        return outcome
+    message = outbox.add(session, to=sender, text=reply, kind=MessageKind.REPLY,
+                         provider=reply_provider, member_id=inbound.member_id,
+                         in_reply_to_id=inbound.id)
+    outcome.replies.append(reply)
+    if inline:
+        message.status = OutboundStatus.SENT
+        message.sent_at = message.status_at = utcnow()
+        session.commit()
+    else:
+        outcome.queued.append(message)
+        session.commit()
+    _after_commit(outcome.queued, after_commit)
+    return outcome
+
+
+def _after_commit(queued: list[OutboundMessage], actions: list) -> None:
+    # Everything is committed: a failure to enqueue is logged, and the reply stays queued in
+    # the database, rather than a 500 that would make the provider resend a handled message.
+    try:
+        outbox.send(queued)
+        for action in actions:
+            action()
+    except Exception:  # noqa: BLE001
+        log.exception("could not enqueue after an inbound message")
+
+
+def _answer(session: Session, settings: Settings, inbound: InboundMessage, sender: str | None,
+            channel: Channel, after_commit: list) -> str:
+    command = parse.parse(inbound.text)
+    inbound.command = command.name
+    memberships = members_by_phone(session, sender) if sender else []
+    if not memberships:
+        if command.name == "stop":
+            return text("stopped", settings.defaults.language)
+        return text("unknown_number", "fr", service_code=settings.ussd.service_code)
+    member = memberships[0]
+    inbound.member_id = member.id
+    ctx = commands.Context(session, member, settings, channel, after_commit)
+    return commands.handle(ctx, command)

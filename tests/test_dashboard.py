@@ -1,0 +1,235 @@
+"""The coordinators' dashboard through the Flask client, on the real database and Redis."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smsgateway.dashboard import MAX_FAILURES_PER_PHONE
+from smsgateway.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Member,
+    MessageKind,
+    MovementReason,
+    Order,
+    OrderStatus,
+    OutboundMessage,
+    OutboundStatus,
+    Product,
+    StockMovement,
+)
+from smsgateway.seed import DEMO_COORDINATOR, DEMO_PASSWORD
+from smsgateway.services.deliveries import record_delivery
+from smsgateway.services.stock import stock_level
+
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _token(client: FlaskClient, path: str = "/dashboard/login") -> str:
+    match = TOKEN_RE.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def _login(client: FlaskClient, phone: str = DEMO_COORDINATOR,
+           password: str = DEMO_PASSWORD) -> Any:
+    return client.post("/dashboard/login", data={
+        "phone": phone, "password": password, "csrf_token": _token(client)})
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, demo: Any) -> FlaskClient:
+    response = _login(client)
+    assert response.status_code == 302 and response.location.endswith("/dashboard")
+    return client
+
+
+def _post(client: FlaskClient, path: str, **form: str) -> str:
+    form["csrf_token"] = _token(client, "/dashboard")
+    response = client.post(path, data=form, follow_redirects=True)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_root_redirects_to_the_dashboard_and_the_dashboard_to_login(
+    client: FlaskClient, demo: Any
+) -> None:
+    assert client.get("/").location.endswith("/dashboard")
+    assert client.get("/dashboard").location.endswith("/dashboard/login")
+
+
+@pytest.mark.parametrize(
+    ("phone", "password", "status"),
+    [
+        (DEMO_COORDINATOR, DEMO_PASSWORD, 302),
+        ("0600000001", DEMO_PASSWORD, 302),
+        (DEMO_COORDINATOR, "wrong-password", 401),
+        (DEMO_COORDINATOR, "1234", 401),
+        ("+212600000002", DEMO_PASSWORD, 401),
+        ("not a phone", DEMO_PASSWORD, 401),
+        ("", "", 401),
+    ],
+    ids=["coordinator", "national-spelling", "wrong-password", "pin-is-not-a-password",
+         "member-not-coordinator", "garbage-phone", "empty"],
+)
+def test_login(client: FlaskClient, demo: Any, phone: str, password: str, status: int) -> None:
+    response = _login(client, phone, password)
+    assert response.status_code == status
+    if status == 401:
+        assert "Numéro ou mot de passe incorrect" in response.get_data(as_text=True)
+        assert client.get("/dashboard").status_code == 302
+
+
+def test_repeated_failures_lock_the_phone_even_for_the_right_password(
+    client: FlaskClient, demo: Any
+) -> None:
+    for _ in range(MAX_FAILURES_PER_PHONE):
+        assert _login(client, password="nope-nope").status_code == 401
+    response = _login(client)
+    assert response.status_code == 429
+    assert "Réessayez dans 15 minutes" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [("/dashboard/login", {"phone": DEMO_COORDINATOR, "password": DEMO_PASSWORD}),
+     ("/dashboard/stock", {"product_id": "1", "quantity": "5", "reason": "x"}),
+     ("/dashboard/orders/1/confirm", {}),
+     ("/dashboard/logout", {})],
+    ids=["login", "stock", "order", "logout"],
+)
+def test_every_form_needs_the_csrf_token(
+    signed_in: FlaskClient, path: str, form: dict[str, str]
+) -> None:
+    assert signed_in.post(path, data=form).status_code == 400
+    assert signed_in.post(path, data={**form, "csrf_token": "forged"}).status_code == 400
+
+
+def test_overview_shows_stock_orders_deliveries_in_french(
+    signed_in: FlaskClient, session: Session
+) -> None:
+    page = signed_in.get("/dashboard").get_data(as_text=True)
+    assert 'id="stock-ARGAN">120 l' in page and 'id="stock-AMLOU">53 kg' in page
+    assert "Épicerie Bio Agadir" in page and "Commandes en attente" in page
+    assert "Aucune livraison en attente." in page
+
+
+def test_confirm_order_reserves_stock(signed_in: FlaskClient, session: Session) -> None:
+    order = session.scalars(select(Order)).one()
+    page = _post(signed_in, f"/dashboard/orders/{order.id}/confirm")
+    assert f"Commande n°{order.id} confirmée." in page
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.CONFIRMED
+    assert stock_level(session, order.product_id) == Decimal("110")
+    # Deciding twice says so instead of failing.
+    assert "a déjà été traitée" in _post(signed_in, f"/dashboard/orders/{order.id}/reject")
+
+
+def test_confirm_order_without_enough_stock_is_refused_clearly(
+    signed_in: FlaskClient, session: Session
+) -> None:
+    order = session.scalars(select(Order)).one()
+    order.quantity = Decimal("500")
+    session.commit()
+    page = _post(signed_in, f"/dashboard/orders/{order.id}/confirm")
+    assert "Stock insuffisant pour la commande" in page and "120 l" in page
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.PENDING
+    assert stock_level(session, order.product_id) == Decimal("120")
+
+
+def test_reject_order(signed_in: FlaskClient, session: Session) -> None:
+    order = session.scalars(select(Order)).one()
+    assert f"Commande n°{order.id} refusée." in _post(
+        signed_in, f"/dashboard/orders/{order.id}/reject")
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.REJECTED
+
+
+@pytest.mark.parametrize(
+    ("decision", "status", "stock", "sms"),
+    [("accept", DeliveryStatus.ACCEPTED, Decimal("58"),
+      "تم قبول توريدك {id} (5 kg أملو). مستحقاتك 1560 MAD."),
+     ("reject", DeliveryStatus.REJECTED, Decimal("53"),
+      "تم رفض توريدك {id} (5 kg أملو). راجع المنسق.")],
+    ids=["accept", "reject"],
+)
+def test_decide_delivery_and_tell_the_member_by_sms(
+    signed_in: FlaskClient, session: Session, run_jobs: Any, decision: str,
+    status: DeliveryStatus, stock: Decimal, sms: str,
+) -> None:
+    khadija = session.scalar(select(Member).where(Member.phone == "+212600000002"))
+    amlou = session.scalar(select(Product).where(Product.code == "AMLOU"))
+    delivery = record_delivery(session, khadija, amlou, Decimal("5"), Channel.USSD)
+    session.commit()
+    assert f'id="delivery-{delivery.id}"' in signed_in.get("/dashboard").get_data(as_text=True)
+    _post(signed_in, f"/dashboard/deliveries/{delivery.id}/{decision}")
+    run_jobs()
+    session.expire_all()
+    assert session.get(Delivery, delivery.id).status == status
+    assert stock_level(session, amlou.id) == stock
+    message = session.scalars(select(OutboundMessage)).one()
+    assert message.to_phone == khadija.phone and message.text == sms.format(id=delivery.id)
+    assert message.kind == MessageKind.CONFIRMATION
+    assert message.status == OutboundStatus.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("quantity", "reason", "message", "moved"),
+    [("5", "inventaire", "ajusté de 5 l", Decimal("5")),
+     ("-2,5", "bidon cassé", "ajusté de -2.5 l", Decimal("-2.5")),
+     ("-500", "perte", "seulement 120 l en stock", None),
+     ("abc", "inventaire", "Quantité invalide", None),
+     ("0", "inventaire", "Quantité invalide", None),
+     ("NaN", "inventaire", "Quantité invalide", None),
+     ("5", "  ", "Indiquez la raison", None)],
+    ids=["add", "remove-decimal-comma", "below-zero", "letters", "zero", "nan", "no-reason"],
+)
+def test_stock_adjustment(
+    signed_in: FlaskClient, session: Session, quantity: str, reason: str, message: str,
+    moved: Decimal | None,
+) -> None:
+    argan = session.scalar(select(Product).where(Product.code == "ARGAN"))
+    page = _post(signed_in, "/dashboard/stock", product_id=str(argan.id), quantity=quantity,
+                 reason=reason)
+    assert message in page
+    adjustments = session.scalars(select(StockMovement).where(
+        StockMovement.reason == MovementReason.ADJUSTMENT)).all()
+    if moved is None:
+        assert adjustments == []
+    else:
+        (movement,) = adjustments
+        assert movement.quantity == moved and movement.channel == Channel.WEB
+        assert movement.note == reason and movement.actor_member_id is not None
+
+
+def test_recent_messages_are_listed(signed_in: FlaskClient, session: Session,
+                                    app: Flask) -> None:
+    from smsgateway import outbox
+
+    with app.test_request_context():
+        outbox.add(session, to="+212600000003", text="Azul! Tamkrt n 5 kg",
+                   kind=MessageKind.REPLY)
+        session.commit()
+    page = signed_in.get("/dashboard").get_data(as_text=True)
+    assert "Messages envoyés" in page and "Azul! Tamkrt n 5 kg" in page
+
+
+def test_session_cookie_stays_off_cross_site_requests(app: Flask) -> None:
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_logout(signed_in: FlaskClient) -> None:
+    page = _post(signed_in, "/dashboard/logout")
+    assert "Déconnexion réussie." in page
+    assert signed_in.get("/dashboard").status_code == 302

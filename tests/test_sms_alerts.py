@@ -1,0 +1,111 @@
+"""ALERTE by SMS: a preview with audience and cost, sent only after OUI within 10 minutes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sms_support import (
+    AICHA_FR,
+    COORDINATOR,
+    KHADIJA_AR,
+    at_form,
+    inbound,
+    member,
+    replies_to,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fakes.providers import ProviderHarness
+from smsgateway.models import Broadcast, OutboundMessage
+from smsgateway.redisconn import get_redis
+from smsgateway.sms.alerts import CONFIRM_SECONDS, PENDING_KEY
+
+PATH = "/webhooks/africastalking/sms"
+
+
+@pytest.fixture
+def at(make_app: Any, demo: Any) -> Any:
+    """An app with quiet hours off (an urgent alert passes them anyway) and the demo coop."""
+    return make_app(quiet_hours={"enabled": False}, console={"echo": False})
+
+
+def _say(app: Any, session: Session, phone: str, text: str) -> str:
+    form = at_form(phone, text)
+    response = app.test_client().post(PATH, data=form)
+    assert response.status_code == 200
+    stored = inbound(session, "africastalking", form["id"])
+    assert stored.status == "processed", stored.error
+    [reply] = replies_to(session, stored.id)
+    return reply.text
+
+
+def _broadcasts(session: Session) -> list[Broadcast]:
+    session.expire_all()
+    return list(session.scalars(select(Broadcast)))
+
+
+def test_alert_is_previewed_then_sent_after_oui(at: Any, session: Session,
+                                                run_jobs: Any) -> None:
+    # Aicha said STOP: the alert reaches the three others (Fatima included).
+    _say(at, session, AICHA_FR, "STOP")
+    preview = _say(at, session, COORDINATOR, "ALERTE Crue ce soir, restez chez vous")
+    assert preview.startswith("Alerte a 3 membres, 1 SMS chacun, cout estime 0 MAD")
+    assert "OUI dans les 10 min" in preview
+    assert _broadcasts(session) == []
+    ttl = get_redis(at).ttl(PENDING_KEY.format(member_id=member(session, COORDINATOR).id))
+    assert 0 < ttl <= CONFIRM_SECONDS
+
+    sent = _say(at, session, COORDINATOR, "oui")
+    [broadcast] = _broadcasts(session)
+    assert sent == f"Alerte #{broadcast.id} en cours d'envoi a 3 membres."
+    assert broadcast.urgent and broadcast.channel == "sms" and broadcast.recipients == 3
+    assert broadcast.created_by_id == member(session, COORDINATOR).id
+
+    with at.app_context():
+        run_jobs()
+    rows = session.scalars(select(OutboundMessage).where(
+        OutboundMessage.broadcast_id == broadcast.id)).all()
+    assert sorted(r.to_phone for r in rows) == ["+212600000001", "+212600000002",
+                                                "+212600000003"]
+    assert {r.text for r in rows} == {"Crue ce soir, restez chez vous"}
+
+    # The confirmation was used up: a second OUI sends nothing more.
+    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien a confirmer")
+    assert len(_broadcasts(session)) == 1
+
+
+def test_alert_cancelled_with_non(at: Any, session: Session) -> None:
+    _say(at, session, COORDINATOR, "ALERTE Réunion demain")
+    assert _say(at, session, COORDINATOR, "NON") == "Alerte annulee."
+    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien a confirmer")
+    assert _broadcasts(session) == []
+
+
+def test_an_expired_alert_is_not_sent(at: Any, session: Session) -> None:
+    _say(at, session, COORDINATOR, "ALERTE Réunion demain")
+    # What ten minutes do to the pending alert: Redis drops the key.
+    get_redis(at).delete(PENDING_KEY.format(member_id=member(session, COORDINATOR).id))
+    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien a confirmer")
+    assert _broadcasts(session) == []
+
+
+@pytest.mark.parametrize("phone,text,reply", [
+    (AICHA_FR, "ALERTE Réunion demain", "Commande reservee aux coordinatrices."),
+    (COORDINATOR, "ALERTE", "Ecrivez ALERTE suivi du message"),
+    (KHADIJA_AR, "نعم", "لا شيء للتأكيد"),
+    (COORDINATOR, "تنبيه اجتماع غدا", "Alerte a 4 membres, 1 SMS chacun"),
+], ids=["member-may-not-alert", "alert-without-text", "yes-with-nothing-pending",
+        "alert-keyword-in-arabic"])
+def test_alert_cases(phone: str, text: str, reply: str, at: Any, session: Session) -> None:
+    assert _say(at, session, phone, text).startswith(reply)
+    assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
+
+
+def test_arabic_alert_is_priced_as_ucs2(fake_africastalking: ProviderHarness, demo: Any,
+                                        session: Session) -> None:
+    text = "تنبيه فيضان الليلة، ابقوا في منازلكم " * 3
+    preview = _say(fake_africastalking.app, session, COORDINATOR, "ALERTE " + text)
+    # 4 members x 2 UCS-2 segments x 0.25 MAD
+    assert preview.startswith("Alerte a 4 membres, 2 SMS chacun, cout estime 2 MAD")
