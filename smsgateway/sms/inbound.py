@@ -9,7 +9,9 @@ message (same provider id) finds the stored row and nothing runs twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import select
@@ -25,6 +27,7 @@ from ..models import (
     Channel,
     InboundMessage,
     InboundStatus,
+    Member,
     MessageKind,
     OutboundMessage,
     OutboundStatus,
@@ -57,7 +60,8 @@ def _clean(value: str, limit: int | None = None) -> str:
     return value[:limit] if limit else value
 
 
-def _store(session: Session, sms: SmsIn, sender: str | None) -> InboundMessage | None:
+def _store(session: Session, sms: SmsIn, sender: str | None, member: Member | None,
+           command: str) -> InboundMessage | None:
     message = InboundMessage(
         provider=sms.provider,
         provider_message_id=_clean(sms.provider_message_id, 100),
@@ -65,6 +69,8 @@ def _store(session: Session, sms: SmsIn, sender: str | None) -> InboundMessage |
         recipient=_clean(sms.recipient, 40),
         text=_clean(sms.text),
         raw={_clean(k, 100): _clean(str(v), MAX_RAW_FIELD) for k, v in sms.raw.items()},
+        member_id=member.id if member is not None else None,
+        command=command,
         status=InboundStatus.RECEIVED,
     )
     session.add(message)
@@ -74,6 +80,13 @@ def _store(session: Session, sms: SmsIn, sender: str | None) -> InboundMessage |
         session.rollback()
         return None
     return message
+
+
+@lru_cache(maxsize=65536)
+def _sender_phone(raw: str, region: str) -> str | None:
+    # Members text again and again from the same few thousand numbers; parsing one costs more
+    # than the rest of reading the message.
+    return try_normalize(raw, region)
 
 
 def _duplicate(session: Session, sms: SmsIn) -> Outcome:
@@ -94,25 +107,29 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     """Store and answer one inbound SMS; commits. ``inline``: the caller returns the reply
     in its HTTP answer (Twilio TwiML) and it is recorded as sent; otherwise it is queued."""
     settings: Settings = current_app.config["SETTINGS"]
-    sender = try_normalize(_clean(sms.sender), settings.defaults.region)
-    inbound = _store(session, sms, sender)
+    sender = _sender_phone(_clean(sms.sender), settings.defaults.region)
+    command = parse.parse(_clean(sms.text))
+    # Reading who sent it changes nothing, so it may come first: the row then goes in with
+    # its member in one INSERT, and that INSERT is the first write of the transaction.
+    memberships = members_by_phone(session, sender) if sender else []
+    member = memberships[0] if memberships else None
+    inbound = _store(session, sms, sender, member, command.name)
     if inbound is None:
         return _duplicate(session, sms)
-    outcome = Outcome(inbound.id)
-    after_commit: list = []
+    outcome = Outcome(inbound.id, command=command.name)
+    after_commit: list[Callable[[], None]] = []
     try:
         with session.begin_nested():
-            reply = _answer(session, settings, inbound, sender, channel, after_commit)
-            inbound.status = InboundStatus.PROCESSED
+            reply = _answer(session, settings, member, command, channel, after_commit)
     except Exception as error:  # noqa: BLE001  (the member gets an apology, never silence)
         log.exception("inbound message %s failed", inbound.id)
         after_commit.clear()
         inbound.status = InboundStatus.FAILED
         inbound.error = f"{type(error).__name__}: {error}"[:300]
-        language = settings.defaults.language
-        reply = text("error", language)
+        reply = text("error", str(member.language) if member else settings.defaults.language)
+    else:
+        inbound.status = InboundStatus.PROCESSED
     inbound.processed_at = utcnow()
-    outcome.command = inbound.command
     if sender is None:
         # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
         inbound.error = inbound.error or "sender is not a phone number: no reply"
@@ -125,15 +142,14 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     if inline:
         message.status = OutboundStatus.SENT
         message.sent_at = message.status_at = utcnow()
-        session.commit()
     else:
         outcome.queued.append(message)
-        session.commit()
+    session.commit()
     _after_commit(outcome.queued, after_commit)
     return outcome
 
 
-def _after_commit(queued: list[OutboundMessage], actions: list) -> None:
+def _after_commit(queued: list[OutboundMessage], actions: list[Callable[[], None]]) -> None:
     # Everything is committed: a failure to enqueue is logged, and the reply stays queued in
     # the database, rather than a 500 that would make the provider resend a handled message.
     try:
@@ -144,16 +160,12 @@ def _after_commit(queued: list[OutboundMessage], actions: list) -> None:
         log.exception("could not enqueue after an inbound message")
 
 
-def _answer(session: Session, settings: Settings, inbound: InboundMessage, sender: str | None,
-            channel: Channel, after_commit: list) -> str:
-    command = parse.parse(inbound.text)
-    inbound.command = command.name
-    memberships = members_by_phone(session, sender) if sender else []
-    if not memberships:
+def _answer(session: Session, settings: Settings, member: Member | None,
+            command: parse.Command, channel: Channel,
+            after_commit: list[Callable[[], None]]) -> str:
+    if member is None:
         if command.name == "stop":
             return text("stopped", settings.defaults.language)
         return text("unknown_number", "fr", service_code=settings.ussd.service_code)
-    member = memberships[0]
-    inbound.member_id = member.id
     ctx = commands.Context(session, member, settings, channel, after_commit)
     return commands.handle(ctx, command)
