@@ -1,9 +1,12 @@
 """An inbound SMS: store it, understand it, act on it, and queue or return the reply.
 
-The message row is written first, in the same transaction as what it causes; the action runs
-in a savepoint, so an action that fails is rolled back alone and the message stays, marked
-failed, with an apology to the member. One commit per message. A provider that resends a
-message (same provider id) finds the stored row and nothing runs twice.
+A command that changes something (LIVRAISON, COMMANDE, STOP, ...) acts only on a message
+already written: the row is inserted first, in the same transaction as what it causes, and the
+action runs in a savepoint, so an action that fails is rolled back alone and the message
+stays, marked failed, with an apology to the member. A question (STOCK, SOLDE, AIDE, ...)
+changes nothing: its answer is read first and the message goes in with its reply, which keeps
+the write transaction short. One commit per message either way. A provider that resends a
+message (same provider id) hits the unique key and nothing runs twice.
 """
 
 from __future__ import annotations
@@ -60,9 +63,9 @@ def _clean(value: str, limit: int | None = None) -> str:
     return value[:limit] if limit else value
 
 
-def _store(session: Session, sms: SmsIn, sender: str | None, member: Member | None,
-           command: str) -> InboundMessage | None:
-    message = InboundMessage(
+def _new_inbound(sms: SmsIn, sender: str | None, member: Member | None,
+                 command: str) -> InboundMessage:
+    return InboundMessage(
         provider=sms.provider,
         provider_message_id=_clean(sms.provider_message_id, 100),
         sender=sender or _clean(sms.sender, 40),
@@ -73,13 +76,17 @@ def _store(session: Session, sms: SmsIn, sender: str | None, member: Member | No
         command=command,
         status=InboundStatus.RECEIVED,
     )
+
+
+def _store(session: Session, message: InboundMessage) -> bool:
+    """Insert the message now; False when the provider already sent it (unique key)."""
     session.add(message)
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        return None
-    return message
+        return False
+    return True
 
 
 @lru_cache(maxsize=65536)
@@ -113,23 +120,28 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     # its member in one INSERT, and that INSERT is the first write of the transaction.
     memberships = members_by_phone(session, sender) if sender else []
     member = memberships[0] if memberships else None
-    inbound = _store(session, sms, sender, member, command.name)
-    if inbound is None:
-        return _duplicate(session, sms)
-    outcome = Outcome(inbound.id, command=command.name)
+    inbound = _new_inbound(sms, sender, member, command.name)
     after_commit: list[Callable[[], None]] = []
-    try:
-        with session.begin_nested():
-            reply = _answer(session, settings, member, command, channel, after_commit)
-    except Exception as error:  # noqa: BLE001  (the member gets an apology, never silence)
-        log.exception("inbound message %s failed", inbound.id)
-        after_commit.clear()
-        inbound.status = InboundStatus.FAILED
-        inbound.error = f"{type(error).__name__}: {error}"[:300]
-        reply = text("error", str(member.language) if member else settings.defaults.language)
+    language = str(member.language) if member else settings.defaults.language
+    if member is not None and command.name in commands.WRITING_COMMANDS:
+        if not _store(session, inbound):
+            return _duplicate(session, sms)
+        try:
+            with session.begin_nested():
+                reply = _answer(session, settings, member, command, channel, after_commit)
+        except Exception as error:  # noqa: BLE001  (an apology, never silence)
+            reply = _failed(inbound, error, language, after_commit)
+        _done(inbound)
     else:
-        inbound.status = InboundStatus.PROCESSED
-    inbound.processed_at = utcnow()
+        try:
+            reply = _answer(session, settings, member, command, channel, after_commit)
+        except Exception as error:  # noqa: BLE001
+            session.rollback()  # only reads were made; PostgreSQL needs a clean transaction
+            reply = _failed(inbound, error, language, after_commit)
+        _done(inbound)  # before the INSERT: one statement writes the finished row
+        if not _store(session, inbound):
+            return _duplicate(session, sms)
+    outcome = Outcome(inbound.id, command=command.name)
     if sender is None:
         # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
         inbound.error = inbound.error or "sender is not a phone number: no reply"
@@ -147,6 +159,21 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     session.commit()
     _after_commit(outcome.queued, after_commit)
     return outcome
+
+
+def _done(inbound: InboundMessage) -> None:
+    if inbound.status == InboundStatus.RECEIVED:
+        inbound.status = InboundStatus.PROCESSED
+    inbound.processed_at = utcnow()
+
+
+def _failed(inbound: InboundMessage, error: Exception, language: str,
+            after_commit: list[Callable[[], None]]) -> str:
+    log.exception("inbound %s message %s failed", inbound.provider, inbound.provider_message_id)
+    after_commit.clear()
+    inbound.status = InboundStatus.FAILED
+    inbound.error = f"{type(error).__name__}: {error}"[:300]
+    return text("error", language)
 
 
 def _after_commit(queued: list[OutboundMessage], actions: list[Callable[[], None]]) -> None:
