@@ -7,8 +7,11 @@ Each 200 means the message is stored, understood, answered and its reply queued 
 the script then checks the database and the queue agree, and prints the rate.
 
     .venv/bin/python bench/sms.py                      # SQLite + embedded Redis
-    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/bench REDIS_URL=redis://127.0.0.1/0 \\
-        .venv/bin/python bench/sms.py --messages 20000
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
+        REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/sms.py
+
+With a server, the benchmark creates (and drops) a database of its own and claims an empty
+Redis database index (flushed at the end: everything in it is the benchmark's).
 """
 
 from __future__ import annotations
@@ -68,6 +71,25 @@ def _drop_database(admin_url: str, url: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" '
                              "WITH (FORCE)"))
     admin.dispose()
+
+
+CLAIM_KEY = "smsgateway:bench:claim"
+
+
+def _server_redis() -> tuple[str, object] | None:
+    """With REDIS_URL, an empty database index of that server, claimed; flushed at the end."""
+    import redis
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return None
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url.rstrip("/")
+    for index in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{base}/{index}")
+        if client.dbsize() == 0 and client.set(CLAIM_KEY, os.getpid(), nx=True):
+            return f"{base}/{index}", client
+        client.close()
+    raise RuntimeError("no empty Redis database index to claim for the benchmark")
 
 
 def _prepare(instance: str, members: int) -> None:
@@ -207,8 +229,11 @@ def main() -> int:
         server_db = _server_database()
         if server_db is not None:
             env["DATABASE_URL"] = server_db[1]
-        os.environ.update({k: env[k] for k in ("SMSGATEWAY_INSTANCE_PATH", "SMSGATEWAY_CONFIG")
-                           } | ({"DATABASE_URL": server_db[1]} if server_db else {}))
+        server_redis = _server_redis()
+        if server_redis is not None:
+            env["REDIS_URL"] = server_redis[0]
+        os.environ.update({k: env[k] for k in ("SMSGATEWAY_INSTANCE_PATH", "SMSGATEWAY_CONFIG",
+                                               "DATABASE_URL", "REDIS_URL") if k in env})
         _prepare(instance, args.members)
         jobs_before = _verify(instance)[2]
         web = subprocess.Popen(
@@ -234,6 +259,8 @@ def main() -> int:
         jobs_waiting -= jobs_before
         if server_db is not None:
             _drop_database(*server_db)
+        if server_redis is not None:
+            server_redis[1].flushdb()  # type: ignore[attr-defined]  (all of it is ours)
         latencies.sort()
         database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
         redis = "server" if os.environ.get("REDIS_URL") else "embedded"
