@@ -134,13 +134,13 @@ class QuietHoursSettings(_Section):
 
 class BroadcastSettings(_Section):
     chunk_size: int = Field(1000, ge=10, le=100_000)
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_size: int = Field(500, ge=1, le=5000)
     default_expiry_hours: int = Field(24, ge=1, le=24 * 30)
     fold_by_default: bool = False
     max_attempts: int = Field(5, ge=1, le=50)
     retry_delays: list[int] = Field(default_factory=lambda: [10, 60, 300, 900], min_length=1)
     stuck_after_seconds: int = Field(600, ge=1, le=86400)
-    send_concurrency: int = Field(8, ge=1, le=64)
+    single_round: int = Field(32, ge=1, le=500)
 
 
 class SimulatorSettings(_Section):

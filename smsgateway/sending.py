@@ -2,7 +2,7 @@
 
 A job claims its rows (``queued -> sending``) and commits before any request, then sends them
 one provider *round* at a time (one request for a batching provider such as Africa's Talking;
-``send_concurrency`` one-recipient requests, sent in parallel by the Twilio adapter) and
+``single_round`` one-recipient requests, sent in parallel by the Twilio adapter) and
 commits each round's results before the next. A worker killed with SIGKILL therefore leaves
 at most one round handed to the provider but unrecorded: the only messages :func:`reap` may
 send twice.
@@ -14,17 +14,26 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut, StatusUpdate, moves_forward
 
 from .db import get_db, utcnow
-from .models import Broadcast, BroadcastStatus, OutboundMessage, OutboundStatus
+from .models import (
+    Broadcast,
+    BroadcastStatus,
+    MessageKind,
+    OutboundMessage,
+    OutboundStatus,
+)
+from .outbox import QUEUE_FOR_KIND
 from .providers import get_provider
 from .queues import PRIORITY, get_queue
 from .ratelimit import RateLimiter
@@ -38,6 +47,8 @@ SEND_FUNC = "smsgateway.sending.send_messages"
 OPTED_OUT_REASON = "opted out"
 #: Longest a job sleeps for the rate limiter; beyond it the job hands its rows back.
 MAX_RATE_WAIT = 2.0
+#: Result fields that differ from message to message within one provider round.
+PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 
 
 def claim(session: Session, message_ids: Sequence[int]) -> list[int]:
@@ -65,13 +76,6 @@ def release(session: Session, message_ids: Sequence[int]) -> None:
         session.commit()
 
 
-def queue_for(message: OutboundMessage) -> str:
-    """The queue a message's jobs go to (replies first, urgent alerts next, routine last)."""
-    from .outbox import QUEUE_FOR_KIND
-
-    return QUEUE_FOR_KIND[message.kind]
-
-
 def enqueue_ids(queue_name: str, ids: Sequence[int], delay: float = 0,
                 at_front: bool = False) -> None:
     """Enqueue send jobs for ``ids`` in batches, now or after ``delay`` seconds."""
@@ -85,59 +89,53 @@ def enqueue_ids(queue_name: str, ids: Sequence[int], delay: float = 0,
             queue.enqueue(SEND_FUNC, chunk, job_timeout=180, at_front=at_front)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A message this job claimed: what sending it needs, without an ORM object."""
+
+    id: int
+    to_phone: str
+    text: str
+    sender: str | None
+    segments: int
+    kind: str
+    attempts: int
+    provider: str
+    broadcast_id: int | None
+
+
+def claim_rows(session: Session, message_ids: Sequence[int]) -> list[Claimed]:
+    """Like :func:`claim`, returning what the job needs to send them (one statement)."""
+    rows = session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(message_ids),
+               OutboundMessage.status == OutboundStatus.QUEUED)
+        .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
+                status_at=utcnow())
+        .returning(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
+                   OutboundMessage.sender, OutboundMessage.segments, OutboundMessage.kind,
+                   OutboundMessage.attempts, OutboundMessage.provider,
+                   OutboundMessage.broadcast_id)
+    ).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
 def send_messages(message_ids: list[int]) -> dict[str, int]:
     """Send a batch of stored messages (an RQ job: it takes ids, never objects)."""
-    from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
-
-    settings = current_app.config["SETTINGS"]
     db = get_db()
-    now = utcnow()
-    with db.session() as session:
-        rows = session.execute(
-            select(OutboundMessage.id, OutboundMessage.kind, Broadcast.urgent,
-                   Broadcast.expires_at, Broadcast.status)
-            .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
-            .where(OutboundMessage.id.in_(message_ids),
-                   OutboundMessage.status == OutboundStatus.QUEUED)
-        ).all()
-        stale = [r.id for r in rows if r.urgent is not None and (
-            (r.expires_at is not None and r.expires_at <= now)
-            or r.status in (BroadcastStatus.EXPIRED, BroadcastStatus.CANCELLED))]
-        if stale:
-            session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id.in_(stale),
-                       OutboundMessage.status == OutboundStatus.QUEUED)
-                .values(status=OutboundStatus.EXPIRED, status_at=now,
-                        failure_reason="expired before sending"))
-        todo = [r for r in rows if r.id not in set(stale)]
-        routine = [r.id for r in todo if r.urgent is False]
-        if routine and in_quiet_hours(settings, now):
-            # A routine broadcast waits for the morning; replies and urgent alerts go now.
-            wait = (quiet_hours_end(settings, now) - now).total_seconds()
-            enqueue_ids(str(PRIORITY[-1]), routine, delay=wait)
-            todo = [r for r in todo if r.id not in set(routine)]
-        ids = claim(session, [r.id for r in todo])
     counts: dict[str, int] = defaultdict(int)
-    counts["expired"] = len(stale)
-    counts["claimed"] = len(ids)
-    touched: set[int] = set()
-    if ids:
-        with db.session() as session:
-            messages = list(session.scalars(
-                select(OutboundMessage).where(OutboundMessage.id.in_(ids))
-                .order_by(OutboundMessage.id)))
-            touched = {m.broadcast_id for m in messages if m.broadcast_id is not None}
-            by_provider: dict[str, list[OutboundMessage]] = defaultdict(list)
-            for message in messages:
-                by_provider[message.provider].append(message)
-            for provider_name, group in by_provider.items():
-                for status, n in _send_group(session, provider_name, group).items():
-                    counts[status] += n
-    if stale:
-        with db.session() as session:
-            touched |= set(session.scalars(select(OutboundMessage.broadcast_id).where(
-                OutboundMessage.id.in_(stale))).all()) - {None}
+    with db.session() as session:
+        claimed = claim_rows(session, message_ids)
+        session.commit()
+        counts["claimed"] = len(claimed)
+        claimed = _drop_stale_and_quiet(session, claimed, counts)
+        by_provider: dict[str, list[Claimed]] = defaultdict(list)
+        for message in claimed:
+            by_provider[message.provider].append(message)
+        for provider_name, group in by_provider.items():
+            for status, n in _send_group(session, provider_name, group).items():
+                counts[status] += n
+    touched = {m.broadcast_id for m in claimed if m.broadcast_id is not None}
     if touched:
         from .broadcasts.fanout import finish_if_done
 
@@ -147,28 +145,63 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     return dict(counts)
 
 
-def _rounds(messages: list[OutboundMessage], max_recipients: int, width: int
-            ) -> list[list[OutboundMessage]]:
+def _drop_stale_and_quiet(session: Session, claimed: list[Claimed],
+                          counts: dict[str, int]) -> list[Claimed]:
+    """Expire messages of stale broadcasts; hold routine ones during quiet hours."""
+    from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
+
+    ids = {m.broadcast_id for m in claimed if m.broadcast_id is not None}
+    if not ids:
+        return claimed
+    settings = current_app.config["SETTINGS"]
+    now = utcnow()
+    info = {b.id: b for b in session.execute(
+        select(Broadcast.id, Broadcast.urgent, Broadcast.expires_at, Broadcast.status)
+        .where(Broadcast.id.in_(ids)))}
+    stale_ids = {b.id for b in info.values() if (b.expires_at is not None and b.expires_at <= now)
+                 or b.status in (BroadcastStatus.EXPIRED, BroadcastStatus.CANCELLED)}
+    stale = [m.id for m in claimed if m.broadcast_id in stale_ids]
+    if stale:
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(stale), OutboundMessage.status == OutboundStatus.SENDING)
+            .values(status=OutboundStatus.EXPIRED, status_at=now,
+                    failure_reason="expired before sending"))
+        session.commit()
+        counts["expired"] = len(stale)
+    keep = [m for m in claimed if m.broadcast_id not in stale_ids]
+    routine = [m.id for m in keep if m.broadcast_id is not None and not info[m.broadcast_id].urgent]
+    if routine and in_quiet_hours(settings, now):
+        # A routine broadcast waits for the morning; replies and urgent alerts go now.
+        release(session, routine)
+        wait = (quiet_hours_end(settings, now) - now).total_seconds()
+        enqueue_ids(str(PRIORITY[-1]), routine, delay=wait)
+        counts["deferred"] = len(routine)
+        keep = [m for m in keep if m.id not in set(routine)]
+    return keep
+
+
+def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[list[Claimed]]:
     """Split messages into provider calls: one text per request where the provider batches."""
     if max_recipients <= 1:
         # The adapter sends a round's requests in parallel (Twilio: one recipient each).
         return [messages[i : i + width] for i in range(0, len(messages), width)]
-    by_text: dict[tuple[str, str | None], list[OutboundMessage]] = defaultdict(list)
+    by_text: dict[tuple[str, str | None], list[Claimed]] = defaultdict(list)
     for message in messages:
         by_text[(message.text, message.sender)].append(message)
     return [group[i : i + max_recipients] for group in by_text.values()
             for i in range(0, len(group), max_recipients)]
 
 
-def _send_group(session: Session, provider_name: str,
-                messages: list[OutboundMessage]) -> dict[str, int]:
+def _send_group(session: Session, provider_name: str, messages: list[Claimed]
+                ) -> dict[str, int]:
     settings = current_app.config["SETTINGS"]
     provider = get_provider(provider_name)
-    rounds = _rounds(messages, provider.max_recipients, settings.broadcast.send_concurrency)
+    rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
     limiter = RateLimiter(get_redis())
     rate = float(getattr(settings.rate_limits, provider_name, 1000))
     sender = getattr(getattr(settings, provider_name, None), "sender", None)
-    queue_name = queue_for(messages[0])
+    queue_name = QUEUE_FOR_KIND[MessageKind(messages[0].kind)]
     higher = PRIORITY[: PRIORITY.index(queue_name)]
     counts: dict[str, int] = defaultdict(int)
     retry: dict[int, list[int]] = defaultdict(list)
@@ -189,7 +222,7 @@ def _send_group(session: Session, provider_name: str,
             break
         if wait:
             time.sleep(wait)
-        for _message, status in _record(session, round_, _call(provider, round_), retry):
+        for status in _record(session, round_, _call(provider, round_), retry):
             counts[status] += 1
         session.commit()
     for attempts, ids in retry.items():
@@ -198,7 +231,7 @@ def _send_group(session: Session, provider_name: str,
     return counts
 
 
-def _call(provider: Provider, round_: list[OutboundMessage]) -> list[SendResult] | SendError:
+def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendError:
     outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender)
                 for m in round_]
     try:
@@ -210,30 +243,74 @@ def _call(provider: Provider, round_: list[OutboundMessage]) -> list[SendResult]
         return SendError(f"unexpected error: {error}"[:200], retryable=True, code="bug")
 
 
-def _record(session: Session, request: list[OutboundMessage],
-            outcome: list[SendResult] | SendError, retry: dict[int, list[int]]
-            ) -> list[tuple[OutboundMessage, str]]:
+def _record(session: Session, round_: list[Claimed], outcome: list[SendResult] | SendError,
+            retry: dict[int, list[int]]) -> list[str]:
+    """Store a round's results with one bulk UPDATE by primary key; return the statuses."""
     if isinstance(outcome, SendError):
-        results = {m.id: SendResult(reference=m.id, error=outcome) for m in request}
+        results = {m.id: SendResult(reference=m.id, error=outcome) for m in round_}
     else:
         results = {r.reference: r for r in outcome}
-    max_attempts = current_app.config["SETTINGS"].broadcast.max_attempts
-    out = []
-    for message in request:
+    settings = current_app.config["SETTINGS"]
+    price = Decimal(getattr(settings.prices, round_[0].provider, 0))
+    now = utcnow()
+    rows: list[dict[str, object]] = []
+    statuses = []
+    for message in round_:
         result = results.get(message.id) or SendResult(
             reference=message.id,
             error=SendError("the provider did not answer for this message", retryable=False))
         error = result.error
-        if error is not None and error.retryable and message.attempts < max_attempts:
-            message.status = OutboundStatus.QUEUED
-            message.failure_reason = error.reason[:200]
-            message.error_code = error.code
-            message.status_at = utcnow()
+        if error is None:
+            status = OutboundStatus(result.status)
+            rows.append({"id": message.id, "status": status, "status_at": now, "sent_at": now,
+                         "provider_message_id": result.provider_message_id,
+                         "provider_status": result.provider_status, "failure_reason": None,
+                         "error_code": None,
+                         "cost": result.cost if result.cost is not None
+                         else price * message.segments})
+        elif error.retryable and message.attempts < settings.broadcast.max_attempts:
+            status = OutboundStatus.QUEUED
             retry[message.attempts].append(message.id)
-            out.append((message, "retrying"))
-            continue
-        out.append((message, record_result(session, message, result)))
-    return out
+            rows.append(_failure(message.id, status, error.reason, error.code, now))
+        else:
+            status = OutboundStatus.FAILED
+            reason = OPTED_OUT_REASON if error.opted_out else error.reason
+            rows.append(_failure(message.id, status, reason, error.code, now))
+            if error.opted_out:
+                set_opt_out(session, message.to_phone, True, channel="sms")
+            log.info("message %s to %s failed: %s", message.id, message.to_phone, error)
+        statuses.append("retrying" if status == OutboundStatus.QUEUED else str(status))
+    _bulk_update(session, rows)
+    return statuses
+
+
+def _bulk_update(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One UPDATE per distinct outcome (usually one per round), not one per message."""
+    groups: dict[tuple[tuple[str, Any], ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        shared = tuple(sorted((k, v) for k, v in row.items() if k not in PER_MESSAGE))
+        groups[shared].append(row)
+    for shared, members in groups.items():
+        values: dict[str, Any] = dict(shared)
+        for column in PER_MESSAGE - {"id"}:
+            distinct = {m[column] for m in members}
+            if len(distinct) == 1:
+                values[column] = distinct.pop()
+            else:
+                values[column] = case({m["id"]: m[column] for m in members},
+                                      value=OutboundMessage.id)
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_([m["id"] for m in members]))
+            .values(**values)
+            .execution_options(synchronize_session=False))
+
+
+def _failure(message_id: int, status: OutboundStatus, reason: str, code: str | None,
+             now: object) -> dict[str, object]:
+    return {"id": message_id, "status": status, "status_at": now,
+            "failure_reason": reason[:200], "error_code": code, "provider_message_id": None,
+            "provider_status": None, "sent_at": None, "cost": None}
 
 
 def record_result(session: Session, message: OutboundMessage, result: SendResult) -> str:
@@ -299,8 +376,6 @@ def reap(older_than: float | None = None) -> int:
             .values(status=OutboundStatus.QUEUED, status_at=utcnow())
             .returning(OutboundMessage.id, OutboundMessage.kind)
         ).all()
-    from .outbox import QUEUE_FOR_KIND
-
     by_queue: dict[str, list[int]] = defaultdict(list)
     for message_id, kind in rows:
         by_queue[QUEUE_FOR_KIND[kind]].append(message_id)

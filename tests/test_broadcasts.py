@@ -280,3 +280,32 @@ def test_plan_prices_segments_with_and_without_fold(
 def test_plan_refuses_bad_texts(db: Session, coop: Any, texts: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts)
+
+
+def test_a_fan_out_killed_between_insert_and_enqueue_resumes(make_app: Any) -> None:
+    app = app_with(make_app, broadcast={"chunk_size": 10, "batch_size": 4})
+    with app.app_context():
+        db = get_db(app).sessionmaker()
+        coop = make_coop(db, "resume")
+        add_people(db, coop, [(n, f"M{n}", "fr", "member", []) for n in range(1, 31)])
+        db.commit()
+        broadcast = send(db, coop, {"fr": "Reprise"})
+        fan_out(broadcast.id)
+        # As if killed after committing chunk two, before enqueueing its send jobs: chunk one
+        # was sent, chunk two sits queued with no job, chunk three was never written.
+        get_queue(BULK).empty()
+        ids = db.scalars(select(Member.id).order_by(Member.id)).all()
+        db.execute(OutboundMessage.__table__.update().where(
+            OutboundMessage.member_id <= ids[9]).values(status="delivered", attempts=1))
+        db.execute(OutboundMessage.__table__.delete().where(
+            OutboundMessage.member_id > ids[19]))
+        db.execute(Broadcast.__table__.update().values(status="sending"))
+        db.commit()
+        redis = app.extensions["smsgateway.redis"].client
+        redis.set(f"smsgateway:broadcast:{broadcast.id}:cursor", ids[9])
+        assert fan_out(broadcast.id) == {"written": 10, "enqueued": 3 + 3}
+        run_burst(app)
+        rows = sent_rows(db, broadcast.id)
+        assert len(rows) == 30 and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
+        assert broadcasts.progress(db, broadcast.id).status == "done"
+        db.close()

@@ -82,6 +82,16 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
     sizes: dict[str, tuple[str, int]] = {}
     written = enqueued = 0
     with db.session() as session:
+        if after:
+            # Resuming a killed fan-out: rows of the chunk it was writing may be committed
+            # without their send jobs. Enqueue them again; a row is claimed only once.
+            pending = session.scalars(
+                select(OutboundMessage.id)
+                .where(OutboundMessage.broadcast_id == broadcast_id,
+                       OutboundMessage.status == OutboundStatus.QUEUED,
+                       OutboundMessage.member_id > after)
+                .order_by(OutboundMessage.id)).all()
+            enqueued += enqueue_batches(queue, list(pending), batch_size)
         for chunk in stream(session, audience, chunk_size, after_id=after):
             rows = []
             for recipient in chunk:
@@ -98,17 +108,12 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
                     "encoding": size[0], "segments": size[1],
                     "status": OutboundStatus.QUEUED, "broadcast_id": broadcast_id,
                 })
-            written += _insert_ignoring_duplicates(session, rows)
+            inserted = _insert_ignoring_duplicates(session, rows)
             session.commit()
-            ids = session.scalars(
-                select(OutboundMessage.id)
-                .where(OutboundMessage.broadcast_id == broadcast_id,
-                       OutboundMessage.member_id.in_([r.member_id for r in chunk]),
-                       OutboundMessage.status == OutboundStatus.QUEUED)
-                # Same text together, so a batching provider gets full requests.
-                .order_by(OutboundMessage.text, OutboundMessage.id)
-            ).all()
-            enqueued += enqueue_batches(queue, list(ids), batch_size)
+            written += len(inserted)
+            # Same text together, so a batching provider gets full requests.
+            ids = [message_id for message_id, _ in sorted(inserted, key=lambda r: (r[1], r[0]))]
+            enqueued += enqueue_batches(queue, ids, batch_size)
             redis.set(cursor_key, chunk[-1].member_id, ex=7 * 86400)
             lock.extend(LOCK_SECONDS, replace_ttl=True)
         total = session.scalar(select(func.count()).select_from(OutboundMessage)
@@ -121,21 +126,23 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
     return {"written": written, "enqueued": enqueued}
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
+                                ) -> list[tuple[int, str]]:
+    """Insert rows, skipping phones the broadcast already has; (id, text) of those inserted."""
     if not rows:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(OutboundMessage.__table__).on_conflict_do_nothing(
-        index_elements=["broadcast_id", "to_phone"])
+    statement = (insert(OutboundMessage.__table__)
+                 .on_conflict_do_nothing(index_elements=["broadcast_id", "to_phone"])
+                 .returning(OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.text))
     now = utcnow()
     for row in rows:
         row["created_at"] = now
-    result = session.execute(statement, rows)
-    return max(result.rowcount or 0, 0)
+    return [(r[0], r[1]) for r in session.execute(statement, rows).all()]
 
 
 def enqueue_batches(queue: Queue, ids: Sequence[int], batch_size: int) -> int:
