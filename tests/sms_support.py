@@ -205,7 +205,7 @@ CASES = [
     Case("order-confirm-english-darija", COORDINATOR, "order 1 wakha", "order",
          ("Commande #1 confirmee",), _order_is(OrderStatus.CONFIRMED)),
     Case("order-by-a-member", AICHA_FR, "COMMANDE 1 OUI", "order",
-         ("reservee aux coordinatrices",), _order_is(OrderStatus.PENDING)),
+         ("Reserve aux coordinatrices.",), _order_is(OrderStatus.PENDING)),
     Case("order-not-found", COORDINATOR, "COMMANDE 99 OUI", "order",
          ("Commande #99 introuvable",), _order_is(OrderStatus.PENDING)),
     # language

@@ -92,7 +92,7 @@ def test_an_expired_alert_is_not_sent(at: Any, session: Session) -> None:
 
 
 @pytest.mark.parametrize("phone,text,reply", [
-    (AICHA_FR, "ALERTE Réunion demain", "Commande reservee aux coordinatrices."),
+    (AICHA_FR, "ALERTE Réunion demain", "Reserve aux coordinatrices."),
     (COORDINATOR, "ALERTE", "Ecrivez ALERTE suivi du message"),
     (KHADIJA_AR, "نعم", "لا شيء للتأكيد"),
     (COORDINATOR, "تنبيه اجتماع غدا", "Alerte a 4 membres, 1 SMS chacun"),

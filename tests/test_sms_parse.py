@@ -139,3 +139,24 @@ def test_numbers_are_written_as_members_write_them() -> None:
     assert number(Decimal("120.000"), "fr") == "120"
     assert number(Decimal("2.500"), "fr") == "2,5"
     assert number(Decimal("2.500"), "en") == "2.5"
+
+
+@pytest.mark.parametrize("text,name", [
+    ("MENU", "help"), ("AWS", "help"), ("3AWNI", "help"), ("SELA3", "stock"),
+    ("TARIF argan", "price"), ("سعر", "price"), ("TAMAN", "price"), ("JBT ARGAN 5", "delivery"),
+    ("AWIGH ARGAN 5", "delivery"), ("COMPTE", "balance"), ("حسابي", "balance"),
+    ("HSAB", "balance"), ("LOUGHA EN", "language"), ("TUTLAYT ZGH", "language"),
+    ("وقف", "stop"), ("HBES", "stop"), ("UNSUBSCRIBE", "stop"), ("BDU", "start"),
+    ("RJE3", "start"), ("RESUME", "start"), ("KOMANDA 12 WAH", "order"),
+    ("TANBIH crue", "alert"), ("WAKHA", "yes"), ("UHU", "no"),
+], ids=lambda value: str(value))
+def test_readme_examples(text: str, name: str) -> None:
+    assert parse.parse(text).name == name
+
+
+@pytest.mark.parametrize("word,code", [
+    ("francais", "fr"), ("darija", "ar"), ("tachelhit", "zgh"), ("english", "en"), ("3", "zgh"),
+    ("tamazigt", "zgh"), ("xx", None),
+], ids=["francais", "darija", "tachelhit", "english", "number", "typo", "unknown"])
+def test_language_words(word: str, code: str | None) -> None:
+    assert parse.language(word) == code

@@ -234,6 +234,11 @@ def _no(ctx: Context, _command: Command) -> str:
     return alerts.cancel(ctx)
 
 
+#: Commands that change something (the database, or a pending alert in Redis): their message
+#: is stored before they act, and they act in a savepoint. The others only read.
+WRITING_COMMANDS = frozenset({"delivery", "order", "language", "stop", "start", "alert", "yes",
+                              "no"})
+
 HANDLERS: dict[str, Callable[[Context, Command], str]] = {
     "help": _help,
     parse.EMPTY: _help,

@@ -1,15 +1,20 @@
 """An inbound SMS: store it, understand it, act on it, and queue or return the reply.
 
-The message row is written first, in the same transaction as what it causes; the action runs
-in a savepoint, so an action that fails is rolled back alone and the message stays, marked
-failed, with an apology to the member. One commit per message. A provider that resends a
-message (same provider id) finds the stored row and nothing runs twice.
+A command that changes something (LIVRAISON, COMMANDE, STOP, ...) acts only on a message
+already written: the row is inserted first, in the same transaction as what it causes, and the
+action runs in a savepoint, so an action that fails is rolled back alone and the message
+stays, marked failed, with an apology to the member. A question (STOCK, SOLDE, AIDE, ...)
+changes nothing: its answer is read first and the message goes in with its reply, which keeps
+the write transaction short. One commit per message either way. A provider that resends a
+message (same provider id) hits the unique key and nothing runs twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import select
@@ -25,6 +30,7 @@ from ..models import (
     Channel,
     InboundMessage,
     InboundStatus,
+    Member,
     MessageKind,
     OutboundMessage,
     OutboundStatus,
@@ -57,23 +63,37 @@ def _clean(value: str, limit: int | None = None) -> str:
     return value[:limit] if limit else value
 
 
-def _store(session: Session, sms: SmsIn, sender: str | None) -> InboundMessage | None:
-    message = InboundMessage(
+def _new_inbound(sms: SmsIn, sender: str | None, member: Member | None,
+                 command: str) -> InboundMessage:
+    return InboundMessage(
         provider=sms.provider,
         provider_message_id=_clean(sms.provider_message_id, 100),
         sender=sender or _clean(sms.sender, 40),
         recipient=_clean(sms.recipient, 40),
         text=_clean(sms.text),
         raw={_clean(k, 100): _clean(str(v), MAX_RAW_FIELD) for k, v in sms.raw.items()},
+        member_id=member.id if member is not None else None,
+        command=command,
         status=InboundStatus.RECEIVED,
     )
+
+
+def _store(session: Session, message: InboundMessage) -> bool:
+    """Insert the message now; False when the provider already sent it (unique key)."""
     session.add(message)
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        return None
-    return message
+        return False
+    return True
+
+
+@lru_cache(maxsize=65536)
+def _sender_phone(raw: str, region: str) -> str | None:
+    # Members text again and again from the same few thousand numbers; parsing one costs more
+    # than the rest of reading the message.
+    return try_normalize(raw, region)
 
 
 def _duplicate(session: Session, sms: SmsIn) -> Outcome:
@@ -94,25 +114,34 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     """Store and answer one inbound SMS; commits. ``inline``: the caller returns the reply
     in its HTTP answer (Twilio TwiML) and it is recorded as sent; otherwise it is queued."""
     settings: Settings = current_app.config["SETTINGS"]
-    sender = try_normalize(_clean(sms.sender), settings.defaults.region)
-    inbound = _store(session, sms, sender)
-    if inbound is None:
-        return _duplicate(session, sms)
-    outcome = Outcome(inbound.id)
-    after_commit: list = []
-    try:
-        with session.begin_nested():
-            reply = _answer(session, settings, inbound, sender, channel, after_commit)
-            inbound.status = InboundStatus.PROCESSED
-    except Exception as error:  # noqa: BLE001  (the member gets an apology, never silence)
-        log.exception("inbound message %s failed", inbound.id)
-        after_commit.clear()
-        inbound.status = InboundStatus.FAILED
-        inbound.error = f"{type(error).__name__}: {error}"[:300]
-        language = settings.defaults.language
-        reply = text("error", language)
-    inbound.processed_at = utcnow()
-    outcome.command = inbound.command
+    sender = _sender_phone(_clean(sms.sender), settings.defaults.region)
+    command = parse.parse(_clean(sms.text))
+    # Reading who sent it changes nothing, so it may come first: the row then goes in with
+    # its member in one INSERT, and that INSERT is the first write of the transaction.
+    memberships = members_by_phone(session, sender) if sender else []
+    member = memberships[0] if memberships else None
+    inbound = _new_inbound(sms, sender, member, command.name)
+    after_commit: list[Callable[[], None]] = []
+    language = str(member.language) if member else settings.defaults.language
+    if member is not None and command.name in commands.WRITING_COMMANDS:
+        if not _store(session, inbound):
+            return _duplicate(session, sms)
+        try:
+            with session.begin_nested():
+                reply = _answer(session, settings, member, command, channel, after_commit)
+        except Exception as error:  # noqa: BLE001  (an apology, never silence)
+            reply = _failed(inbound, error, language, after_commit)
+        _done(inbound)
+    else:
+        try:
+            reply = _answer(session, settings, member, command, channel, after_commit)
+        except Exception as error:  # noqa: BLE001
+            session.rollback()  # only reads were made; PostgreSQL needs a clean transaction
+            reply = _failed(inbound, error, language, after_commit)
+        _done(inbound)  # before the INSERT: one statement writes the finished row
+        if not _store(session, inbound):
+            return _duplicate(session, sms)
+    outcome = Outcome(inbound.id, command=command.name)
     if sender is None:
         # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
         inbound.error = inbound.error or "sender is not a phone number: no reply"
@@ -125,15 +154,29 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     if inline:
         message.status = OutboundStatus.SENT
         message.sent_at = message.status_at = utcnow()
-        session.commit()
     else:
         outcome.queued.append(message)
-        session.commit()
+    session.commit()
     _after_commit(outcome.queued, after_commit)
     return outcome
 
 
-def _after_commit(queued: list[OutboundMessage], actions: list) -> None:
+def _done(inbound: InboundMessage) -> None:
+    if inbound.status == InboundStatus.RECEIVED:
+        inbound.status = InboundStatus.PROCESSED
+    inbound.processed_at = utcnow()
+
+
+def _failed(inbound: InboundMessage, error: Exception, language: str,
+            after_commit: list[Callable[[], None]]) -> str:
+    log.exception("inbound %s message %s failed", inbound.provider, inbound.provider_message_id)
+    after_commit.clear()
+    inbound.status = InboundStatus.FAILED
+    inbound.error = f"{type(error).__name__}: {error}"[:300]
+    return text("error", language)
+
+
+def _after_commit(queued: list[OutboundMessage], actions: list[Callable[[], None]]) -> None:
     # Everything is committed: a failure to enqueue is logged, and the reply stays queued in
     # the database, rather than a 500 that would make the provider resend a handled message.
     try:
@@ -144,16 +187,12 @@ def _after_commit(queued: list[OutboundMessage], actions: list) -> None:
         log.exception("could not enqueue after an inbound message")
 
 
-def _answer(session: Session, settings: Settings, inbound: InboundMessage, sender: str | None,
-            channel: Channel, after_commit: list) -> str:
-    command = parse.parse(inbound.text)
-    inbound.command = command.name
-    memberships = members_by_phone(session, sender) if sender else []
-    if not memberships:
+def _answer(session: Session, settings: Settings, member: Member | None,
+            command: parse.Command, channel: Channel,
+            after_commit: list[Callable[[], None]]) -> str:
+    if member is None:
         if command.name == "stop":
             return text("stopped", settings.defaults.language)
         return text("unknown_number", "fr", service_code=settings.ussd.service_code)
-    member = memberships[0]
-    inbound.member_id = member.id
     ctx = commands.Context(session, member, settings, channel, after_commit)
     return commands.handle(ctx, command)

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Generic, TypeVar
 
 from .keywords import (
     ANSWERS,
@@ -31,6 +32,7 @@ _DIGITS.update({ord("٫"): ".", ord("،"): " ", ord("؛"): " ", ord("؟"): " "})
 # Arabic letters people write interchangeably (after hamzas and diacritics are dropped).
 _ARABIC_FOLD = {ord("ة"): "ه", ord("ى"): "ي", ord("ـ"): None}
 _NUMBER_RE = re.compile(r"^(\d+(?:[.,]\d+)?)([^\W\d]*)$")
+V = TypeVar("V")
 _FIRST_WORD_RE = re.compile(r"^\s*[^\s:,.;!?]+[\s:,.;!?]*(.*)$", re.DOTALL)
 
 
@@ -67,21 +69,48 @@ def typo_distance(a: str, b: str, limit: int = 1) -> int:
     return prev[-1]
 
 
-def close_match(word: str, table: Mapping[str, str]) -> str | None:
+class TypoIndex(Generic[V]):
+    """A table looked up exactly or with one typo, fast: each key is also filed under every
+    spelling with one letter dropped, so a word only meets the few keys it could be near."""
+
+    def __init__(self, table: Mapping[str, V]) -> None:
+        self.table = dict(table)
+        self._near: dict[str, set[str]] = {}
+        self._longest = max((len(key) for key in self.table), default=0)
+        for key in self.table:
+            if len(key) >= TYPO_MIN_LENGTH:
+                for variant in _one_dropped(key) | {key}:
+                    self._near.setdefault(variant, set()).add(key)
+
+    def get(self, word: str) -> V | None:
+        """The value for ``word``, or for the one key a typo away; None if none or several."""
+        if word in self.table:
+            return self.table[word]
+        if not TYPO_MIN_LENGTH <= len(word) <= self._longest + 1:
+            return None
+        keys: set[str] = set()
+        for variant in _one_dropped(word) | {word}:
+            keys |= self._near.get(variant, set())
+        found = {self.table[key] for key in keys if typo_distance(word, key) <= 1}
+        return found.pop() if len(found) == 1 else None
+
+
+def _one_dropped(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def close_match(word: str, table: Mapping[str, V]) -> V | None:
     """The value of ``table`` whose key is ``word`` or one typo away; None if none or several."""
-    if word in table:
-        return table[word]
-    if len(word) < TYPO_MIN_LENGTH:
-        return None
-    found = {value for key, value in table.items()
-             if len(key) >= TYPO_MIN_LENGTH and typo_distance(word, key) <= 1}
-    return found.pop() if len(found) == 1 else None
+    index = table if isinstance(table, TypoIndex) else TypoIndex(table)
+    return index.get(word)
 
 
 _KEYWORD_TABLE = {normalize(word): name for name, words in KEYWORDS.items() for word in words}
-_ANSWER_TABLE = {normalize(word): value for value, words in ANSWERS.items() for word in words}
-_LANGUAGE_TABLE = {normalize(word): code for code, words in LANGUAGE_WORDS.items()
-                   for word in words}
+_KEYWORDS = TypoIndex(_KEYWORD_TABLE)
+_ANSWERS = TypoIndex({normalize(word): value for value, words in ANSWERS.items()
+                      for word in words})
+_LANGUAGES = TypoIndex({normalize(word): code for code, words in LANGUAGE_WORDS.items()
+                        for word in words})
 _UNITS = frozenset(normalize(word) for word in UNIT_WORDS)
 _FILLERS = frozenset(normalize(word) for word in FILLER_WORDS)
 
@@ -118,7 +147,7 @@ def parse(text: str) -> Command:
     name = _KEYWORD_TABLE.get(first)
     corrected = False
     if name is None:
-        name = close_match(first, _KEYWORD_TABLE)
+        name = _KEYWORDS.get(first)
         corrected = name is not None
         if name in GUARDED_COMMANDS and _near_another_command(first, name):
             name = None
@@ -131,12 +160,12 @@ def parse(text: str) -> Command:
 
 def answer(word: str) -> str | None:
     """``yes`` or ``no`` for an answer word in any language (one typo forgiven), else None."""
-    return close_match(word, _ANSWER_TABLE)
+    return _ANSWERS.get(word)
 
 
 def language(word: str) -> str | None:
     """The language code a member named (``fr``, ``ar``, ``zgh``, ``en``), else None."""
-    return close_match(word, _LANGUAGE_TABLE)
+    return _LANGUAGES.get(word)
 
 
 def number(word: str) -> Decimal | None:

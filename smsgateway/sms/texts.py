@@ -139,7 +139,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Not enough stock for order #{id}: {available} {unit} available.",
     },
     "coordinators_only": {
-        "fr": "Commande reservee aux coordinatrices.",
+        "fr": "Reserve aux coordinatrices.",
         "ar": "هذا الأمر خاص بالمنسقات.",
         "zgh": "Tanaddant a i coordinatrices ka.",
         "en": "Only coordinators can do this.",

@@ -19,7 +19,7 @@ from handlers.base import ParseError, SmsIn, StatusUpdate
 
 from ..db import get_session
 from ..reports import apply_status
-from ..sms.inbound import receive
+from ..sms.inbound import Outcome, receive
 from . import bp, require_africastalking_secret
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,22 @@ def require_twilio_signature(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _receive(sms: SmsIn, **options: Any) -> Outcome | None:
+    try:
+        return receive(get_session(), sms, **options)
+    except LookupError:
+        # The row its id collided with vanished (rolled back meanwhile): nothing was stored.
+        log.warning("%s message %s collided with a vanished row", sms.provider,
+                    sms.provider_message_id)
+        return None
+
+
+def _try_again() -> tuple[Response, int, dict[str, str]]:
+    # Nothing was stored: the provider resends on a 5xx, and the resend will be stored.
+    return (jsonify({"error": "Service Unavailable", "status": 503}), 503,
+            {"Retry-After": "5"})
+
+
 def _africastalking_reply_provider(sms: SmsIn) -> str:
     settings = current_app.config["SETTINGS"]
     if sms.provider_message_id.startswith(SIMULATOR_ID_PREFIX) or not (
@@ -87,7 +103,9 @@ def africastalking_sms() -> Any:
         _check_id(sms.provider_message_id)
     except ParseError as error:
         return _bad_request(error)
-    outcome = receive(get_session(), sms, reply_provider=_africastalking_reply_provider(sms))
+    outcome = _receive(sms, reply_provider=_africastalking_reply_provider(sms))
+    if outcome is None:
+        return _try_again()
     return jsonify({"status": "duplicate" if outcome.duplicate else "received",
                     "id": outcome.inbound_id})
 
@@ -101,7 +119,9 @@ def twilio_sms() -> Any:
         _check_id(sms.provider_message_id)
     except ParseError as error:
         return _bad_request(error)
-    outcome = receive(get_session(), sms, reply_provider=twilio.NAME, inline=True)
+    outcome = _receive(sms, reply_provider=twilio.NAME, inline=True)
+    if outcome is None:
+        return _try_again()
     return Response(twilio.render_twiml(outcome.replies), mimetype="text/xml")
 
 
