@@ -128,6 +128,7 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
         claimed = claim_rows(session, message_ids)
         session.commit()
         counts["claimed"] = len(claimed)
+        touched = {(m.broadcast_id, m.kind) for m in claimed if m.broadcast_id is not None}
         claimed = _drop_stale_and_quiet(session, claimed, counts)
         by_provider: dict[str, list[Claimed]] = defaultdict(list)
         for message in claimed:
@@ -135,12 +136,14 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
         for provider_name, group in by_provider.items():
             for status, n in _send_group(session, provider_name, group).items():
                 counts[status] += n
-    touched = {m.broadcast_id for m in claimed if m.broadcast_id is not None}
-    if touched:
+    # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
+    # query (over an index full of rows that just changed status) is not worth making.
+    last = [b for b, kind in touched if not get_queue(QUEUE_FOR_KIND[MessageKind(kind)]).count]
+    if last:
         from .broadcasts.fanout import finish_if_done
 
         with db.session() as session:
-            for broadcast_id in touched:
+            for broadcast_id in set(last):
                 finish_if_done(session, broadcast_id)
     return dict(counts)
 

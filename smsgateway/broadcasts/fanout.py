@@ -187,7 +187,7 @@ def finish_if_done(session: Session, broadcast_id: int) -> bool:
 
 
 def resume_stalled() -> int:
-    """Re-enqueue fan-outs that a killed worker left half done; return how many.
+    """Re-enqueue fan-outs that a killed worker left half done (and close finished ones).
 
     A running fan-out always holds its lock, so a broadcast being queued or sent whose fan-out
     did not finish, whose lock is free and whose job is not waiting in a queue, has lost its
@@ -206,7 +206,12 @@ def resume_stalled() -> int:
         ).all()
     resumed = 0
     for broadcast_id, urgent in candidates:
-        if fan_out_done(broadcast_id) or redis.exists(LOCK_KEY.format(id=broadcast_id)):
+        if fan_out_done(broadcast_id):
+            # Its last send job may have run while another broadcast's waited in the queue.
+            with get_db().session() as session:
+                finish_if_done(session, broadcast_id)
+            continue
+        if redis.exists(LOCK_KEY.format(id=broadcast_id)):
             continue
         if not redis.exists(STARTED_KEY.format(id=broadcast_id)):
             continue  # never started: start() has not been called yet
