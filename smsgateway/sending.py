@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut, StatusUpdate, moves_forward
@@ -51,12 +51,18 @@ MAX_RATE_WAIT = 2.0
 PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 
 
+def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
+    # Written so that no index on status can serve it: PostgreSQL without fresh statistics
+    # would otherwise scan every queued row of the (broadcast, status) index for each batch
+    # instead of fetching the batch's rows by primary key.
+    return func.lower(OutboundMessage.status) == status.value
+
+
 def claim(session: Session, message_ids: Sequence[int]) -> list[int]:
     """Move queued messages to ``sending`` and return the ids this job won."""
     claimed = session.scalars(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(message_ids),
-               OutboundMessage.status == OutboundStatus.QUEUED)
+        .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
         .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
                 status_at=utcnow())
         .returning(OutboundMessage.id)
@@ -69,8 +75,7 @@ def release(session: Session, message_ids: Sequence[int]) -> None:
     if message_ids:
         session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(message_ids),
-                   OutboundMessage.status == OutboundStatus.SENDING)
+            .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.SENDING))
             .values(status=OutboundStatus.QUEUED, attempts=OutboundMessage.attempts - 1)
         )
         session.commit()
@@ -108,8 +113,7 @@ def claim_rows(session: Session, message_ids: Sequence[int]) -> list[Claimed]:
     """Like :func:`claim`, returning what the job needs to send them (one statement)."""
     rows = session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(message_ids),
-               OutboundMessage.status == OutboundStatus.QUEUED)
+        .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
         .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
                 status_at=utcnow())
         .returning(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
