@@ -137,18 +137,46 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
     """Insert rows, skipping phones the broadcast already has; (id, text) of those inserted."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, rows, now)
+    from sqlalchemy.dialects.sqlite import insert
+
     statement = (insert(OutboundMessage.__table__)
                  .on_conflict_do_nothing(index_elements=["broadcast_id", "to_phone"])
                  .returning(OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.text))
-    now = utcnow()
     for row in rows:
         row["created_at"] = now
+        row["attempts"] = 0
     return [(r[0], r[1]) for r in session.execute(statement, rows).all()]
+
+
+# One statement with five array parameters: a thousand-row VALUES list would cost more to
+# build and parse, on both sides, than the insert itself.
+_UNNEST_INSERT = sql_text("""
+    INSERT INTO outbound_messages (to_phone, member_id, text, encoding, segments, kind,
+                                   provider, status, broadcast_id, attempts, created_at)
+    SELECT u.phone, u.member_id, u.text, u.encoding, u.segments, :kind, :provider, :status,
+           :broadcast_id, 0, :now
+    FROM unnest(CAST(:phones AS varchar[]), CAST(:member_ids AS integer[]),
+                CAST(:texts AS text[]), CAST(:encodings AS varchar[]),
+                CAST(:segments AS integer[])) AS u(phone, member_id, text, encoding, segments)
+    ON CONFLICT (broadcast_id, to_phone) DO NOTHING
+    RETURNING id, text
+""")
+
+
+def _insert_unnest(session: Session, rows: list[dict[str, Any]], now: Any
+                   ) -> list[tuple[int, str]]:
+    first = rows[0]
+    params = {
+        "kind": str(first["kind"]), "provider": first["provider"],
+        "status": str(first["status"]), "broadcast_id": first["broadcast_id"], "now": now,
+        "phones": [r["to_phone"] for r in rows], "member_ids": [r["member_id"] for r in rows],
+        "texts": [r["text"] for r in rows], "encodings": [r["encoding"] for r in rows],
+        "segments": [r["segments"] for r in rows],
+    }
+    return [(r[0], r[1]) for r in session.execute(_UNNEST_INSERT, params).all()]
 
 
 def enqueue_batches(queue: Queue, ids: Sequence[int], batch_size: int) -> int:
