@@ -171,7 +171,7 @@ def _drop_stale_and_quiet(session: Session, claimed: list[Claimed],
     if stale:
         session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(stale), OutboundMessage.status == OutboundStatus.SENDING)
+            .where(OutboundMessage.id.in_(stale), _status_is(OutboundStatus.SENDING))
             .values(status=OutboundStatus.EXPIRED, status_at=now,
                     failure_reason="expired before sending"))
         session.commit()
