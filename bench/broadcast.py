@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -238,7 +239,13 @@ def main() -> int:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             admin.dispose()
-        redis_server.shutdown(nosave=True)
+        server_pid = redis_server.pid
+        try:
+            redis_server.shutdown(nosave=True)
+        except Exception:  # noqa: BLE001 - the server closes the socket as it stops
+            pass
+        if Path(f"/proc/{server_pid}").exists():
+            os.kill(server_pid, signal.SIGTERM)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut, StatusUpdate, moves_forward
@@ -51,12 +51,18 @@ MAX_RATE_WAIT = 2.0
 PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 
 
+def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
+    # Written so that no index on status can serve it: PostgreSQL without fresh statistics
+    # would otherwise scan every queued row of the (broadcast, status) index for each batch
+    # instead of fetching the batch's rows by primary key.
+    return func.lower(OutboundMessage.status) == status.value
+
+
 def claim(session: Session, message_ids: Sequence[int]) -> list[int]:
     """Move queued messages to ``sending`` and return the ids this job won."""
     claimed = session.scalars(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(message_ids),
-               OutboundMessage.status == OutboundStatus.QUEUED)
+        .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
         .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
                 status_at=utcnow())
         .returning(OutboundMessage.id)
@@ -69,8 +75,7 @@ def release(session: Session, message_ids: Sequence[int]) -> None:
     if message_ids:
         session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(message_ids),
-                   OutboundMessage.status == OutboundStatus.SENDING)
+            .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.SENDING))
             .values(status=OutboundStatus.QUEUED, attempts=OutboundMessage.attempts - 1)
         )
         session.commit()
@@ -108,8 +113,7 @@ def claim_rows(session: Session, message_ids: Sequence[int]) -> list[Claimed]:
     """Like :func:`claim`, returning what the job needs to send them (one statement)."""
     rows = session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(message_ids),
-               OutboundMessage.status == OutboundStatus.QUEUED)
+        .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
         .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
                 status_at=utcnow())
         .returning(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
@@ -128,6 +132,7 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
         claimed = claim_rows(session, message_ids)
         session.commit()
         counts["claimed"] = len(claimed)
+        touched = {(m.broadcast_id, m.kind) for m in claimed if m.broadcast_id is not None}
         claimed = _drop_stale_and_quiet(session, claimed, counts)
         by_provider: dict[str, list[Claimed]] = defaultdict(list)
         for message in claimed:
@@ -135,12 +140,14 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
         for provider_name, group in by_provider.items():
             for status, n in _send_group(session, provider_name, group).items():
                 counts[status] += n
-    touched = {m.broadcast_id for m in claimed if m.broadcast_id is not None}
-    if touched:
+    # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
+    # query (over an index full of rows that just changed status) is not worth making.
+    last = [b for b, kind in touched if not get_queue(QUEUE_FOR_KIND[MessageKind(kind)]).count]
+    if last:
         from .broadcasts.fanout import finish_if_done
 
         with db.session() as session:
-            for broadcast_id in touched:
+            for broadcast_id in set(last):
                 finish_if_done(session, broadcast_id)
     return dict(counts)
 
@@ -164,7 +171,7 @@ def _drop_stale_and_quiet(session: Session, claimed: list[Claimed],
     if stale:
         session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(stale), OutboundMessage.status == OutboundStatus.SENDING)
+            .where(OutboundMessage.id.in_(stale), _status_is(OutboundStatus.SENDING))
             .values(status=OutboundStatus.EXPIRED, status_at=now,
                     failure_reason="expired before sending"))
         session.commit()

@@ -368,3 +368,12 @@ def test_a_fan_out_whose_worker_died_is_resumed_by_the_next_worker(
     assert broadcasts.progress(db, broadcast.id).status == "done"
     with bapp.app_context():
         assert resume_stalled() == 0
+
+
+def test_two_broadcasts_sharing_a_queue_both_finish(bapp: Flask, db: Session, coop: Any) -> None:
+    first = send(db, coop, {"fr": "Un"})
+    second = send(db, coop, {"fr": "Deux"})
+    run_burst(bapp)
+    assert [broadcasts.progress(db, b.id).status for b in (first, second)] == ["done", "done"]
+    assert {r.status for r in sent_rows(db, first.id) + sent_rows(db, second.id)} == {
+        OutboundStatus.DELIVERED}

@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 from rq import Queue
 from sqlalchemy import func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from menus.encoding import measure
@@ -33,6 +34,8 @@ DONE = "done"
 LOCK_SECONDS = 30
 SEND_FUNC = "smsgateway.sending.send_messages"
 SEND_JOB_TIMEOUT = 180
+#: A fan-out that wrote this many rows refreshes the table's statistics (PostgreSQL).
+ANALYZE_AFTER = 10_000
 
 
 def fan_out(broadcast_id: int) -> dict[str, int]:
@@ -121,6 +124,9 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
         session.execute(update(Broadcast).where(Broadcast.id == broadcast_id)
                         .values(recipients=total))
         redis.set(cursor_key, DONE, ex=7 * 86400)
+        if written >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+            # Fresh statistics for the send jobs' and progress queries, before autovacuum.
+            session.execute(sql_text("ANALYZE outbound_messages"))
         finish_if_done(session, broadcast_id)
     log.info("broadcast %s: %s messages written, %s enqueued", broadcast_id, written, enqueued)
     return {"written": written, "enqueued": enqueued}
@@ -131,18 +137,46 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
     """Insert rows, skipping phones the broadcast already has; (id, text) of those inserted."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, rows, now)
+    from sqlalchemy.dialects.sqlite import insert
+
     statement = (insert(OutboundMessage.__table__)
                  .on_conflict_do_nothing(index_elements=["broadcast_id", "to_phone"])
                  .returning(OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.text))
-    now = utcnow()
     for row in rows:
         row["created_at"] = now
+        row["attempts"] = 0
     return [(r[0], r[1]) for r in session.execute(statement, rows).all()]
+
+
+# One statement with five array parameters: a thousand-row VALUES list would cost more to
+# build and parse, on both sides, than the insert itself.
+_UNNEST_INSERT = sql_text("""
+    INSERT INTO outbound_messages (to_phone, member_id, text, encoding, segments, kind,
+                                   provider, status, broadcast_id, attempts, created_at)
+    SELECT u.phone, u.member_id, u.text, u.encoding, u.segments, :kind, :provider, :status,
+           :broadcast_id, 0, :now
+    FROM unnest(CAST(:phones AS varchar[]), CAST(:member_ids AS integer[]),
+                CAST(:texts AS text[]), CAST(:encodings AS varchar[]),
+                CAST(:segments AS integer[])) AS u(phone, member_id, text, encoding, segments)
+    ON CONFLICT (broadcast_id, to_phone) DO NOTHING
+    RETURNING id, text
+""")
+
+
+def _insert_unnest(session: Session, rows: list[dict[str, Any]], now: Any
+                   ) -> list[tuple[int, str]]:
+    first = rows[0]
+    params = {
+        "kind": str(first["kind"]), "provider": first["provider"],
+        "status": str(first["status"]), "broadcast_id": first["broadcast_id"], "now": now,
+        "phones": [r["to_phone"] for r in rows], "member_ids": [r["member_id"] for r in rows],
+        "texts": [r["text"] for r in rows], "encodings": [r["encoding"] for r in rows],
+        "segments": [r["segments"] for r in rows],
+    }
+    return [(r[0], r[1]) for r in session.execute(_UNNEST_INSERT, params).all()]
 
 
 def enqueue_batches(queue: Queue, ids: Sequence[int], batch_size: int) -> int:
@@ -187,7 +221,7 @@ def finish_if_done(session: Session, broadcast_id: int) -> bool:
 
 
 def resume_stalled() -> int:
-    """Re-enqueue fan-outs that a killed worker left half done; return how many.
+    """Re-enqueue fan-outs that a killed worker left half done (and close finished ones).
 
     A running fan-out always holds its lock, so a broadcast being queued or sent whose fan-out
     did not finish, whose lock is free and whose job is not waiting in a queue, has lost its
@@ -206,7 +240,12 @@ def resume_stalled() -> int:
         ).all()
     resumed = 0
     for broadcast_id, urgent in candidates:
-        if fan_out_done(broadcast_id) or redis.exists(LOCK_KEY.format(id=broadcast_id)):
+        if fan_out_done(broadcast_id):
+            # Its last send job may have run while another broadcast's waited in the queue.
+            with get_db().session() as session:
+                finish_if_done(session, broadcast_id)
+            continue
+        if redis.exists(LOCK_KEY.format(id=broadcast_id)):
             continue
         if not redis.exists(STARTED_KEY.format(id=broadcast_id)):
             continue  # never started: start() has not been called yet

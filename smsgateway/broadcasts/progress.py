@@ -57,6 +57,12 @@ def progress(session: Session, broadcast_id: int) -> Progress:
         OutboundMessage.failure_reason == OPTED_OUT_REASON)) or 0
     cost = session.scalar(select(func.coalesce(func.sum(OutboundMessage.cost), 0))
                           .where(where)) or Decimal("0")
+    if str(broadcast.status) == "sending" and not counts.get("queued") and not counts.get(
+            "sending"):
+        from .fanout import finish_if_done
+
+        if finish_if_done(session, broadcast_id):
+            session.refresh(broadcast)
     written = sum(counts.values())
     return Progress(broadcast_id, str(broadcast.status), max(written, broadcast.recipients),
                     counts, reasons, opted_out, Decimal(cost))
