@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import migrate
+from .commands import broadcasts as broadcast_commands
 from .commands import menus as menus_commands
 from .commands.simulate import simulate_command
 from .config import load_settings
@@ -133,7 +134,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(menus_commands.menus_group)
     app.cli.add_command(simulate_command)
-    __import__("smsgateway.commands.broadcasts", fromlist=["register"]).register(app)
+    broadcast_commands.register(app)
 
 
 def main() -> None:

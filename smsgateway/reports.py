@@ -11,6 +11,7 @@ from handlers.base import STATUS_RANK, StatusUpdate, moves_forward
 
 from .db import utcnow
 from .models import OutboundMessage, OutboundStatus
+from .sending import OPTED_OUT_REASON
 from .services.members import set_opt_out
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,10 @@ def apply_status(session: Session, report: StatusUpdate) -> OutboundMessage | No
             "provider_status": report.provider_status[:40],
             "status_at": utcnow(),
         }
-        if report.failure_reason:
+        if report.opted_out and report.status in (OutboundStatus.FAILED, OutboundStatus.EXPIRED):
+            # Broadcast progress counts opt-outs by this reason, as for a refusal at send time.
+            values["failure_reason"] = OPTED_OUT_REASON
+        elif report.failure_reason:
             values["failure_reason"] = report.failure_reason[:200]
         if report.error_code:
             values["error_code"] = str(report.error_code)[:20]

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
-from handlers.base import Provider, SendError, SendResult, SmsOut, StatusUpdate, moves_forward
+from handlers.base import Provider, SendError, SendResult, SmsOut
 
 from .db import get_db, utcnow
 from .models import (
@@ -344,26 +344,6 @@ def record_result(session: Session, message: OutboundMessage, result: SendResult
         Decimal(message.segments) * Decimal(getattr(prices, message.provider, 0))
     )
     return str(message.status)
-
-
-def apply_status(session: Session, update_: StatusUpdate) -> OutboundMessage | None:
-    """Apply a delivery report to its message; statuses only move forward. Caller commits."""
-    message = session.scalar(select(OutboundMessage).where(
-        OutboundMessage.provider == update_.provider,
-        OutboundMessage.provider_message_id == update_.provider_message_id))
-    if message is None:
-        return None
-    if moves_forward(str(message.status), update_.status):
-        message.status = OutboundStatus(update_.status)
-        message.provider_status = update_.provider_status
-        message.status_at = utcnow()
-        if update_.status in (OutboundStatus.FAILED, OutboundStatus.EXPIRED):
-            message.failure_reason = (OPTED_OUT_REASON if update_.opted_out
-                                      else (update_.failure_reason or update_.provider_status))
-            message.error_code = update_.error_code
-    if update_.opted_out:
-        set_opt_out(session, message.to_phone, True, channel="sms")
-    return message
 
 
 def reap(older_than: float | None = None) -> int:

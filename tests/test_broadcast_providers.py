@@ -17,7 +17,7 @@ from handlers import twilio as tw
 from smsgateway import broadcasts, outbox
 from smsgateway.db import get_db
 from smsgateway.models import Member, MessageKind, OutboundMessage
-from smsgateway.sending import apply_status
+from smsgateway.reports import apply_status
 from smsgateway.worker import run_burst
 from tests.broadcast_support import app_with, make_coop, phone, sent_rows
 
