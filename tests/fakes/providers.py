@@ -7,6 +7,7 @@ one number (``program``).
 
 from __future__ import annotations
 
+import abc
 import base64
 import itertools
 import json
@@ -56,7 +57,7 @@ class _Server(ThreadingHTTPServer):
     fake: FakeProvider
 
 
-class FakeProvider:
+class FakeProvider(abc.ABC):
     """Common machinery: a threaded server, the record of requests, programmed failures."""
 
     def __init__(self) -> None:
@@ -91,8 +92,9 @@ class FakeProvider:
                 return self._failures.pop(0)
         return self.answer(request)
 
+    @abc.abstractmethod
     def answer(self, request: Recorded) -> tuple[int, dict[str, Any]]:
-        raise NotImplementedError  # each fake provider answers in its own format
+        """The status and JSON body the provider would send back."""
 
     def __enter__(self) -> FakeProvider:
         self._thread.start()
