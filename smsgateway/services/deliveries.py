@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -98,14 +98,16 @@ def recent_deliveries(session: Session, member: Member, limit: int = 5) -> list[
     )
 
 
+# Built once: SOLDE by SMS runs them per message, and building a select costs as much as
+# running it.
+_EARNED = select(func.coalesce(func.sum(Delivery.quantity * Delivery.unit_price), 0)).where(
+    Delivery.member_id == bindparam("member"), Delivery.status == DeliveryStatus.ACCEPTED)
+_PAID = select(func.coalesce(func.sum(Payment.amount), 0)).where(
+    Payment.member_id == bindparam("member"))
+
+
 def balance(session: Session, member: Member) -> Decimal:
     """What the cooperative owes the member: accepted deliveries at their price, less payments."""
-    earned = session.scalar(
-        select(func.coalesce(func.sum(Delivery.quantity * Delivery.unit_price), 0)).where(
-            Delivery.member_id == member.id, Delivery.status == DeliveryStatus.ACCEPTED
-        )
-    )
-    paid = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.member_id == member.id)
-    )
+    earned = session.scalar(_EARNED, {"member": member.id})
+    paid = session.scalar(_PAID, {"member": member.id})
     return (Decimal(earned) - Decimal(paid)).quantize(Decimal("0.01"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -55,11 +55,15 @@ def ensure_group(session: Session, cooperative: Cooperative, name: str) -> Group
     return group
 
 
+# Built once: building a select costs as much as running it, and this runs per message.
+_MEMBERS_BY_PHONE = (select(Member)
+                     .where(Member.phone == bindparam("phone"), Member.active.is_(True))
+                     .order_by(Member.id))
+
+
 def members_by_phone(session: Session, phone: str) -> list[Member]:
     """Every membership of a phone (one person may belong to several cooperatives)."""
-    return list(session.scalars(
-        select(Member).where(Member.phone == phone, Member.active.is_(True)).order_by(Member.id)
-    ))
+    return list(session.scalars(_MEMBERS_BY_PHONE, {"phone": phone}))
 
 
 def find_member(session: Session, phone: str, region: str = DEFAULT_REGION) -> Member | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..exceptions import InsufficientStock
@@ -22,14 +22,16 @@ def stock_level(session: Session, product_id: int) -> Decimal:
     return Decimal(total).quantize(Decimal("0.001"))
 
 
+# Built once: STOCK by SMS runs it per message, and building a select costs as much as running it.
+_STOCK_LEVELS = (select(Product.id, func.coalesce(func.sum(StockMovement.quantity), 0))
+                 .outerjoin(StockMovement, StockMovement.product_id == Product.id)
+                 .where(Product.cooperative_id == bindparam("coop"))
+                 .group_by(Product.id))
+
+
 def stock_levels(session: Session, cooperative_id: int) -> dict[int, Decimal]:
     """Stock of every product of a cooperative, by product id (zero when no movement)."""
-    rows = session.execute(
-        select(Product.id, func.coalesce(func.sum(StockMovement.quantity), 0))
-        .outerjoin(StockMovement, StockMovement.product_id == Product.id)
-        .where(Product.cooperative_id == cooperative_id)
-        .group_by(Product.id)
-    )
+    rows = session.execute(_STOCK_LEVELS, {"coop": cooperative_id})
     return {pid: Decimal(total).quantize(Decimal("0.001")) for pid, total in rows}
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -61,11 +61,16 @@ def _not_understood(ctx: Context, _command: Command) -> str:
     return text("not_understood", ctx.lang) + " " + help_text(ctx)
 
 
+# Statements built once: building one costs as much as running it, and these run per message.
+_PRODUCTS = (select(Product)
+             .where(Product.cooperative_id == bindparam("coop"), Product.active.is_(True))
+             .order_by(Product.id))
+_PENDING_DELIVERIES = select(func.count()).select_from(Delivery).where(
+    Delivery.member_id == bindparam("member"), Delivery.status == DeliveryStatus.PENDING)
+
+
 def _products(ctx: Context) -> list[Product]:
-    return list(ctx.session.scalars(
-        select(Product).where(Product.cooperative_id == ctx.member.cooperative_id,
-                              Product.active.is_(True)).order_by(Product.id)
-    ))
+    return list(ctx.session.scalars(_PRODUCTS, {"coop": ctx.member.cooperative_id}))
 
 
 @lru_cache(maxsize=256)
@@ -143,10 +148,7 @@ def _delivery(ctx: Context, command: Command) -> str:
 
 def _balance(ctx: Context, _command: Command) -> str:
     amount = deliveries.balance(ctx.session, ctx.member)
-    pending = ctx.session.scalar(
-        select(func.count()).select_from(Delivery).where(
-            Delivery.member_id == ctx.member.id, Delivery.status == DeliveryStatus.PENDING)
-    )
+    pending = ctx.session.scalar(_PENDING_DELIVERIES, {"member": ctx.member.id})
     return text("balance", ctx.lang, amount=number(amount, ctx.lang),
                 currency=ctx.settings.defaults.currency, pending=pending or 0)
 

@@ -15,9 +15,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,6 @@ from ..models import (
     Member,
     MessageKind,
     OutboundMessage,
-    OutboundStatus,
 )
 from ..phones import try_normalize
 from ..services.members import members_by_phone
@@ -54,7 +54,8 @@ class Outcome:
     duplicate: bool = False
     command: str | None = None
     replies: list[str] = field(default_factory=list)
-    queued: list[OutboundMessage] = field(default_factory=list)
+    #: Ids of the replies queued (committed) for a send job.
+    queued: list[int] = field(default_factory=list)
 
 
 def _clean(value: str, limit: int | None = None) -> str:
@@ -64,28 +65,31 @@ def _clean(value: str, limit: int | None = None) -> str:
 
 
 def _new_inbound(sms: SmsIn, sender: str | None, member: Member | None,
-                 command: str) -> InboundMessage:
-    return InboundMessage(
-        provider=sms.provider,
-        provider_message_id=_clean(sms.provider_message_id, 100),
-        sender=sender or _clean(sms.sender, 40),
-        recipient=_clean(sms.recipient, 40),
-        text=_clean(sms.text),
-        raw={_clean(k, 100): _clean(str(v), MAX_RAW_FIELD) for k, v in sms.raw.items()},
-        member_id=member.id if member is not None else None,
-        command=command,
-        status=InboundStatus.RECEIVED,
-    )
+                 command: str) -> dict[str, Any]:
+    # A row's values, not an ORM object: one Core INSERT writes it (see _store).
+    return {
+        "provider": sms.provider,
+        "provider_message_id": _clean(sms.provider_message_id, 100),
+        "sender": sender or _clean(sms.sender, 40),
+        "recipient": _clean(sms.recipient, 40),
+        "text": _clean(sms.text),
+        "raw": {_clean(k, 100): _clean(str(v), MAX_RAW_FIELD) for k, v in sms.raw.items()},
+        "member_id": member.id if member is not None else None,
+        "command": command,
+        "status": InboundStatus.RECEIVED,
+        "error": None,
+        "processed_at": None,
+    }
 
 
-def _store(session: Session, message: InboundMessage) -> bool:
-    """Insert the message now; False when the provider already sent it (unique key)."""
-    session.add(message)
+def _store(session: Session, inbound: dict[str, Any]) -> bool:
+    """Insert the message now and set its id; False when the provider already sent it."""
     try:
-        session.flush()
+        result = session.execute(insert(InboundMessage.__table__), inbound)
     except IntegrityError:
         session.rollback()
         return False
+    inbound["id"] = int(result.inserted_primary_key[0])
     return True
 
 
@@ -132,6 +136,9 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
         except Exception as error:  # noqa: BLE001  (an apology, never silence)
             reply = _failed(inbound, error, language, after_commit)
         _done(inbound)
+        session.execute(
+            update(InboundMessage.__table__).where(InboundMessage.id == inbound["id"]),
+            {k: inbound[k] for k in ("status", "error", "processed_at")})
     else:
         try:
             reply = _answer(session, settings, member, command, channel, after_commit)
@@ -139,48 +146,48 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
             session.rollback()  # only reads were made; PostgreSQL needs a clean transaction
             reply = _failed(inbound, error, language, after_commit)
         _done(inbound)  # before the INSERT: one statement writes the finished row
+        if sender is None:
+            # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
+            inbound["error"] = inbound["error"] or "sender is not a phone number: no reply"
         if not _store(session, inbound):
             return _duplicate(session, sms)
-    outcome = Outcome(inbound.id, command=command.name)
+    outcome = Outcome(inbound["id"], command=command.name)
     if sender is None:
-        # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
-        inbound.error = inbound.error or "sender is not a phone number: no reply"
         session.commit()
         return outcome
-    message = outbox.add(session, to=sender, text=reply, kind=MessageKind.REPLY,
-                         provider=reply_provider, member_id=inbound.member_id,
-                         in_reply_to_id=inbound.id)
+    message_id = outbox.insert_one(
+        session, to=sender, text=reply, kind=MessageKind.REPLY, provider=reply_provider,
+        member_id=inbound["member_id"], in_reply_to_id=inbound["id"],
+        sent_at=utcnow() if inline else None)
     outcome.replies.append(reply)
-    if inline:
-        message.status = OutboundStatus.SENT
-        message.sent_at = message.status_at = utcnow()
-    else:
-        outcome.queued.append(message)
+    if not inline:
+        outcome.queued.append(message_id)
     session.commit()
     _after_commit(outcome.queued, after_commit)
     return outcome
 
 
-def _done(inbound: InboundMessage) -> None:
-    if inbound.status == InboundStatus.RECEIVED:
-        inbound.status = InboundStatus.PROCESSED
-    inbound.processed_at = utcnow()
+def _done(inbound: dict[str, Any]) -> None:
+    if inbound["status"] == InboundStatus.RECEIVED:
+        inbound["status"] = InboundStatus.PROCESSED
+    inbound["processed_at"] = utcnow()
 
 
-def _failed(inbound: InboundMessage, error: Exception, language: str,
+def _failed(inbound: dict[str, Any], error: Exception, language: str,
             after_commit: list[Callable[[], None]]) -> str:
-    log.exception("inbound %s message %s failed", inbound.provider, inbound.provider_message_id)
+    log.exception("inbound %s message %s failed", inbound["provider"],
+                  inbound["provider_message_id"])
     after_commit.clear()
-    inbound.status = InboundStatus.FAILED
-    inbound.error = f"{type(error).__name__}: {error}"[:300]
+    inbound["status"] = InboundStatus.FAILED
+    inbound["error"] = f"{type(error).__name__}: {error}"[:300]
     return text("error", language)
 
 
-def _after_commit(queued: list[OutboundMessage], actions: list[Callable[[], None]]) -> None:
+def _after_commit(queued: list[int], actions: list[Callable[[], None]]) -> None:
     # Everything is committed: a failure to enqueue is logged, and the reply stays queued in
     # the database, rather than a 500 that would make the provider resend a handled message.
     try:
-        outbox.send(queued)
+        outbox.send_ids(queued, outbox.QUEUE_FOR_KIND[MessageKind.REPLY])
         for action in actions:
             action()
     except Exception:  # noqa: BLE001

@@ -8,7 +8,9 @@ provider would send; never a trace.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import wraps
 from typing import Any
 
@@ -17,7 +19,7 @@ from flask import Response, abort, current_app, jsonify, request
 from handlers import africastalking, twilio
 from handlers.base import ParseError, SmsIn, StatusUpdate
 
-from ..db import get_session
+from ..db import get_db, get_session
 from ..reports import apply_status
 from ..sms.inbound import Outcome, receive
 from . import bp, require_africastalking_secret
@@ -69,9 +71,20 @@ def require_twilio_signature(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+#: SQLite lets one connection write at a time, and a thread that finds the file locked sleeps
+#: in SQLite's busy handler (1, 2, 5, ... up to 100 ms) however soon the lock is freed: the
+#: threads of one web process take turns here instead (PostgreSQL: no turns).
+_SQLITE_TURN = threading.Lock()
+
+
+def _turn() -> AbstractContextManager[object]:
+    return _SQLITE_TURN if get_db().kind == "embedded" else nullcontext()
+
+
 def _receive(sms: SmsIn, **options: Any) -> Outcome | None:
     try:
-        return receive(get_session(), sms, **options)
+        with _turn():
+            return receive(get_session(), sms, **options)
     except LookupError:
         # The row its id collided with vanished (rolled back meanwhile): nothing was stored.
         log.warning("%s message %s collided with a vanished row", sms.provider,
