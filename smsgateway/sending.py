@@ -58,18 +58,6 @@ def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
     return func.lower(OutboundMessage.status) == status.value
 
 
-def claim(session: Session, message_ids: Sequence[int]) -> list[int]:
-    """Move queued messages to ``sending`` and return the ids this job won."""
-    claimed = session.scalars(
-        update(OutboundMessage)
-        .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
-        .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
-                status_at=utcnow())
-        .returning(OutboundMessage.id)
-    ).all()
-    return list(claimed)
-
-
 def release(session: Session, message_ids: Sequence[int]) -> None:
     """Give claimed messages back (``sending -> queued``) for another job to take."""
     if message_ids:
@@ -110,7 +98,7 @@ class Claimed:
 
 
 def claim_rows(session: Session, message_ids: Sequence[int]) -> list[Claimed]:
-    """Like :func:`claim`, returning what the job needs to send them (one statement)."""
+    """Claim queued messages (``queued -> sending``); return the rows won, ready to send."""
     rows = session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
