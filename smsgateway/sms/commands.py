@@ -90,12 +90,17 @@ def _codes(products: list[Product]) -> str:
     return ", ".join(p.code for p in products)
 
 
-def _stock(ctx: Context, command: Command) -> str:
+def _chosen(ctx: Context, command: Command) -> list[Product]:
+    """The products the command names, or all of the cooperative's when it names none."""
     products = _products(ctx)
-    if not products:
-        return text("no_products", ctx.lang)
     _numbers, words = parse.split_quantity(command.args)
-    chosen = _match(products, words) or products
+    return _match(products, words) or products
+
+
+def _stock(ctx: Context, command: Command) -> str:
+    chosen = _chosen(ctx, command)
+    if not chosen:
+        return text("no_products", ctx.lang)
     levels = stock.stock_levels(ctx.session, ctx.member.cooperative_id)
     items = ", ".join(
         f"{p.name_in(ctx.lang)} {number(levels.get(p.id, Decimal(0)), ctx.lang)} {p.unit}"
@@ -105,11 +110,9 @@ def _stock(ctx: Context, command: Command) -> str:
 
 
 def _price(ctx: Context, command: Command) -> str:
-    products = _products(ctx)
-    if not products:
+    chosen = _chosen(ctx, command)
+    if not chosen:
         return text("no_products", ctx.lang)
-    _numbers, words = parse.split_quantity(command.args)
-    chosen = _match(products, words) or products
     currency = ctx.settings.defaults.currency
     items = ", ".join(
         f"{p.name_in(ctx.lang)} {number(p.member_price, ctx.lang)} {currency}/{p.unit}"
