@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from pathlib import Path
@@ -11,14 +10,13 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import db, redisconn
+from . import db, logs, redisconn
 from .config import load_settings
 
 __all__ = ["create_app"]
 
 #: No provider sends a webhook anywhere near this; a larger body is refused with 413.
 MAX_CONTENT_LENGTH = 64 * 1024
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -40,18 +38,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_FORM_MEMORY_SIZE=MAX_CONTENT_LENGTH,
         JSON_SORT_KEYS=False,
     )
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logs.init_app(app)  # first: Flask's own logger must find our handler
 
     db.init_app(app)
     redisconn.init_app(app)
 
-    from . import cli, dashboard, health, simulator, webhooks
+    from . import admin, cli, dashboard, health, metrics, simulator, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(simulator.bp)
+    app.register_blueprint(admin.bp)
+    metrics.init_app(app)
     cli.init_app(app)
     _register_error_handlers(app)
     return app

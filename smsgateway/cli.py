@@ -116,8 +116,8 @@ def check_config() -> None:
     """Validate the configuration and print it (secrets hidden)."""
     settings = load_settings()
     data = settings.model_dump(mode="json")
-    for section in ("africastalking", "twilio", "simulator"):
-        for key in ("api_key", "auth_token", "webhook_secret", "password"):
+    for section in ("africastalking", "twilio", "simulator", "admin", "metrics"):
+        for key in ("api_key", "auth_token", "webhook_secret", "password", "token"):
             if data[section].get(key):
                 data[section][key] = "***"
     for key in ("secret_key", "database_url"):

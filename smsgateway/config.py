@@ -48,6 +48,8 @@ ENV_KEYS: dict[str, str] = {
     "TWILIO_FROM": "twilio.sender",
     "TWILIO_BASE_URL": "twilio.base_url",
     "SIMULATOR_PASSWORD": "simulator.password",
+    "ADMIN_PASSWORD": "admin.password",
+    "METRICS_TOKEN": "metrics.token",
 }
 
 #: Settings that must never be written in config.yaml.
@@ -59,6 +61,8 @@ SECRET_KEYS = frozenset(
         "africastalking.webhook_secret",
         "twilio.auth_token",
         "simulator.password",
+        "admin.password",
+        "metrics.token",
     }
 )
 
@@ -192,6 +196,27 @@ class TwilioSettings(_Section):
         return bool(self.account_sid and self.auth_token)
 
 
+class LoggingSettings(_Section):
+    # auto: plain text in a terminal (make run), JSON lines anywhere else (production).
+    format: Literal["auto", "json", "plain"] = "auto"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MetricsSettings(_Section):
+    # Unset: /metrics answers only loopback clients (as seen after the trusted proxies).
+    token: str | None = None
+
+
+class ReadinessSettings(_Section):
+    # /readyz answers 503 when a reply or an urgent alert has waited longer than this.
+    max_queue_lag_seconds: int = Field(120, ge=1, le=86400)
+
+
+class AdminSettings(_Section):
+    # Unset: the operator pages answer 404 (no accounts yet; HTTP basic auth with this).
+    password: str | None = None
+
+
 class Settings(_Section):
     """Every setting of the gateway, validated."""
 
@@ -213,6 +238,10 @@ class Settings(_Section):
     console: ConsoleSettings = ConsoleSettings()
     africastalking: AfricasTalkingSettings = AfricasTalkingSettings()
     twilio: TwilioSettings = TwilioSettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    readiness: ReadinessSettings = ReadinessSettings()
+    admin: AdminSettings = AdminSettings()
 
     @field_validator("database_url")
     @classmethod

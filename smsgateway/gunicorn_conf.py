@@ -11,6 +11,8 @@ import sys
 
 from smsgateway.config import load_settings
 from smsgateway.exceptions import ConfigError
+from smsgateway.logs import GunicornLogger
+from smsgateway.multiproc import child_exit, prepare_dir  # noqa: F401 (child_exit: a hook)
 
 try:
     _settings = load_settings()
@@ -33,3 +35,6 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 # The path without its query string: Africa's Talking callbacks carry their secret there.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
+# JSON lines with request ids, phones masked; workers share one directory of metrics.
+logger_class = GunicornLogger
+prepare_dir()

@@ -9,6 +9,7 @@ from flask import Flask
 from rq import Queue
 from rq.job import Job
 
+from .logs import TracedJob
 from .redisconn import get_redis
 
 #: Replies and confirmations to members: a broadcast never delays them.
@@ -25,7 +26,7 @@ def get_queue(name: str, app: Flask | None = None) -> Queue:
     """The queue called ``name`` on the app's Redis."""
     if name not in PRIORITY:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=get_redis(app))
+    return Queue(name, connection=get_redis(app), job_class=TracedJob)
 
 
 def enqueue(name: str, func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Job:

@@ -8,6 +8,7 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from .logs import job_context
 from .queues import PRIORITY
 from .redisconn import get_redis
 
@@ -24,7 +25,7 @@ class GatewayWorker(SimpleWorker):
     flask_app: Flask
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        with self.flask_app.app_context():
+        with self.flask_app.app_context(), job_context(job):
             super().execute_job(job, queue)
 
     def run_maintenance_tasks(self) -> None:
