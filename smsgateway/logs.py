@@ -30,6 +30,10 @@ META_KEY = "request_id"
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s"
 
+#: Loggers kept at WARNING whatever the level: SQLAlchemy's engine at INFO/DEBUG writes every
+#: statement's parameters (phones, message texts); alembic announces its plugins at each start.
+QUIET_LOGGERS = {"sqlalchemy.engine": logging.WARNING, "alembic.runtime.plugins": logging.WARNING}
+
 _request_id: ContextVar[str | None] = ContextVar("smsgateway_request_id", default=None)
 
 # E.164 (+212612345678), international 00 prefix, Moroccan numbers without + or with a 0.
@@ -89,6 +93,8 @@ class ScrubFilter(logging.Filter):
             record.exc_text = self._exceptions.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
+            # Formatters (JSON's too) then print the scrubbed text, not a fresh traceback.
+            record.exc_info = None
         if record.stack_info:
             record.stack_info = scrub(record.stack_info)
         record._scrubbed = True
@@ -128,6 +134,8 @@ def configure(fmt: str = "auto", level: str = "INFO") -> None:
         root.setLevel(level)
     for name in ("", "gunicorn.error", "gunicorn.access", "rq.worker"):
         install_filter(logging.getLogger(name))
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet)
 
 
 def init_app(app: Flask) -> None:
