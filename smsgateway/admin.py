@@ -75,8 +75,10 @@ def _failed_jobs(queue: Queue) -> list[dict[str, Any]]:
     jobs = []
     for job in Job.fetch_many(ids, connection=queue.connection):
         if job is not None:
+            result = job.latest_result()
+            error = result.exc_string if result is not None else None
             jobs.append({"id": job.id, "func": job.func_name, "ended_at": job.ended_at,
-                         "error": scrub(_last_line(job.exc_info))})
+                         "error": scrub(_last_line(error))})
     return jobs
 
 
