@@ -12,7 +12,7 @@ import sys
 from smsgateway.config import load_settings
 from smsgateway.exceptions import ConfigError
 from smsgateway.logs import GunicornLogger
-from smsgateway.multiproc import child_exit, prepare_dir  # noqa: F401 (child_exit: a hook)
+from smsgateway.multiproc import child_exit, on_exit, prepare_dir  # noqa: F401 (hooks)
 
 try:
     _settings = load_settings()

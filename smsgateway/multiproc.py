@@ -7,11 +7,13 @@ Imported by ``gunicorn_conf`` before any worker imports ``prometheus_client`` (w
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+_created: list[Path] = []
 
 
 def prepare_dir() -> Path:
@@ -26,6 +28,7 @@ def prepare_dir() -> Path:
     else:
         path = Path(tempfile.mkdtemp(prefix="smsgateway-metrics-"))
         os.environ[ENV] = str(path)
+        _created.append(path)
     return path
 
 
@@ -34,3 +37,9 @@ def child_exit(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(_server: Any) -> None:
+    """Gunicorn hook: remove the temporary directory this master created."""
+    for path in _created:
+        shutil.rmtree(path, ignore_errors=True)
