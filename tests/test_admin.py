@@ -96,3 +96,14 @@ def test_delete_a_failed_job(admin_app: Flask) -> None:
     # A job that is not in the failed registry cannot be acted on.
     assert client.post(url, data={"csrf_token": token}, headers=basic(PASSWORD)
                        ).status_code == 404
+
+
+def test_check_config_hides_the_admin_password_and_the_metrics_token(
+    runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADMIN_PASSWORD", PASSWORD)
+    monkeypatch.setenv("METRICS_TOKEN", "scrape-token-9")
+    result = runner.invoke(args=["check-config"])
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output and "scrape-token-9" not in result.output
+    assert '"password": "***"' in result.output and '"token": "***"' in result.output
