@@ -41,9 +41,11 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{8,15}|00\d{9,15}|212[5-7]\d{8}|0[5-7]\d{8})(?!\d)"
 )
 # key=value or key: value where the key names a secret; the value is replaced whole.
+# A bare "code" is a secret unless it is a status, error, service or exit code.
 _SECRET = re.compile(
-    r"(?i)\b(pin|code|otp|password|passwd|secret|token|api_key|apikey|auth_token|"
-    r"authorization)(\"?\s*[=:]\s*\"?)(?:Basic |Bearer )?[^\s&\"',;)}]+"
+    r"(?i)\b(pin|otp|password|passwd|secret|token|api_key|apikey|auth_token|authorization|"
+    r"(?:one_time_|reset_|verification_)?code(?<!status code)(?<!status_code)(?<!error code)"
+    r"(?<!service code)(?<!exit code))(\"?\s*[=:]\s*\"?)(?:Basic |Bearer )?[^\s&\"',;)}]+"
 )
 
 

@@ -56,9 +56,13 @@ def log_lines() -> Iterator[Lines]:
     ("/ussd?secret=s3cr3t HTTP", "/ussd?secret=*** HTTP"),
     ("Authorization: Bearer abc.def", "Authorization: ***"),
     ("message 12 of 2026-11-22 10:00:00", "message 12 of 2026-11-22 10:00:00"),
+    ("reset_code=482913 sent", "reset_code=*** sent"),
+    ("code: 482913", "code: ***"),
+    ("provider status code: 503", "provider status code: 503"),
     ("already +2126XXXX0004", "already +2126XXXX0004"),
 ], ids=["e164", "national", "00-prefix", "no-plus", "other-country", "pin-query", "pin-colon",
-        "json-password", "secret-query", "bearer", "dates-untouched", "idempotent"])
+        "json-password", "secret-query", "bearer", "dates-untouched", "reset-code", "code",
+        "status-code-kept", "idempotent"])
 def test_scrub(text: str, expected: str) -> None:
     assert logs.scrub(text) == expected
 
