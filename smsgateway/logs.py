@@ -27,7 +27,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 #: Where a job carries the id of the request that enqueued it.
 META_KEY = "request_id"
-PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(_rid)s]: %(message)s"
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s"
 
 #: Loggers kept at WARNING whatever the level: SQLAlchemy's engine at INFO/DEBUG writes every
@@ -75,8 +75,13 @@ def choose_request_id(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
+#: What every LogRecord has; anything else on a record came from ``extra=`` and is scrubbed too.
+_STANDARD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "request_id"}
+
+
 class ScrubFilter(logging.Filter):
-    """Masks phones and secrets in the message, its arguments and its traceback."""
+    """Masks phones and secrets in the message, its arguments, extras and traceback."""
 
     _exceptions = logging.Formatter()
 
@@ -84,6 +89,7 @@ class ScrubFilter(logging.Filter):
         """Rewrite ``record`` in place (once); never drops it."""
         if not hasattr(record, "request_id"):
             record.request_id = _request_id.get()
+        record._rid = record.request_id or "-"  # the plain format's spelling of "none"
         if getattr(record, "_scrubbed", False):
             return True
         try:
@@ -91,6 +97,9 @@ class ScrubFilter(logging.Filter):
         except Exception:  # noqa: BLE001 - a bad format string must not lose the line
             message = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = scrub(message), None
+        for key, value in list(record.__dict__.items()):
+            if isinstance(value, str) and key not in _STANDARD_FIELDS and key[0] != "_":
+                setattr(record, key, scrub(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = self._exceptions.formatException(record.exc_info)
         if record.exc_text:

@@ -79,6 +79,29 @@ def test_a_line_is_json_with_level_logger_time_and_request_id(
     assert line["message"] == f"sending to {AICHA_MASKED}"
 
 
+def test_extras_are_masked_and_plain_text_reads_well() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.make_formatter("plain"))
+    handler.addFilter(logs.ScrubFilter())
+    logger = logging.getLogger("smsgateway.test.plain")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("to %s", AICHA, extra={"phone": AICHA})
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert stream.getvalue().endswith(f"WARNING smsgateway.test.plain [-]: to {AICHA_MASKED}\n")
+    json_handler = logging.StreamHandler(io.StringIO())
+    json_handler.setFormatter(logs.make_formatter("json"))
+    record = logging.LogRecord("x", logging.INFO, "", 0, "to %s", (AICHA,), None)
+    record.phone = AICHA
+    logs.ScrubFilter().filter(record)
+    line = json.loads(json_handler.format(record))
+    assert line["phone"] == AICHA_MASKED and line["message"] == f"to {AICHA_MASKED}"
+
+
 def test_a_traceback_is_masked_too(log_lines: Lines) -> None:
     try:
         raise ValueError(f"no member {AICHA}")
