@@ -8,7 +8,6 @@ enqueue the confirmation SMS only after the commit.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,8 +23,7 @@ from .. import outbox
 from ..config import Settings
 from ..db import get_db
 from ..models import Member, MessageKind, OutboundMessage
-from ..services.members import verify_pin
-from ..sessions import PinGuard
+from ..services import pins
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +103,18 @@ def run(ctx: Context, call: Call) -> Result:
 
 def check_pin(ctx: Context, call: Call) -> Result | None:
     """None when the PIN is right; otherwise the answer (wrong, locked, none set)."""
-    member = ctx.member
     ussd = ctx.settings.ussd
-    guard = PinGuard(ctx.redis, ussd.pin_attempts, ussd.pin_lockout_minutes)
-    locked = guard.locked_for(member.id)
-    if locked:
+    checked = pins.check_member_pin(ctx.redis, ctx.member, call.pin or "",
+                                    attempts=ussd.pin_attempts,
+                                    lockout_minutes=ussd.pin_lockout_minutes)
+    if checked.error == "pin_wrong":
+        return Result(ok=False, error="pin_wrong", retry=True,
+                      error_params={"left": checked.left})
+    if checked.error == "pin_locked":
         return Result(ok=False, error="pin_locked", end=True,
-                      error_params={"minutes": math.ceil(locked / 60)})
-    if not member.pin_hash:
-        return Result(ok=False, error="no_pin", end=True)
-    if not verify_pin(member, call.pin or ""):
-        left = guard.failed(member.id)
-        log.info("wrong PIN for member %s (%s attempts left)", member.id, left)
-        if left == 0:
-            return Result(ok=False, error="pin_locked", end=True,
-                          error_params={"minutes": ussd.pin_lockout_minutes})
-        return Result(ok=False, error="pin_wrong", retry=True, error_params={"left": left})
-    guard.succeeded(member.id)
+                      error_params={"minutes": checked.minutes})
+    if checked.error:
+        return Result(ok=False, error=checked.error, end=True)
     return None
 
 
