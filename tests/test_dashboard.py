@@ -191,8 +191,10 @@ def test_decide_delivery_and_tell_the_member_by_sms(
      ("abc", "inventaire", "Quantité invalide", None),
      ("0", "inventaire", "Quantité invalide", None),
      ("NaN", "inventaire", "Quantité invalide", None),
+     ("100001", "inventaire", "Quantité invalide", None),
      ("5", "  ", "Indiquez la raison", None)],
-    ids=["add", "remove-decimal-comma", "below-zero", "letters", "zero", "nan", "no-reason"],
+    ids=["add", "remove-decimal-comma", "below-zero", "letters", "zero", "nan", "above-the-limit",
+         "no-reason"],
 )
 def test_stock_adjustment(
     signed_in: FlaskClient, session: Session, quantity: str, reason: str, message: str,
