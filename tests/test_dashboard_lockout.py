@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -57,14 +58,19 @@ class Browser:
 
 def _parallel(app: Flask, address: str, attempts: list[tuple[str, str]]) -> list[int]:
     browsers = [Browser(app, address) for _ in attempts]
-    start = threading.Barrier(len(attempts))
+    return _at_once([lambda b=b, a=a: b.sign_in(*a)
+                     for b, a in zip(browsers, attempts, strict=True)])
 
-    def run(index: int) -> int:
+
+def _at_once(calls: list[Callable[[], int]]) -> list[int]:
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], int]) -> int:
         start.wait(timeout=60)
-        return browsers[index].sign_in(*attempts[index])
+        return call()
 
-    with ThreadPoolExecutor(len(attempts)) as pool:
-        return list(pool.map(run, range(len(attempts))))
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def test_forty_parallel_guesses_compare_no_more_passwords_than_the_limit(
@@ -112,3 +118,13 @@ def test_a_right_password_hands_back_its_attempt(app: Flask, demo: Any) -> None:
     again = Browser(app, HER_ADDRESS)
     assert [again.sign_in(password="wrong-wrong") for _ in range(limit)] == [401] * limit
     assert again.sign_in() == 429
+
+
+def test_her_sign_in_in_the_middle_of_an_attack_on_her_account_goes_through(
+        app: Flask, demo: Any) -> None:
+    attackers = [Browser(app, ATTACKER) for _ in range(PARALLEL)]
+    her = Browser(app, HER_ADDRESS)
+    statuses = _at_once([*(lambda b=b: b.sign_in(password="guess-guess") for b in attackers),
+                         her.sign_in])
+    assert statuses[-1] == 302
+    assert statuses[:-1].count(401) == lockout.MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS

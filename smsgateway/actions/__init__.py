@@ -100,8 +100,8 @@ def run(ctx: Context, call: Call) -> Result:
         return Result(ok=False, error="error")
 
 
-def check_pin(ctx: Context, call: Call) -> Result | None:
-    """None when the PIN is right; otherwise the answer (wrong, locked, none set)."""
+def pin_refusal(ctx: Context, call: Call) -> Result | None:
+    """None when the PIN is right (checked by :mod:`~smsgateway.services.pins`); else the screen."""
     ussd = ctx.settings.ussd
     checked = pins.check_member_pin(ctx.redis, ctx.member, call.pin or "",
                                     attempts=ussd.pin_attempts,
@@ -143,6 +143,7 @@ def refusal(ctx: Context, call: Call, outcome: Outcome, not_found: str = "error"
     return Result(ok=False, error=error, error_params=render_params(outcome.params, call.lang))
 
 
-__all__ = ["ACTIONS", "Context", "action", "finish", "money", "num", "refusal", "run"]
+__all__ = ["ACTIONS", "Context", "action", "finish", "money", "num", "pin_refusal", "refusal",
+           "run"]
 
 from . import coordinators, members  # noqa: E402,F401  (actions register themselves)

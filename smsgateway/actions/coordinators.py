@@ -12,7 +12,7 @@ from .. import broadcasts
 from ..models import Channel, DeliveryStatus, Order, OrderStatus
 from ..services import alerts, deliveries, orders, stock
 from ..services.outcome import Outcome, Phrase, render
-from . import Context, action, check_pin, coordinator_only, finish, money, num, refusal
+from . import Context, action, coordinator_only, finish, money, num, pin_refusal, refusal
 
 #: Pending orders or deliveries listed at most (oldest first); the rest wait their turn.
 MAX_LISTED = 20
@@ -112,7 +112,7 @@ def decide_delivery(ctx: Context, call: Call) -> Result:
 def _decide(ctx: Context, call: Call, decide: Callable[..., Outcome], subject_id: int,
             yes: bool) -> Result:
     # Orders and deliveries alike: PIN, the service's decision, its SMS, the outcome screen.
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
+    refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
     outcome = decide(ctx.session, subject_id, ctx.member, yes, Channel.USSD)
@@ -126,7 +126,7 @@ def _decide(ctx: Context, call: Call, decide: Callable[..., Outcome], subject_id
 @action("adjust_stock")
 def adjust_stock(ctx: Context, call: Call) -> Result:
     """Add to or take from a product's stock with a reason, after the PIN."""
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
+    refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
     reason = str(call.vars.get("reason"))
@@ -164,7 +164,7 @@ def alert_plan(ctx: Context, call: Call) -> Result:
 @action("send_alert")
 def send_alert(ctx: Context, call: Call) -> Result:
     """Hand a quick alert to the broadcast queue (after the PIN); nothing is sent in the hop."""
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
+    refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
     template = str(call.vars.get("template"))

@@ -16,7 +16,7 @@ from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Language, Product, Resolution, StockMovement
 from ..services import audit, deliveries, joins, votes
 from ..services.outcome import Notice, Outcome
-from . import Context, action, check_pin, finish, money, num, refusal
+from . import Context, action, finish, money, num, pin_refusal, refusal
 
 #: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
 RECENT_DELIVERIES = 5
@@ -93,7 +93,7 @@ def my_account(ctx: Context, call: Call) -> Result:
 @action("record_delivery")
 def record_delivery(ctx: Context, call: Call) -> Result:
     """Record a delivery (PIN checked), pending until a coordinator accepts it."""
-    refused = check_pin(ctx, call)
+    refused = pin_refusal(ctx, call)
     if refused:
         return refused
     outcome = deliveries.deliver(ctx.session, ctx.member, int(call.vars["product"]),
