@@ -10,11 +10,9 @@ from functools import lru_cache
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from .. import outbox
 from ..config import Settings
-from ..models import Channel, Delivery, DeliveryStatus, Member, MessageKind, Order, Product
+from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
 from ..services import deliveries, members, orders, stock
-from ..services.outcome import Outcome, queue_notices
 from . import alerts, parse
 from .parse import Command
 from .texts import number, status_name, text
@@ -145,21 +143,9 @@ def _delivery(ctx: Context, command: Command) -> str:
                     max=number(outcome.params["max"], ctx.lang))
     if not outcome.ok:
         return text("bad_quantity", ctx.lang, example=product.code)
-    _tell_others(ctx, outcome)
     return text("delivery_recorded", ctx.lang, id=outcome.params["delivery"],
                 quantity=number(numbers[0], ctx.lang), unit=product.unit,
                 product=product.name_in(ctx.lang))
-
-
-def _tell_others(ctx: Context, outcome: Outcome) -> None:
-    # The reply is the decider's receipt; anyone else the decision concerns gets an SMS,
-    # queued once the inbound message's transaction has committed.
-    messages = queue_notices(ctx.session, outcome.for_others(), ctx.settings.defaults.currency)
-    if messages:
-        ctx.session.flush()
-        ids = [message.id for message in messages]
-        queue = outbox.QUEUE_FOR_KIND[MessageKind.CONFIRMATION]
-        ctx.after_commit.append(lambda: outbox.send_ids(ids, queue))
 
 
 def _balance(ctx: Context, _command: Command) -> str:
@@ -208,7 +194,6 @@ def _order(ctx: Context, command: Command) -> str:
     if not outcome.ok:
         return text("order_already", ctx.lang, id=order.id,
                     status=status_name(str(order.status), ctx.lang))
-    _tell_others(ctx, outcome)
     return text("order_confirmed" if confirm else "order_rejected", ctx.lang, **values)
 
 
