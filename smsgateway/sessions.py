@@ -1,4 +1,4 @@
-"""USSD sessions in Redis: state per sessionId, replays, resume offers and PIN lockouts.
+"""USSD sessions in Redis: state per sessionId, replays and resume offers.
 
 Providers send the whole session's input as one ``text`` joined with ``*`` on every hop and
 may resend a hop. :func:`classify` turns the previous and the new ``text`` into what to do:
@@ -21,8 +21,6 @@ import redis
 SESSION_KEY = "ussd:session:{}"
 RESUME_KEY = "ussd:resume:{}"
 HOP_LOCK_KEY = "ussd:hop:{}"
-PIN_FAILS_KEY = "ussd:pin-fails:{}"
-PIN_LOCK_KEY = "ussd:pin-lock:{}"
 #: A hop holds its session's lock at most this long (a crashed worker must not block it).
 HOP_LOCK_MS = 10_000
 #: How long a resent hop waits for the first copy to finish before answering from the store.
@@ -191,37 +189,3 @@ def _json_or_none(raw: bytes | None) -> dict[str, Any] | None:
 def drop_resume(client: redis.Redis, phone: str) -> None:
     """Forget the member's dropped session (she finished or chose to start over)."""
     client.delete(_key(RESUME_KEY, phone))
-
-
-class PinGuard:
-    """Counts wrong PINs per member; ``attempts`` wrong ones lock sensitive actions."""
-
-    def __init__(self, client: redis.Redis, attempts: int, lockout_minutes: int) -> None:
-        self.client = client
-        self.attempts = attempts
-        self.lockout_seconds = lockout_minutes * 60
-
-    def locked_for(self, member_id: int) -> int:
-        """Seconds left on the member's lockout (0: not locked)."""
-        ttl = self.client.ttl(_key(PIN_LOCK_KEY, str(member_id)))
-        return max(int(ttl), 0)
-
-    def failed(self, member_id: int) -> int:
-        """Count a wrong PIN; return the attempts left (0: now locked)."""
-        key = _key(PIN_FAILS_KEY, str(member_id))
-        pipe = self.client.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, self.lockout_seconds)
-        fails = int(pipe.execute()[0])
-        left = self.attempts - fails
-        if left <= 0:
-            pipe = self.client.pipeline()
-            pipe.set(_key(PIN_LOCK_KEY, str(member_id)), "1", ex=self.lockout_seconds)
-            pipe.delete(key)
-            pipe.execute()
-            return 0
-        return left
-
-    def succeeded(self, member_id: int) -> None:
-        """A right PIN clears the count of wrong ones."""
-        self.client.delete(_key(PIN_FAILS_KEY, str(member_id)))

@@ -67,7 +67,7 @@ def _find_member(ctx: actions.Context) -> Row[Any] | None:
         phone = normalize_phone(ctx.phone)
     except ValueError:
         return None
-    return ctx.db.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
+    return ctx.session.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
 
 
 def handle(hop: UssdIn) -> UssdOut:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smsgateway.dashboard import MAX_FAILURES_PER_PHONE
+from smsgateway.dashboard.lockout import MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS
 from smsgateway.models import (
     Channel,
     Delivery,
@@ -92,7 +92,7 @@ def test_login(client: FlaskClient, demo: Any, phone: str, password: str, status
 def test_repeated_failures_lock_the_phone_even_for_the_right_password(
     client: FlaskClient, demo: Any
 ) -> None:
-    for _ in range(MAX_FAILURES_PER_PHONE):
+    for _ in range(MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS):
         assert _login(client, password="nope-nope").status_code == 401
     response = _login(client)
     assert response.status_code == 429
@@ -191,8 +191,10 @@ def test_decide_delivery_and_tell_the_member_by_sms(
      ("abc", "inventaire", "Quantité invalide", None),
      ("0", "inventaire", "Quantité invalide", None),
      ("NaN", "inventaire", "Quantité invalide", None),
+     ("100001", "inventaire", "Quantité invalide", None),
      ("5", "  ", "Indiquez la raison", None)],
-    ids=["add", "remove-decimal-comma", "below-zero", "letters", "zero", "nan", "no-reason"],
+    ids=["add", "remove-decimal-comma", "below-zero", "letters", "zero", "nan", "above-the-limit",
+         "no-reason"],
 )
 def test_stock_adjustment(
     signed_in: FlaskClient, session: Session, quantity: str, reason: str, message: str,

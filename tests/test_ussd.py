@@ -354,3 +354,28 @@ def test_a_copy_arriving_while_the_first_runs_gets_the_stored_screen(
     busy = phone.post("2*1*5")  # not handled yet: ask to redial, change nothing
     assert busy.startswith("END Patientez")
     assert count(session, Delivery) == 1
+
+
+def test_the_menu_asks_for_no_more_than_the_services_allow() -> None:
+    from smsgateway.services.deliveries import MAX_DELIVERY_QUANTITY
+    from smsgateway.services.stock import MAX_ADJUSTMENT
+    from smsgateway.ussd import get_menu
+
+    screens = get_menu().screens
+    assert Decimal(str(screens["deliver_qty"].max)) == MAX_DELIVERY_QUANTITY
+    assert Decimal(str(screens["adjust_qty"].max)) == MAX_ADJUSTMENT
+
+
+def test_the_delivery_limit_holds_even_past_the_quantity_screen(
+        app: Flask, client: FlaskClient, coop: Any, session: Session) -> None:
+    phone = play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("1", "Quantit"),
+                                 ("5", "PIN")])
+    with app.app_context():  # a state from before a lower limit, or a bug: 99999 stored
+        client_redis = get_redis(app)
+        stored = sessions.load(client_redis, phone.session_id)
+        assert stored is not None
+        stored.state["vars"]["quantity"] = "99999"
+        client_redis.set(sessions.SESSION_KEY.format(phone.session_id),
+                         json.dumps(stored.as_dict()))
+    assert "Maximum 10000." in phone.press("1234")
+    assert count(session, Delivery) == 1  # only the demo's

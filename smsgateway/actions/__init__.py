@@ -8,11 +8,8 @@ enqueue the confirmation SMS only after the commit.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
 
 import redis
 from sqlalchemy.orm import Session
@@ -23,9 +20,9 @@ from menus.model import Menu
 from .. import outbox
 from ..config import Settings
 from ..db import get_db
-from ..models import Member, MessageKind, OutboundMessage
-from ..services.members import verify_pin
-from ..sessions import PinGuard
+from ..models import Member
+from ..services import pins
+from ..services.outcome import Outcome, money, num, queue_notices, render_params
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +51,15 @@ class Context:
     session_id: str
     member_id: int | None = None
     cooperative_id: int | None = None
-    _db: Session | None = field(default=None, repr=False)
+    _session: Session | None = field(default=None, repr=False)
     _member: Member | None = field(default=None, repr=False)
 
     @property
-    def db(self) -> Session:
+    def session(self) -> Session:
         """The hop's database session."""
-        if self._db is None:
-            self._db = get_db().sessionmaker()
-        return self._db
+        if self._session is None:
+            self._session = get_db().sessionmaker()
+        return self._session
 
     @property
     def member(self) -> Member:
@@ -70,7 +67,7 @@ class Context:
         if self._member is None:
             if self.member_id is None:
                 raise PermissionError("no member on this session")
-            self._member = self.db.get(Member, self.member_id)
+            self._member = self.session.get(Member, self.member_id)
             if self._member is None or not self._member.active:
                 raise PermissionError("the member is gone")
         return self._member
@@ -82,9 +79,9 @@ class Context:
 
     def close(self) -> None:
         """Close the database session, if one was opened."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._session is not None:
+            self._session.close()
+            self._session = None
             self._member = None
 
 
@@ -98,30 +95,25 @@ def run(ctx: Context, call: Call) -> Result:
         return func(ctx, call)
     except Exception:
         log.exception("USSD action %s failed (session %s)", call.name, ctx.session_id)
-        if ctx._db is not None:
-            ctx._db.rollback()
+        if ctx._session is not None:
+            ctx._session.rollback()
         return Result(ok=False, error="error")
 
 
-def check_pin(ctx: Context, call: Call) -> Result | None:
-    """None when the PIN is right; otherwise the answer (wrong, locked, none set)."""
-    member = ctx.member
+def pin_refusal(ctx: Context, call: Call) -> Result | None:
+    """None when the PIN is right (checked by :mod:`~smsgateway.services.pins`); else the screen."""
     ussd = ctx.settings.ussd
-    guard = PinGuard(ctx.redis, ussd.pin_attempts, ussd.pin_lockout_minutes)
-    locked = guard.locked_for(member.id)
-    if locked:
+    checked = pins.check_member_pin(ctx.redis, ctx.member, call.pin or "",
+                                    attempts=ussd.pin_attempts,
+                                    lockout_minutes=ussd.pin_lockout_minutes)
+    if checked.error == "pin_wrong":
+        return Result(ok=False, error="pin_wrong", retry=True,
+                      error_params={"left": checked.left})
+    if checked.error == "pin_locked":
         return Result(ok=False, error="pin_locked", end=True,
-                      error_params={"minutes": math.ceil(locked / 60)})
-    if not member.pin_hash:
-        return Result(ok=False, error="no_pin", end=True)
-    if not verify_pin(member, call.pin or ""):
-        left = guard.failed(member.id)
-        log.info("wrong PIN for member %s (%s attempts left)", member.id, left)
-        if left == 0:
-            return Result(ok=False, error="pin_locked", end=True,
-                          error_params={"minutes": ussd.pin_lockout_minutes})
-        return Result(ok=False, error="pin_wrong", retry=True, error_params={"left": left})
-    guard.succeeded(member.id)
+                      error_params={"minutes": checked.minutes})
+    if checked.error:
+        return Result(ok=False, error=checked.error, end=True)
     return None
 
 
@@ -132,24 +124,26 @@ def coordinator_only(ctx: Context) -> Result | None:
     return None
 
 
-def confirmation(ctx: Context, member: Member, key: str, **params: Any) -> OutboundMessage:
-    """Add the SMS that confirms a decision to ``member``, in her language."""
-    text = ctx.menu.t(key, str(member.language), currency=ctx.currency, **params)
-    return outbox.add(ctx.db, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
-                      member_id=member.id)
+def finish(ctx: Context, outcome: Outcome) -> None:
+    """Commit a decision, then send the SMS it calls for and start what waits for the commit.
+
+    A USSD screen vanishes, so the person who decided gets her receipt by SMS too.
+    """
+    messages = queue_notices(ctx.session, outcome.notices, ctx.currency)
+    outbox.commit_and_send(ctx.session, messages)
+    for then in outcome.after_commit:
+        then()
 
 
-def num(value: Decimal | int | str) -> str:
-    """A quantity as members write it: 120, 2.5 (no trailing zeros, no exponent)."""
-    number = Decimal(value)
-    if number == number.to_integral_value():
-        return str(number.to_integral_value())
-    return format(number.normalize(), "f")
+def refusal(ctx: Context, call: Call, outcome: Outcome, not_found: str = "error") -> Result:
+    """The screen for a refused decision: the service's reason, when the menu has words for it."""
+    error = not_found if outcome.error == "not_found" else str(outcome.error)
+    if error not in ctx.menu.messages:
+        error = "error"
+    return Result(ok=False, error=error, error_params=render_params(outcome.params, call.lang))
 
 
-def money(value: Decimal) -> str:
-    """An amount to the centime, without ``.00`` for whole amounts."""
-    return num(Decimal(value).quantize(Decimal("0.01")))
-
+__all__ = ["ACTIONS", "Context", "action", "finish", "money", "num", "pin_refusal", "refusal",
+           "run"]
 
 from . import coordinators, members  # noqa: E402,F401  (actions register themselves)

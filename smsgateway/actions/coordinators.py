@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from menus.machine import Call, Result
 
-from .. import broadcasts, outbox
-from ..exceptions import InsufficientStock, InvalidTransition
-from ..models import Channel, Delivery, DeliveryStatus, MovementReason, Order, OrderStatus, Product
-from ..services import deliveries, orders, stock
-from . import Context, action, check_pin, confirmation, coordinator_only, money, num
+from .. import broadcasts
+from ..models import Channel, DeliveryStatus, Order, OrderStatus
+from ..services import alerts, deliveries, orders, stock
+from ..services.outcome import Outcome, Phrase, render
+from . import Context, action, coordinator_only, finish, money, num, pin_refusal, refusal
 
 #: Pending orders or deliveries listed at most (oldest first); the rest wait their turn.
 MAX_LISTED = 20
 #: Quick-alert templates a coordinator may send (message keys in the menu YAML); urgent ones
 #: pass quiet hours.
 ALERT_TEMPLATES = {"alert_meeting": False, "alert_collection": True, "alert_weather": True}
-ADJUST_REASONS = ("count", "loss", "correction")
 
 
 def _short(text: str, size: int = 24) -> str:
@@ -27,23 +28,26 @@ def _short(text: str, size: int = 24) -> str:
 @action("pending_orders")
 def pending_orders(ctx: Context, call: Call) -> Result:
     """Orders waiting for a decision."""
+    return _listing(ctx, lambda coop: orders.pending_orders(ctx.session, coop), lambda o: {
+        "key": "order_line", "quantity": num(o.quantity), "unit": o.product.unit,
+        "product": o.product.name_in(call.lang), "buyer": _short(o.buyer_name)}, call.lang)
+
+
+def _listing(ctx: Context, pending: Callable[[int], Sequence[Any]],
+             line: Callable[[Any], dict[str, Any]], lang: str) -> Result:
+    # Orders and deliveries alike: the oldest waiting first, one line each.
     refused = coordinator_only(ctx)
     if refused:
         return refused
     items = []
-    for order in orders.pending_orders(ctx.db, ctx.member.cooperative_id)[:MAX_LISTED]:
-        label = ctx.menu.t("order_line", call.lang, quantity=num(order.quantity),
-                           unit=order.product.unit, product=order.product.name_in(call.lang),
-                           buyer=_short(order.buyer_name))
-        items.append({"id": order.id, "label": label})
+    for row in pending(ctx.member.cooperative_id)[:MAX_LISTED]:
+        values = line(row)
+        items.append({"id": row.id, "label": ctx.menu.t(values.pop("key"), lang, **values)})
     return Result(items=items)
 
 
 def _order(ctx: Context, call: Call) -> Order | None:
-    order = ctx.db.get(Order, int(call.vars["order"]))
-    if order is None or order.cooperative_id != ctx.member.cooperative_id:
-        return None
-    return order
+    return orders.find_order(ctx.session, int(call.vars["order"]), ctx.member.cooperative_id)
 
 
 @action("order_detail")
@@ -59,66 +63,25 @@ def order_detail(ctx: Context, call: Call) -> Result:
         "order_summary", call.lang, order=order.id, quantity=num(order.quantity),
         unit=order.product.unit, product=order.product.name_in(call.lang),
         buyer=order.buyer_name, total=money(order.total), currency=ctx.currency,
-        stock=num(stock.stock_level(ctx.db, order.product_id)))
+        stock=num(stock.stock_level(ctx.session, order.product_id)))
     return Result(params={"summary": summary})
 
 
 @action("decide_order")
 def decide_order(ctx: Context, call: Call) -> Result:
     """Confirm (reserving stock atomically) or reject an order, after the PIN."""
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
-    if refused:
-        return refused
-    member = ctx.member
-    order = _order(ctx, call)
-    if order is None:
-        return Result(ok=False, error="already_decided")
-    confirm = call.vars.get("decision") == "confirm"
-    try:
-        if confirm:
-            orders.confirm_order(ctx.db, order, member, Channel.USSD)
-        else:
-            orders.reject_order(ctx.db, order, member, Channel.USSD)
-    except InsufficientStock as short:
-        ctx.db.rollback()
-        return Result(ok=False, error="insufficient_stock", error_params={
-            "available": num(short.available), "requested": num(short.requested),
-            "unit": order.product.unit})
-    except InvalidTransition:
-        ctx.db.rollback()
-        return Result(ok=False, error="already_decided")
-    key = "order_confirmed" if confirm else "order_rejected"
-    lang = str(member.language)
-    sms = confirmation(ctx, member, "sms_order_decided",
-                       outcome=ctx.menu.t(key, lang, order=order.id),
-                       quantity=num(order.quantity), unit=order.product.unit,
-                       product=order.product.name_in(lang), buyer=order.buyer_name)
-    outbox.commit_and_send(ctx.db, [sms])
-    return Result(params={"outcome": ctx.menu.t(key, call.lang, order=order.id)})
+    return _decide(ctx, call, orders.decide_order, int(call.vars["order"]),
+                   call.vars.get("decision") == "confirm")
 
 
 @action("pending_deliveries")
 def pending_deliveries(ctx: Context, call: Call) -> Result:
     """Members' deliveries waiting for a decision."""
-    refused = coordinator_only(ctx)
-    if refused:
-        return refused
-    items = []
-    for delivery in deliveries.pending_deliveries(ctx.db, ctx.member.cooperative_id)[
-            :MAX_LISTED]:
-        label = ctx.menu.t("delivery_line", call.lang,
-                           member=_short(delivery.member.name or delivery.member.phone, 16),
-                           quantity=num(delivery.quantity), unit=delivery.product.unit,
-                           product=delivery.product.name_in(call.lang))
-        items.append({"id": delivery.id, "label": label})
-    return Result(items=items)
-
-
-def _delivery(ctx: Context, call: Call) -> Delivery | None:
-    delivery = ctx.db.get(Delivery, int(call.vars["delivery"]))
-    if delivery is None or delivery.member.cooperative_id != ctx.member.cooperative_id:
-        return None
-    return delivery
+    return _listing(ctx, lambda coop: deliveries.pending_deliveries(ctx.session, coop),
+                    lambda d: {"key": "delivery_line",
+                               "member": _short(d.member.name or d.member.phone, 16),
+                               "quantity": num(d.quantity), "unit": d.product.unit,
+                               "product": d.product.name_in(call.lang)}, call.lang)
 
 
 @action("delivery_detail")
@@ -127,7 +90,8 @@ def delivery_detail(ctx: Context, call: Call) -> Result:
     refused = coordinator_only(ctx)
     if refused:
         return refused
-    delivery = _delivery(ctx, call)
+    delivery = deliveries.find_delivery(ctx.session, int(call.vars["delivery"]),
+                                        ctx.member.cooperative_id)
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return Result(ok=False, error="already_decided")
     summary = ctx.menu.t(
@@ -141,64 +105,41 @@ def delivery_detail(ctx: Context, call: Call) -> Result:
 @action("decide_delivery")
 def decide_delivery(ctx: Context, call: Call) -> Result:
     """Accept (into stock) or reject a member's delivery; the member gets an SMS."""
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
+    return _decide(ctx, call, deliveries.decide_delivery, int(call.vars["delivery"]),
+                   call.vars.get("decision") == "accept")
+
+
+def _decide(ctx: Context, call: Call, decide: Callable[..., Outcome], subject_id: int,
+            yes: bool) -> Result:
+    # Orders and deliveries alike: PIN, the service's decision, its SMS, the outcome screen.
+    refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
-    delivery = _delivery(ctx, call)
-    if delivery is None:
-        return Result(ok=False, error="already_decided")
-    accept = call.vars.get("decision") == "accept"
-    try:
-        if accept:
-            deliveries.accept_delivery(ctx.db, delivery, ctx.member, Channel.USSD)
-        else:
-            deliveries.reject_delivery(ctx.db, delivery, ctx.member, Channel.USSD)
-    except InvalidTransition:
-        ctx.db.rollback()
-        return Result(ok=False, error="already_decided")
-    owner = delivery.member
-    lang = str(owner.language)
-    sms = confirmation(
-        ctx, owner, "sms_delivery_accepted" if accept else "sms_delivery_rejected",
-        delivery=delivery.id, quantity=num(delivery.quantity), unit=delivery.product.unit,
-        product=delivery.product.name_in(lang),
-        balance=money(deliveries.balance(ctx.db, owner)))
-    outbox.commit_and_send(ctx.db, [sms])
-    key = "delivery_accepted" if accept else "delivery_rejected"
-    return Result(params={"outcome": ctx.menu.t(key, call.lang, delivery=delivery.id)})
+    outcome = decide(ctx.session, subject_id, ctx.member, yes, Channel.USSD)
+    if not outcome.ok:
+        return refusal(ctx, call, outcome, not_found="already_decided")
+    finish(ctx, outcome)
+    said: Phrase = outcome.params["outcome"]
+    return Result(params={"outcome": render(said.key, call.lang, said.params)})
 
 
 @action("adjust_stock")
 def adjust_stock(ctx: Context, call: Call) -> Result:
     """Add to or take from a product's stock with a reason, after the PIN."""
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
+    refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
-    member = ctx.member
-    product = ctx.db.get(Product, int(call.vars["product"]))
     reason = str(call.vars.get("reason"))
-    if product is None or product.cooperative_id != member.cooperative_id or (
-            reason not in ADJUST_REASONS):
+    if reason not in stock.ADJUST_REASONS:
         return Result(ok=False, error="error")
     quantity = Decimal(str(call.vars["quantity"]))
     change = quantity if call.vars.get("direction") == "in" else -quantity
-    try:
-        stock.move_stock(ctx.db, product, change, MovementReason.ADJUSTMENT,
-                         channel=Channel.USSD, actor=member, note=reason)
-    except InsufficientStock as short:
-        ctx.db.rollback()
-        return Result(ok=False, error="insufficient_stock", error_params={
-            "available": num(short.available), "requested": num(short.requested),
-            "unit": product.unit})
-    level = num(stock.stock_level(ctx.db, product.id))
-    lang = str(member.language)
-    sms = confirmation(ctx, member, "sms_stock_adjusted", product=product.name_in(lang),
-                       change=("+" if change > 0 else "") + num(change), unit=product.unit,
-                       reason=ctx.menu.t(f"reason_{reason}", lang), stock=level)
-    outbox.commit_and_send(ctx.db, [sms])
-    outcome = ctx.menu.t("stock_adjusted", call.lang, product=product.name_in(call.lang),
-                         stock=level, unit=product.unit)
-    return Result(params={"outcome": outcome})
+    outcome = stock.adjust_stock(ctx.session, int(call.vars["product"]), change, reason,
+                                 ctx.member, Channel.USSD)
+    if not outcome.ok:
+        return refusal(ctx, call, outcome)
+    finish(ctx, outcome)
+    return Result(params={"outcome": render("stock_adjusted", call.lang, outcome.params)})
 
 
 def _alert_texts(ctx: Context, template: str) -> dict[str, str]:
@@ -214,7 +155,7 @@ def alert_plan(ctx: Context, call: Call) -> Result:
     template = str(call.vars.get("template"))
     if template not in ALERT_TEMPLATES:
         return Result(ok=False, error="error")
-    plan = broadcasts.plan(ctx.db, cooperative_ids=[ctx.member.cooperative_id],
+    plan = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
                            texts=_alert_texts(ctx, template))
     return Result(params={"recipients": plan.recipients, "cost": money(plan.estimated_cost),
                           "currency": ctx.currency})
@@ -223,20 +164,15 @@ def alert_plan(ctx: Context, call: Call) -> Result:
 @action("send_alert")
 def send_alert(ctx: Context, call: Call) -> Result:
     """Hand a quick alert to the broadcast queue (after the PIN); nothing is sent in the hop."""
-    refused = coordinator_only(ctx) or check_pin(ctx, call)
+    refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
-    member = ctx.member
     template = str(call.vars.get("template"))
     if template not in ALERT_TEMPLATES:
         return Result(ok=False, error="error")
-    broadcast = broadcasts.create(
-        ctx.db, cooperative_id=member.cooperative_id,
-        audience={"cooperatives": [member.cooperative_id]},
-        texts=_alert_texts(ctx, template), urgent=ALERT_TEMPLATES[template],
-        created_by=member, created_by_label=f"ussd:{member.phone}", channel=Channel.USSD.value)
-    sms = confirmation(ctx, member, "sms_alert_queued", broadcast=broadcast.id,
-                       recipients=broadcast.recipients, cost=money(broadcast.estimated_cost))
-    outbox.commit_and_send(ctx.db, [sms])
-    broadcasts.start(broadcast.id)
-    return Result(params={"recipients": broadcast.recipients})
+    outcome = alerts.start_alert(ctx.session, ctx.member, _alert_texts(ctx, template),
+                                 urgent=ALERT_TEMPLATES[template], channel=Channel.USSD)
+    if not outcome.ok:
+        return refusal(ctx, call, outcome)
+    finish(ctx, outcome)
+    return Result(params={"recipients": outcome.params["recipients"]})

@@ -12,11 +12,11 @@ from sqlalchemy import Row, bindparam, func, select
 
 from menus.machine import Call, Result
 
-from .. import outbox
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Language, Product, Resolution, StockMovement
 from ..services import audit, deliveries, joins, votes
-from . import Context, action, check_pin, confirmation, money, num
+from ..services.outcome import Notice, Outcome
+from . import Context, action, finish, money, num, pin_refusal, refusal
 
 #: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
 RECENT_DELIVERIES = 5
@@ -45,7 +45,7 @@ _STOCK = (
 
 def _products(ctx: Context) -> list[Row[Any]]:
     # Columns, not ORM objects: these screens are the hot path of every session.
-    return list(ctx.db.execute(_PRODUCTS, {"coop": _coop(ctx)}))
+    return list(ctx.session.execute(_PRODUCTS, {"coop": _coop(ctx)}))
 
 
 def _name(product: Row[Any], lang: str) -> str:
@@ -55,7 +55,7 @@ def _name(product: Row[Any], lang: str) -> str:
 @action("stock_levels")
 def stock_levels(ctx: Context, call: Call) -> Result:
     """The cooperative's stock, one line per product."""
-    rows = ctx.db.execute(_STOCK, {"coop": _coop(ctx)})
+    rows = ctx.session.execute(_STOCK, {"coop": _coop(ctx)})
     return Result(lines=[f"{_name(p, call.lang)}: {num(p.level)} {p.unit}" for p in rows])
 
 
@@ -79,13 +79,13 @@ def products(ctx: Context, call: Call) -> Result:
 def my_account(ctx: Context, call: Call) -> Result:
     """The member's balance and latest deliveries."""
     member = ctx.member
-    owed = deliveries.balance(ctx.db, member)
+    owed = deliveries.balance(ctx.session, member)
     balance_line = ctx.menu.t("balance_line", call.lang, balance=money(owed),
                               currency=ctx.currency)
     lines = [
         f"{d.created_at:%d/%m} {d.product.name_in(call.lang)} {num(d.quantity)} "
         f"{d.product.unit}: {ctx.menu.t('status_' + str(d.status), call.lang)}"
-        for d in deliveries.recent_deliveries(ctx.db, member, RECENT_DELIVERIES)
+        for d in deliveries.recent_deliveries(ctx.session, member, RECENT_DELIVERIES)
     ] or [ctx.menu.t("no_deliveries", call.lang)]
     return Result(params={"balance_line": balance_line}, lines=lines)
 
@@ -93,27 +93,22 @@ def my_account(ctx: Context, call: Call) -> Result:
 @action("record_delivery")
 def record_delivery(ctx: Context, call: Call) -> Result:
     """Record a delivery (PIN checked), pending until a coordinator accepts it."""
-    refused = check_pin(ctx, call)
+    refused = pin_refusal(ctx, call)
     if refused:
         return refused
-    member = ctx.member
-    product = ctx.db.get(Product, int(call.vars["product"]))
-    if product is None or product.cooperative_id != member.cooperative_id:
-        return Result(ok=False, error="error")
-    quantity = Decimal(str(call.vars["quantity"]))
-    delivery = deliveries.record_delivery(ctx.db, member, product, quantity, Channel.USSD)
-    sms = confirmation(ctx, member, "sms_delivery_recorded", delivery=delivery.id,
-                       quantity=num(quantity), unit=product.unit,
-                       product=product.name_in(str(member.language)))
-    outbox.commit_and_send(ctx.db, [sms])
-    return Result(params={"delivery": delivery.id})
+    outcome = deliveries.deliver(ctx.session, ctx.member, int(call.vars["product"]),
+                                 Decimal(str(call.vars["quantity"])), Channel.USSD)
+    if not outcome.ok:
+        return refusal(ctx, call, outcome)
+    finish(ctx, outcome)
+    return Result(params={"delivery": outcome.params["delivery"]})
 
 
 @action("open_resolutions")
 def open_resolutions(ctx: Context, call: Call) -> Result:
     """Resolutions open for voting."""
     items = [{"id": r.id, "label": r.titles.get(call.lang) or r.titles.get("fr", "")}
-             for r in votes.open_resolutions(ctx.db, ctx.member.cooperative_id)]
+             for r in votes.open_resolutions(ctx.session, ctx.member.cooperative_id)]
     return Result(items=items)
 
 
@@ -124,10 +119,10 @@ def _choices(resolution: Resolution, lang: str) -> list[str]:
 @action("vote_choices")
 def vote_choices(ctx: Context, call: Call) -> Result:
     """The choices of the chosen resolution; the member's current vote is marked."""
-    resolution = ctx.db.get(Resolution, int(call.vars["resolution"]))
+    resolution = ctx.session.get(Resolution, int(call.vars["resolution"]))
     if resolution is None or resolution.cooperative_id != ctx.member.cooperative_id:
         return Result(ok=False, error="vote_closed")
-    current = votes.current_vote(ctx.db, resolution, ctx.member)
+    current = votes.current_vote(ctx.session, resolution, ctx.member)
     items = [{"id": index, "label": label + (" *" if current and current.choice == index
                                              else "")}
              for index, label in enumerate(_choices(resolution, call.lang))]
@@ -138,21 +133,21 @@ def vote_choices(ctx: Context, call: Call) -> Result:
 def cast_vote(ctx: Context, call: Call) -> Result:
     """Record or change the member's vote; an SMS keeps the trace."""
     member = ctx.member
-    resolution = ctx.db.get(Resolution, int(call.vars["resolution"]))
+    resolution = ctx.session.get(Resolution, int(call.vars["resolution"]))
     if resolution is None:
         return Result(ok=False, error="vote_closed")
     choice = int(call.vars["choice"])
     try:
-        votes.cast_vote(ctx.db, member, resolution, choice, Channel.USSD)
+        votes.cast_vote(ctx.session, member, resolution, choice, Channel.USSD)
     except (InvalidTransition, PermissionError):
-        ctx.db.rollback()
+        ctx.session.rollback()
         return Result(ok=False, error="vote_closed")
     lang = str(member.language)
     label = _choices(resolution, call.lang)[choice]
-    sms = confirmation(ctx, member, "sms_vote", choice=_choices(resolution, lang)[choice],
-                       resolution=resolution.titles.get(lang) or resolution.titles.get("fr"),
-                       closes=f"{resolution.closes_at:%d/%m/%Y}")
-    outbox.commit_and_send(ctx.db, [sms])
+    finish(ctx, Outcome(notices=[Notice(member, "sms_vote", {
+        "choice": _choices(resolution, lang)[choice],
+        "resolution": resolution.titles.get(lang) or resolution.titles.get("fr"),
+        "closes": f"{resolution.closes_at:%d/%m/%Y}"}, to_actor=True)]))
     return Result(params={"choice_label": label.removesuffix(" *")})
 
 
@@ -163,21 +158,21 @@ def set_language(ctx: Context, call: Call) -> Result:
     member = ctx.member
     previous = str(member.language)
     member.language = language
-    audit.record(ctx.db, "member.language", "member", member.id, channel=Channel.USSD,
+    audit.record(ctx.session, "member.language", "member", member.id, channel=Channel.USSD,
                  actor=member, details={"from": previous, "to": str(language)})
-    ctx.db.commit()
+    ctx.session.commit()
     return Result(lang=str(language))
 
 
 @action("join_request")
 def join_request(ctx: Context, call: Call) -> Result:
     """An unknown number asks to join; the coordinator sees the request."""
-    cooperative = joins.default_cooperative(ctx.db)
+    cooperative = joins.default_cooperative(ctx.session)
     if cooperative is None:
         return Result(ok=False, error="error", end=True)
     try:
-        joins.request_join(ctx.db, cooperative, ctx.phone, Channel.USSD)
+        joins.request_join(ctx.session, cooperative, ctx.phone, Channel.USSD)
     except InvalidPhoneNumber:
         return Result(ok=False, error="error", end=True)
-    ctx.db.commit()
+    ctx.session.commit()
     return Result()

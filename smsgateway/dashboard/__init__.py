@@ -1,7 +1,7 @@
 """The coordinators' web dashboard: sign-in, CSRF, and the overview (``/dashboard``).
 
 Coordinators sign in with their phone and a password (not their 4-digit PIN). Every form
-carries the session's CSRF token; repeated failed sign-ins lock the phone and the address.
+carries the session's CSRF token; repeated failed sign-ins lock (see :mod:`.lockout`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,9 @@ from ..models import Member, Role
 from ..phones import try_normalize
 from ..redisconn import get_redis
 from ..security import check_password
+from . import lockout
 
 bp = Blueprint("dashboard", __name__)
-
-#: Failed sign-ins before a phone is locked, and before an address is (it may try many phones).
-MAX_FAILURES_PER_PHONE = 5
-MAX_FAILURES_PER_ADDRESS = 20
-LOCK_SECONDS = 15 * 60
-FAILURE_KEY = "smsgateway:dashboard:login-failures:{}"
-
 
 @bp.record_once
 def _cookie_policy(state: BlueprintSetupState) -> None:
@@ -95,21 +89,6 @@ def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., Re
     return wrapper
 
 
-def _failures(*keys: str) -> list[int]:
-    values = get_redis().mget([FAILURE_KEY.format(k) for k in keys])
-    return [int(v or 0) for v in values]
-
-
-def _record_failure(*keys: str) -> None:
-    pipe = get_redis().pipeline()
-    for key in keys:
-        name = FAILURE_KEY.format(key)
-        # The window starts at the first failure (INCR keeps the TTL; Redis 6 has no EXPIRE NX).
-        pipe.set(name, 0, ex=LOCK_SECONDS, nx=True)
-        pipe.incr(name)
-    pipe.execute()
-
-
 def _find_coordinator(phone: str) -> Member | None:
     return get_session().scalar(
         select(Member).where(Member.phone == phone, Member.role == Role.COORDINATOR,
@@ -127,18 +106,18 @@ def login() -> ResponseReturnValue:
     password = request.form.get("password", "")
     phone = try_normalize(raw_phone[:40])
     address = request.remote_addr or "unknown"
-    keys = (f"phone:{phone or raw_phone[:40]}", f"addr:{address}")
-    by_phone, by_address = _failures(*keys)
-    if by_phone >= MAX_FAILURES_PER_PHONE or by_address >= MAX_FAILURES_PER_ADDRESS:
+    account = phone or raw_phone[:40]
+    client = get_redis()
+    # The attempt is taken before the password is compared: parallel guesses cannot overrun.
+    if not lockout.reserve(client, account, address):
         current_app.logger.warning("dashboard sign-in refused: locked (%s)", address)
         return render_template("dashboard/login.html", phone=raw_phone,
                                error="Trop d'essais. Réessayez dans 15 minutes."), 429
     member = _find_coordinator(phone) if phone else None
     if member is None or not check_password(member.password_hash, password):
-        _record_failure(*keys)
         return render_template("dashboard/login.html", phone=raw_phone,
                                error="Numéro ou mot de passe incorrect."), 401
-    get_redis().delete(FAILURE_KEY.format(keys[0]))
+    lockout.succeeded(client, account, address)
     session.clear()
     session["member_id"] = member.id
     csrf_token()

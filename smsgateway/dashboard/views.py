@@ -2,46 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import outbox
-from ..actions import money, num
 from ..db import get_session
-from ..exceptions import InsufficientStock, InvalidTransition
-from ..models import (
-    Channel,
-    Delivery,
-    InboundMessage,
-    Member,
-    MessageKind,
-    MovementReason,
-    Order,
-    OutboundMessage,
-    Product,
-)
-from ..services.deliveries import (
-    accept_delivery,
-    balance,
-    pending_deliveries,
-    reject_delivery,
-)
-from ..services.orders import confirm_order, pending_orders, reject_order
-from ..services.stock import move_stock, stock_levels
-from ..ussd import get_menu
+from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundMessage, Product
+from ..services import deliveries, orders, stock
+from ..services.outcome import Outcome, queue_notices
 from . import bp, login_required
 
 RECENT_MESSAGES = 15
-MAX_NOTE = 300
-MAX_ADJUSTMENT = Decimal("1000000")
+#: What the dashboard says of a decision on an order or a delivery, by outcome.
+SAID = {
+    "order": {"not_found": "Commande introuvable.",
+              "already_decided": "La commande n°{id} a déjà été traitée.",
+              "insufficient_stock": "Stock insuffisant pour la commande n°{id} : {available} "
+                                    "{unit} de {product} en stock, {requested} demandés.",
+              "confirm": "Commande n°{id} confirmée.", "reject": "Commande n°{id} refusée."},
+    "delivery": {"not_found": "Livraison introuvable.",
+                 "already_decided": "La livraison n°{id} a déjà été traitée.",
+                 "accept": "Livraison n°{id} acceptée.", "reject": "Livraison n°{id} refusée."},
+    "stock": {"not_found": "Produit introuvable.",
+              "bad_quantity": "Quantité invalide : un nombre non nul, négatif pour retirer.",
+              "no_reason": "Indiquez la raison de l'ajustement.",
+              "insufficient_stock": "Impossible : seulement {available} {unit} en stock.",
+              "done": "Stock de {product} ajusté de {change} {unit}."},
+}
+
 
 def _quantity(value: Decimal) -> str:
-    text = f"{value.normalize():f}"
-    return text
+    return f"{Decimal(value).normalize():f}"
 
 
 @bp.get("/dashboard")
@@ -51,7 +46,7 @@ def overview() -> ResponseReturnValue:
     db = get_session()
     coordinator: Member = g.coordinator
     coop_id = coordinator.cooperative_id
-    levels = stock_levels(db, coop_id)
+    levels = stock.stock_levels(db, coop_id)
     products = list(db.scalars(
         select(Product).where(Product.cooperative_id == coop_id).order_by(Product.code)))
     member_phones = select(Member.phone).where(Member.cooperative_id == coop_id)
@@ -63,108 +58,80 @@ def overview() -> ResponseReturnValue:
         .order_by(OutboundMessage.id.desc()).limit(RECENT_MESSAGES)))
     return render_template(
         "dashboard/overview.html", coordinator=coordinator, products=products, levels=levels,
-        orders=pending_orders(db, coop_id), deliveries=pending_deliveries(db, coop_id),
+        orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
+        deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
         inbound=inbound, outbound=outbound, qty=_quantity,
     )
 
 
-def _order(db: Session, order_id: int) -> Order | None:
-    order = db.get(Order, order_id)
-    if order is None or order.cooperative_id != g.coordinator.cooperative_id:
-        flash("Commande introuvable.", "error")
-        return None
-    return order
+def _order_row(order: Order) -> tuple[int, list[str]]:
+    product = order.product
+    return order.id, [order.buyer_name, product.name_in("fr"),
+                      f"{_quantity(order.quantity)} {product.unit}", _quantity(order.total)]
+
+
+def _delivery_row(delivery: Delivery) -> tuple[int, list[str]]:
+    product = delivery.product
+    return delivery.id, [delivery.member.name or delivery.member.phone, product.name_in("fr"),
+                         f"{_quantity(delivery.quantity)} {product.unit}",
+                         str(delivery.channel)]
+
+
+def _say(kind: str, key: str, outcome: Outcome, **values: object) -> None:
+    """Flash what became of a decision, in French, with the outcome's values."""
+    shown = {name: _quantity(value) if isinstance(value, Decimal) else value
+             for name, value in outcome.params.items()}
+    if outcome.subject is not None and hasattr(outcome.subject, "name_in"):
+        shown["product"] = outcome.subject.name_in("fr")
+    flash(SAID[kind][key].format(**{**shown, **values}), "ok" if outcome.ok else "error")
+
+
+def _commit(outcome: Outcome) -> None:
+    # The page tells the coordinator; anyone else the decision concerns gets an SMS.
+    db = get_session()
+    currency = current_app.config["SETTINGS"].defaults.currency
+    outbox.commit_and_send(db, queue_notices(db, outcome.for_others(), currency))
+
+
+def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision: str,
+            yes: str) -> ResponseReturnValue:
+    outcome = decide(get_session(), subject_id, g.coordinator, decision == yes, Channel.WEB)
+    subject = outcome.subject
+    values: dict[str, object] = {"id": subject.id if subject is not None else subject_id}
+    if outcome.error == "insufficient_stock":
+        values["product"] = subject.product.name_in("fr")
+    if outcome.ok:
+        _commit(outcome)
+    _say(kind, outcome.error or decision, outcome, **values)
+    return redirect(url_for("dashboard.overview"))
 
 
 @bp.post("/dashboard/orders/<int:order_id>/<any(confirm, reject):decision>")
 @login_required
 def decide_order(order_id: int, decision: str) -> ResponseReturnValue:
     """Confirm (reserving stock) or reject a pending order."""
-    db = get_session()
-    order = _order(db, order_id)
-    if order is not None:
-        try:
-            if decision == "confirm":
-                confirm_order(db, order, g.coordinator, Channel.WEB)
-                message = f"Commande n°{order.id} confirmée."
-            else:
-                reject_order(db, order, g.coordinator, Channel.WEB)
-                message = f"Commande n°{order.id} refusée."
-            db.commit()
-            flash(message, "ok")
-        except InsufficientStock as error:
-            db.rollback()
-            product = order.product
-            flash(f"Stock insuffisant pour la commande n°{order.id} : "
-                  f"{_quantity(Decimal(error.available))} {product.unit} de "
-                  f"{product.name_in('fr')} en stock, {_quantity(Decimal(error.requested))} "
-                  "demandés.", "error")
-        except InvalidTransition:
-            db.rollback()
-            flash(f"La commande n°{order.id} a déjà été traitée.", "error")
-    return redirect(url_for("dashboard.overview"))
+    return _decide("order", orders.decide_order, order_id, decision, "confirm")
 
 
 @bp.post("/dashboard/deliveries/<int:delivery_id>/<any(accept, reject):decision>")
 @login_required
 def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
     """Accept (into stock) or reject a member's pending delivery; she gets an SMS."""
-    db = get_session()
-    delivery = db.get(Delivery, delivery_id)
-    if delivery is None or delivery.member.cooperative_id != g.coordinator.cooperative_id:
-        flash("Livraison introuvable.", "error")
-        return redirect(url_for("dashboard.overview"))
-    try:
-        if decision == "accept":
-            accept_delivery(db, delivery, g.coordinator, Channel.WEB)
-            outcome, message = "accepted", f"Livraison n°{delivery.id} acceptée."
-        else:
-            reject_delivery(db, delivery, g.coordinator, Channel.WEB)
-            outcome, message = "rejected", f"Livraison n°{delivery.id} refusée."
-    except InvalidTransition:
-        db.rollback()
-        flash(f"La livraison n°{delivery.id} a déjà été traitée.", "error")
-        return redirect(url_for("dashboard.overview"))
-    # The same SMS, in her language, as when a coordinator decides by USSD.
-    member, product = delivery.member, delivery.product
-    language = str(member.language)
-    text = get_menu().t(
-        f"sms_delivery_{outcome}", language, delivery=delivery.id, quantity=num(delivery.quantity),
-        unit=product.unit, product=product.name_in(language), balance=money(balance(db, member)),
-        currency=current_app.config["SETTINGS"].defaults.currency)
-    sms = outbox.add(db, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
-                     member_id=member.id)
-    outbox.commit_and_send(db, [sms])
-    flash(message, "ok")
-    return redirect(url_for("dashboard.overview"))
+    return _decide("delivery", deliveries.decide_delivery, delivery_id, decision, "accept")
 
 
 @bp.post("/dashboard/stock")
 @login_required
 def adjust_stock() -> ResponseReturnValue:
     """Add or remove stock with a reason (an inventory count, a loss, a sample)."""
-    db = get_session()
-    product = db.get(Product, request.form.get("product_id", type=int) or 0)
-    note = request.form.get("reason", "").strip()
     try:
         quantity = Decimal(request.form.get("quantity", "").strip().replace(",", "."))
     except InvalidOperation:
         quantity = Decimal(0)
-    if product is None or product.cooperative_id != g.coordinator.cooperative_id:
-        flash("Produit introuvable.", "error")
-    elif not quantity.is_finite() or quantity == 0 or abs(quantity) > MAX_ADJUSTMENT:
-        flash("Quantité invalide : un nombre non nul, négatif pour retirer.", "error")
-    elif not note:
-        flash("Indiquez la raison de l'ajustement.", "error")
-    else:
-        try:
-            move_stock(db, product, quantity, MovementReason.ADJUSTMENT, channel=Channel.WEB,
-                       actor=g.coordinator, note=note[:MAX_NOTE])
-            db.commit()
-            flash(f"Stock de {product.name_in('fr')} ajusté de {_quantity(quantity)} "
-                  f"{product.unit}.", "ok")
-        except InsufficientStock as error:
-            db.rollback()
-            flash(f"Impossible : seulement {_quantity(Decimal(error.available))} "
-                  f"{product.unit} en stock.", "error")
+    outcome = stock.adjust_stock(get_session(), request.form.get("product_id", type=int) or 0,
+                                 quantity, request.form.get("reason", ""), g.coordinator,
+                                 Channel.WEB)
+    if outcome.ok:
+        _commit(outcome)
+    _say("stock", outcome.error or "done", outcome)
     return redirect(url_for("dashboard.overview"))

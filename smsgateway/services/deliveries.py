@@ -11,7 +11,24 @@ from ..db import utcnow
 from ..exceptions import InvalidTransition
 from ..models import Channel, Delivery, DeliveryStatus, Member, MovementReason, Payment, Product
 from . import audit
+from .outcome import Money, Notice, Outcome, Phrase, attempt, refused
 from .stock import move_stock
+
+#: The largest delivery a member may record, whatever the channel: more is a typing slip (an
+#: extra zero), not a harvest. The USSD menu's quantity screen asks for no more than this.
+MAX_DELIVERY_QUANTITY = Decimal("10000")
+#: Quantities are kept to the gram (three decimals).
+QUANTITY_STEP = Decimal("0.001")
+
+
+def quantity_error(quantity: Decimal) -> str | None:
+    """Why ``quantity`` cannot be a delivery (``bad_quantity``, ``too_big``), or None."""
+    if not quantity.is_finite() or quantity <= 0 or quantity != quantity.quantize(
+            QUANTITY_STEP):
+        return "bad_quantity"
+    if quantity > MAX_DELIVERY_QUANTITY:
+        return "too_big"
+    return None
 
 
 def record_delivery(
@@ -19,8 +36,8 @@ def record_delivery(
 ) -> Delivery:
     """Record a delivery, pending until a coordinator accepts it."""
     quantity = Decimal(quantity)
-    if quantity <= 0:
-        raise ValueError("a delivery quantity must be positive")
+    if quantity_error(quantity):
+        raise ValueError(f"no delivery of {quantity}: at most {MAX_DELIVERY_QUANTITY}, above 0")
     if product.cooperative_id != member.cooperative_id:
         raise PermissionError("the product belongs to another cooperative")
     delivery = Delivery(member_id=member.id, product_id=product.id, quantity=quantity,
@@ -30,6 +47,61 @@ def record_delivery(
     audit.record(session, "delivery.record", "delivery", delivery.id, channel=channel,
                  actor=member, details={"product": product.code, "quantity": str(quantity)})
     return delivery
+
+
+def deliver(session: Session, member: Member, product_id: int, quantity: Decimal,
+            channel: Channel) -> Outcome:
+    """A member records a delivery, pending until a coordinator decides.
+
+    Errors: ``not_found`` (no such product here), ``bad_quantity``, ``too_big`` (``max``).
+    The member gets a receipt.
+    """
+    product = session.get(Product, product_id)
+    if product is None or product.cooperative_id != member.cooperative_id:
+        return refused("not_found")
+    quantity = Decimal(quantity)
+    error = quantity_error(quantity)
+    if error:
+        return refused(error, product, max=MAX_DELIVERY_QUANTITY)
+    delivery = record_delivery(session, member, product, quantity, channel)
+    values = {"delivery": delivery.id, "quantity": quantity, "unit": product.unit,
+              "product": product}
+    return Outcome(params=values, subject=delivery,
+                   notices=[Notice(member, "sms_delivery_recorded", values, to_actor=True)])
+
+
+def find_delivery(session: Session, delivery_id: int, cooperative_id: int) -> Delivery | None:
+    """The delivery ``delivery_id`` of one of the cooperative's members, or None."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.member.cooperative_id != cooperative_id:
+        return None
+    return delivery
+
+
+def decide_delivery(session: Session, delivery_id: int, actor: Member, accept: bool,
+                    channel: Channel) -> Outcome:
+    """A coordinator accepts (into stock) or rejects a member's delivery; she is told by SMS.
+
+    Errors: ``not_allowed``, ``not_found``, ``already_decided`` (``status``).
+    """
+    if not actor.is_coordinator:
+        return refused("not_allowed")
+    delivery = find_delivery(session, delivery_id, actor.cooperative_id)
+    if delivery is None:
+        return refused("not_found", delivery=delivery_id)
+    decision = accept_delivery if accept else reject_delivery
+    refusal = attempt(session, delivery, "delivery",
+                      lambda: decision(session, delivery, actor, channel))
+    if refusal is not None:
+        return refusal
+    owner, product = delivery.member, delivery.product
+    values = {"delivery": delivery.id, "quantity": Decimal(delivery.quantity),
+              "unit": product.unit, "product": product}
+    told = Notice(owner, "sms_delivery_accepted" if accept else "sms_delivery_rejected",
+                  {**values, "balance": Money(balance(session, owner))})
+    outcome = Phrase("delivery_accepted" if accept else "delivery_rejected",
+                     {"delivery": delivery.id})
+    return Outcome(params={**values, "outcome": outcome}, subject=delivery, notices=[told])
 
 
 def _decide(session: Session, delivery: Delivery, status: DeliveryStatus, actor: Member,

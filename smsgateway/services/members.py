@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..db import utcnow
 from ..models import Cooperative, Group, Language, Member, Role
 from ..phones import DEFAULT_REGION, normalize_phone
-from ..security import check_pin, hash_pin
+from ..security import hash_pin
 from . import audit
 
 
@@ -74,11 +74,6 @@ def find_member(session: Session, phone: str, region: str = DEFAULT_REGION) -> M
         return None
     found = members_by_phone(session, e164)
     return found[0] if found else None
-
-
-def verify_pin(member: Member, pin: str) -> bool:
-    """Whether ``pin`` is the member's PIN."""
-    return check_pin(member.pin_hash, pin)
 
 
 def set_opt_out(session: Session, phone: str, opted_out: bool, channel: str) -> list[Member]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,7 @@ from ..db import utcnow
 from ..exceptions import InvalidTransition
 from ..models import Channel, Member, MovementReason, Order, OrderStatus
 from . import audit
+from .outcome import Money, Notice, Outcome, Phrase, attempt, refused
 from .stock import move_stock
 
 
@@ -62,3 +65,33 @@ def reject_order(session: Session, order: Order, actor: Member, channel: Channel
     _claim(session, order, OrderStatus.REJECTED, actor, channel)
     audit.record(session, "order.reject", "order", order.id, channel=channel, actor=actor)
     return order
+
+
+def find_order(session: Session, order_id: int, cooperative_id: int) -> Order | None:
+    """The cooperative's order ``order_id``, or None (another cooperative's is not found)."""
+    order = session.get(Order, order_id)
+    return order if order is not None and order.cooperative_id == cooperative_id else None
+
+
+def decide_order(session: Session, order_id: int, actor: Member, confirm: bool,
+                 channel: Channel) -> Outcome:
+    """A coordinator confirms or rejects an order; a refusal changes nothing.
+
+    Errors: ``not_allowed``, ``not_found``, ``already_decided`` (``status``),
+    ``insufficient_stock`` (``available``, ``requested``). The actor gets a receipt.
+    """
+    if not actor.is_coordinator:
+        return refused("not_allowed")
+    order = find_order(session, order_id, actor.cooperative_id)
+    if order is None:
+        return refused("not_found", order=order_id)
+    decision = confirm_order if confirm else reject_order
+    refusal = attempt(session, order, "order", lambda: decision(session, order, actor, channel))
+    if refusal is not None:
+        return refusal
+    product = order.product
+    values = {"order": order.id, "quantity": Decimal(order.quantity), "unit": product.unit,
+              "product": product, "buyer": order.buyer_name, "total": Money(order.total)}
+    outcome = Phrase("order_confirmed" if confirm else "order_rejected", {"order": order.id})
+    receipt = Notice(actor, "sms_order_decided", {**values, "outcome": outcome}, to_actor=True)
+    return Outcome(params={**values, "outcome": outcome}, subject=order, notices=[receipt])

@@ -10,6 +10,14 @@ from sqlalchemy.orm import Session
 from ..exceptions import InsufficientStock
 from ..models import Channel, Member, MovementReason, Product, StockMovement
 from . import audit
+from .outcome import Notice, Outcome, Phrase, num, refused
+
+#: The largest stock adjustment at once, whatever the channel: more is a typing slip.
+MAX_ADJUSTMENT = Decimal("100000")
+#: The reasons a USSD adjustment names (message ``reason_<code>``); the dashboard writes its own.
+ADJUST_REASONS = ("count", "loss", "correction")
+#: The longest note kept with an adjustment.
+MAX_NOTE = 300
 
 
 def stock_level(session: Session, product_id: int) -> Decimal:
@@ -91,3 +99,37 @@ def move_stock(
                  "note": note},
     )
     return movement
+
+
+def adjust_stock(session: Session, product_id: int, change: Decimal, note: str, actor: Member,
+                 channel: Channel) -> Outcome:
+    """A coordinator adds to (``change`` > 0) or takes from a product's stock, with a reason.
+
+    Errors: ``not_allowed``, ``not_found``, ``bad_quantity`` (``max``), ``no_reason``,
+    ``insufficient_stock`` (``available``, ``requested``, ``unit``). A receipt goes to the
+    actor.
+    """
+    if not actor.is_coordinator:
+        return refused("not_allowed")
+    product = session.get(Product, product_id)
+    if product is None or product.cooperative_id != actor.cooperative_id:
+        return refused("not_found")
+    change, note = Decimal(change), note.strip()[:MAX_NOTE]
+    if not change.is_finite() or change == 0 or abs(change) > MAX_ADJUSTMENT:
+        return refused("bad_quantity", product, max=MAX_ADJUSTMENT)
+    if not note:
+        return refused("no_reason", product)
+    try:
+        with session.begin_nested():  # a refusal leaves the caller's transaction as it was
+            move_stock(session, product, change, MovementReason.ADJUSTMENT, channel=channel,
+                       actor=actor, note=note)
+    except InsufficientStock as short:
+        return refused("insufficient_stock", product, unit=product.unit,
+                       available=Decimal(short.available), requested=Decimal(short.requested))
+    values = {"product": product, "unit": product.unit, "change": change,
+              "stock": stock_level(session, product.id)}
+    reason = Phrase(f"reason_{note}") if note in ADJUST_REASONS else note
+    receipt = Notice(actor, "sms_stock_adjusted", {
+        **values, "change": ("+" if change > 0 else "") + num(change), "reason": reason},
+        to_actor=True)
+    return Outcome(params=values, subject=product, notices=[receipt])

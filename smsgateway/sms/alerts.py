@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..models import Channel
 from ..redisconn import get_redis
+from ..services.alerts import start_alert
 from .texts import number, text
 
 if TYPE_CHECKING:
@@ -54,21 +55,16 @@ def _take(ctx: Context) -> dict[str, object] | None:
 
 def confirm(ctx: Context) -> str:
     """Send the coordinator's pending alert (after commit), or say there is none."""
-    from .. import broadcasts
-
     pending = _take(ctx)
-    if pending is None or not ctx.member.is_coordinator:
+    if pending is None or pending.get("cooperative_id") != ctx.member.cooperative_id:
         return text("nothing_pending", ctx.lang)
-    body = str(pending["text"])
-    broadcast = broadcasts.create(
-        ctx.session, cooperative_id=int(pending["cooperative_id"]),  # type: ignore[arg-type]
-        audience={"cooperatives": [pending["cooperative_id"]]}, texts=_texts(ctx, body),
-        urgent=True, created_by=ctx.member, created_by_label=f"sms:{ctx.member.phone}",
-        channel=str(Channel.SMS),
-    )
-    broadcast_id = broadcast.id
-    ctx.after_commit.append(lambda: broadcasts.start(broadcast_id))
-    return text("alert_sent", ctx.lang, id=broadcast_id, recipients=broadcast.recipients)
+    outcome = start_alert(ctx.session, ctx.member, _texts(ctx, str(pending["text"])),
+                          urgent=True, channel=Channel.SMS)
+    if not outcome.ok:
+        return text("nothing_pending", ctx.lang)
+    ctx.after_commit.extend(outcome.after_commit)
+    return text("alert_sent", ctx.lang, id=outcome.params["broadcast"],
+                recipients=outcome.params["recipients"])
 
 
 def cancel(ctx: Context) -> str:

@@ -11,15 +11,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..exceptions import InsufficientStock, InvalidTransition
 from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
 from ..services import deliveries, members, orders, stock
 from . import alerts, parse
 from .parse import Command
 from .texts import number, status_name, text
 
-#: A delivery above this is a typing slip (an extra zero), not a member's harvest.
-MAX_DELIVERY = Decimal("100000")
 #: Pending orders listed in one reply; the rest wait for the next COMMANDE.
 ORDERS_PER_REPLY = 4
 
@@ -138,13 +135,15 @@ def _delivery(ctx: Context, command: Command) -> str:
             return text("delivery_usage", ctx.lang, example=example, products=_codes(products))
         matched = products
     product = matched[0]
-    if len(numbers) != 1 or not (0 < numbers[0] <= MAX_DELIVERY) or (
-        numbers[0] != numbers[0].quantize(Decimal("0.001"))
-    ):
+    if len(numbers) != 1:
         return text("bad_quantity", ctx.lang, example=product.code)
-    delivery = deliveries.record_delivery(ctx.session, ctx.member, product, numbers[0],
-                                          ctx.channel)
-    return text("delivery_recorded", ctx.lang, id=delivery.id,
+    outcome = deliveries.deliver(ctx.session, ctx.member, product.id, numbers[0], ctx.channel)
+    if outcome.error == "too_big":
+        return text("quantity_too_big", ctx.lang, example=product.code,
+                    max=number(outcome.params["max"], ctx.lang))
+    if not outcome.ok:
+        return text("bad_quantity", ctx.lang, example=product.code)
+    return text("delivery_recorded", ctx.lang, id=outcome.params["delivery"],
                 quantity=number(numbers[0], ctx.lang), unit=product.unit,
                 product=product.name_in(ctx.lang))
 
@@ -177,8 +176,8 @@ def _order(ctx: Context, command: Command) -> str:
             f"{o.buyer_name[:20]}" for o in pending[:ORDERS_PER_REPLY]
         )
         return text("orders", ctx.lang, items=items)
-    order = ctx.session.get(Order, ids[0])
-    if order is None or order.cooperative_id != ctx.member.cooperative_id:
+    order = orders.find_order(ctx.session, ids[0], ctx.member.cooperative_id)
+    if order is None:
         return text("order_not_found", ctx.lang, id=ids[0])
     values = _order_values(ctx, order)
     if len(answers) != 1:
@@ -186,23 +185,16 @@ def _order(ctx: Context, command: Command) -> str:
             return text("order_already", ctx.lang, id=order.id,
                         status=status_name(str(order.status), ctx.lang))
         return text("order_show", ctx.lang, **values)
-    try:
-        # The savepoint keeps a refused decision from undoing the stored inbound message.
-        with ctx.session.begin_nested():
-            if answers == {"yes"}:
-                orders.confirm_order(ctx.session, order, ctx.member, ctx.channel)
-            else:
-                orders.reject_order(ctx.session, order, ctx.member, ctx.channel)
-    except InvalidTransition:
-        ctx.session.refresh(order)
+    confirm = answers == {"yes"}
+    outcome = orders.decide_order(ctx.session, order.id, ctx.member, confirm, ctx.channel)
+    if outcome.error == "insufficient_stock":
+        return text("order_short", ctx.lang, id=order.id,
+                    available=number(outcome.params["available"], ctx.lang),
+                    unit=order.product.unit)
+    if not outcome.ok:
         return text("order_already", ctx.lang, id=order.id,
                     status=status_name(str(order.status), ctx.lang))
-    except InsufficientStock as short:
-        return text("order_short", ctx.lang, id=order.id,
-                    available=number(Decimal(str(short.available)), ctx.lang),
-                    unit=order.product.unit)
-    key = "order_confirmed" if answers == {"yes"} else "order_rejected"
-    return text(key, ctx.lang, **values)
+    return text("order_confirmed" if confirm else "order_rejected", ctx.lang, **values)
 
 
 def _language(ctx: Context, command: Command) -> str:

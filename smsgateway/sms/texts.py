@@ -80,6 +80,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "zgh": "Mnck ur igi ayd ilan: ari yan wuttun, am: AWIGH {example} 5",
         "en": "Invalid quantity: write a number, e.g. DELIVERY {example} 5",
     },
+    "quantity_too_big": {
+        "fr": "Quantite trop grande: {max} au plus par livraison, ex: LIVRAISON {example} 5",
+        "ar": "الكمية كبيرة جدا: {max} على الأكثر، مثال: تسليم {example} 5",
+        "zgh": "Mnck iggut: {max} ka ugar, am: AWIGH {example} 5",
+        "en": "Quantity too large: at most {max} per delivery, e.g. DELIVERY {example} 5",
+    },
     "balance": {
         "fr": "Votre solde: {amount} {currency}. Livraisons en attente: {pending}.",
         "ar": "رصيدك: {amount} {currency}. تسليمات في الانتظار: {pending}.",
