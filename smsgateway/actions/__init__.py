@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from menus.machine import Call, Result
 from menus.model import Menu
+from menus.numbers import plain
 
 from .. import outbox
 from ..config import Settings
@@ -140,16 +141,13 @@ def confirmation(ctx: Context, member: Member, key: str, **params: Any) -> Outbo
 
 
 def num(value: Decimal | int | str) -> str:
-    """A quantity as members write it: 120, 2.5 (no trailing zeros, no exponent)."""
-    number = Decimal(value)
-    if number == number.to_integral_value():
-        return str(number.to_integral_value())
-    return format(number.normalize(), "f")
+    """A quantity kept language-free (``2.5``): the catalog writes it the reader's way."""
+    return plain(value)
 
 
 def money(value: Decimal) -> str:
-    """An amount to the centime, without ``.00`` for whole amounts."""
-    return num(Decimal(value).quantize(Decimal("0.01")))
+    """An amount kept language-free: the catalog rounds it and adds the currency."""
+    return plain(value)
 
 
 from . import coordinators, members  # noqa: E402,F401  (actions register themselves)

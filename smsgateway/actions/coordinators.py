@@ -89,9 +89,8 @@ def decide_order(ctx: Context, call: Call) -> Result:
         return Result(ok=False, error="already_decided")
     key = "order_confirmed" if confirm else "order_rejected"
     lang = str(member.language)
-    sms = confirmation(ctx, member, "sms_order_decided",
-                       outcome=ctx.menu.t(key, lang, order=order.id),
-                       quantity=num(order.quantity), unit=order.product.unit,
+    sms = confirmation(ctx, member, f"order_decided_{'confirmed' if confirm else 'rejected'}",
+                       order=order.id, quantity=num(order.quantity), unit=order.product.unit,
                        product=order.product.name_in(lang), buyer=order.buyer_name)
     outbox.commit_and_send(ctx.db, [sms])
     return Result(params={"outcome": ctx.menu.t(key, call.lang, order=order.id)})

@@ -34,14 +34,11 @@ from ..services.orders import confirm_order, pending_orders, reject_order
 from ..services.stock import move_stock, stock_levels
 from ..ussd import get_menu
 from . import bp, login_required
+from .formatting import number as _quantity
 
 RECENT_MESSAGES = 15
 MAX_NOTE = 300
 MAX_ADJUSTMENT = Decimal("1000000")
-
-def _quantity(value: Decimal) -> str:
-    text = f"{value.normalize():f}"
-    return text
 
 
 @bp.get("/dashboard")
@@ -64,7 +61,7 @@ def overview() -> ResponseReturnValue:
     return render_template(
         "dashboard/overview.html", coordinator=coordinator, products=products, levels=levels,
         orders=pending_orders(db, coop_id), deliveries=pending_deliveries(db, coop_id),
-        inbound=inbound, outbound=outbound, qty=_quantity,
+        inbound=inbound, outbound=outbound,
     )
 
 

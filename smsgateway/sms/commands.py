@@ -16,7 +16,7 @@ from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
 from ..services import deliveries, members, orders, stock
 from . import alerts, parse
 from .parse import Command
-from .texts import number, status_name, text
+from .texts import money, number, status_name, text
 
 #: A delivery above this is a typing slip (an extra zero), not a member's harvest.
 MAX_DELIVERY = Decimal("100000")
@@ -115,7 +115,7 @@ def _price(ctx: Context, command: Command) -> str:
         return text("no_products", ctx.lang)
     currency = ctx.settings.defaults.currency
     items = ", ".join(
-        f"{p.name_in(ctx.lang)} {number(p.member_price, ctx.lang)} {currency}/{p.unit}"
+        f"{p.name_in(ctx.lang)} {money(p.member_price, ctx.lang, currency)}/{p.unit}"
         for p in chosen
     )
     return text("price", ctx.lang, items=items)
@@ -144,22 +144,22 @@ def _delivery(ctx: Context, command: Command) -> str:
         return text("bad_quantity", ctx.lang, example=product.code)
     delivery = deliveries.record_delivery(ctx.session, ctx.member, product, numbers[0],
                                           ctx.channel)
-    return text("delivery_recorded", ctx.lang, id=delivery.id,
-                quantity=number(numbers[0], ctx.lang), unit=product.unit,
+    return text("delivery_recorded", ctx.lang, delivery=delivery.id, quantity=numbers[0],
+                unit=product.unit,
                 product=product.name_in(ctx.lang))
 
 
 def _balance(ctx: Context, _command: Command) -> str:
     amount = deliveries.balance(ctx.session, ctx.member)
     pending = ctx.session.scalar(_PENDING_DELIVERIES, {"member": ctx.member.id})
-    return text("balance", ctx.lang, amount=number(amount, ctx.lang),
+    return text("balance", ctx.lang, amount=amount,
                 currency=ctx.settings.defaults.currency, pending=pending or 0)
 
 
 def _order_values(ctx: Context, order: Order) -> dict[str, object]:
-    return {"id": order.id, "quantity": number(order.quantity, ctx.lang),
+    return {"id": order.id, "order": order.id, "quantity": order.quantity,
             "unit": order.product.unit, "product": order.product.name_in(ctx.lang),
-            "buyer": order.buyer_name[:40], "total": number(order.total, ctx.lang),
+            "buyer": order.buyer_name[:40], "total": order.total,
             "currency": ctx.settings.defaults.currency}
 
 
@@ -201,7 +201,7 @@ def _order(ctx: Context, command: Command) -> str:
         return text("order_short", ctx.lang, id=order.id,
                     available=number(Decimal(str(short.available)), ctx.lang),
                     unit=order.product.unit)
-    key = "order_confirmed" if answers == {"yes"} else "order_rejected"
+    key = "order_decided_confirmed" if answers == {"yes"} else "order_decided_rejected"
     return text(key, ctx.lang, **values)
 
 
