@@ -186,14 +186,26 @@ def build_catalog(raw: Any) -> tuple[Catalog | None, list[str]]:
     return catalog, problems
 
 
-def load_catalog(path: Path | str = DEFAULT_PATH) -> Catalog:
-    """Read and build the catalog; raise :class:`CatalogError` listing every fault."""
+class YamlError(ValueError):
+    """A data file is not valid YAML (the message names the file and the line)."""
+
+
+def read_yaml(path: Path | str) -> Any:
+    """Parse a YAML data file; raise :class:`YamlError` naming the line of a syntax error."""
     try:
-        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise CatalogError([f"{Path(path).name}: not valid YAML{where}"]) from None
+        raise YamlError(f"{Path(path).name}: not valid YAML{where}") from None
+
+
+def load_catalog(path: Path | str = DEFAULT_PATH) -> Catalog:
+    """Read and build the catalog; raise :class:`CatalogError` listing every fault."""
+    try:
+        raw = read_yaml(path)
+    except YamlError as error:
+        raise CatalogError([str(error)]) from None
     catalog, problems = build_catalog(raw)
     if problems:
         raise CatalogError(problems)

@@ -17,9 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .catalog import Catalog, Texts, packaged, texts_problems
+from .catalog import Catalog, Texts, YamlError, packaged, read_yaml, texts_problems
 from .languages import FALLBACK, LANGUAGES
 
 SCREEN_TYPES = frozenset({"menu", "list", "input", "info", "end"})
@@ -32,9 +30,6 @@ RESUME_TARGET = "@resume"
 NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_number",
                 "too_small", "too_big", "bad_pin_format", "error")
 DEFAULT_PATH = Path(__file__).with_name("cooperative.yaml")
-
-# libyaml's loader when PyYAML was built with it: ten times faster than the pure-Python one.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 class MenuError(ValueError):
@@ -103,15 +98,13 @@ class Menu:
         return self.homes.get(role) or self.homes["member"]
 
 
-def load_menu(path: Path | str = DEFAULT_PATH) -> Menu:
+def load_menu(path: Path | str = DEFAULT_PATH, catalog: Catalog | None = None) -> Menu:
     """Read and build a menu; raise :class:`MenuError` listing every structural fault."""
     try:
-        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MenuError([f"{Path(path).name}: not valid YAML{where}"]) from None
-    menu, problems = build_menu(raw)
+        raw = read_yaml(path)
+    except YamlError as error:
+        raise MenuError([str(error)]) from None
+    menu, problems = build_menu(raw, catalog)
     if problems:
         raise MenuError(problems)
     assert menu is not None

@@ -6,7 +6,7 @@ numbers through these functions, so the same number reads the same everywhere.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from .languages import style
 
@@ -28,29 +28,37 @@ def plain(value: Number) -> str:
     number = as_decimal(value)
     if number is None:
         return str(value)
+    if not number:
+        number = abs(number)  # no "-0"
     if number == number.to_integral_value():
-        return str(number.quantize(Decimal(1)))
+        return format(number.to_integral_value(), "f")
     return format(number.normalize(), "f")
+
+
+def _with_decimal_sign(written: str, lang: str) -> str:
+    decimal = style(lang).decimal
+    return written.replace(".", decimal) if decimal != "." else written
 
 
 def number(value: Number, lang: str) -> str:
     """A quantity as members of ``lang`` write it: ``120``, ``2,5`` (``2.5`` in English)."""
-    written = plain(value)
-    decimal = style(lang).decimal
-    return written.replace(".", decimal) if decimal != "." else written
+    return _with_decimal_sign(plain(value), lang)
 
 
 def money(value: Number, lang: str, currency: str) -> str:
     """An amount with its currency: ``1250 MAD``, ``12,50 MAD``, ``12,50 درهم``.
 
-    Whole amounts have no decimals; others are written to the centime.
+    Rounded half up to the centime, as a till does; whole amounts have no decimals, others
+    have two. The currency's name in ``lang`` (the code when it has none) follows.
     """
     amount = as_decimal(value)
     if amount is None:
         return f"{value} {currency}"
-    amount = amount.quantize(_CENT)
+    try:
+        amount = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # beyond 28 digits: no centimes to round
+        amount = amount.to_integral_value()
+    if not amount:
+        amount = abs(amount)  # -0.001 rounds to 0, not "-0"
     written = plain(amount) if amount == amount.to_integral_value() else f"{amount:f}"
-    lang_style = style(lang)
-    if lang_style.decimal != ".":
-        written = written.replace(".", lang_style.decimal)
-    return f"{written} {lang_style.currencies.get(currency, currency)}"
+    return f"{_with_decimal_sign(written, lang)} {style(lang).currencies.get(currency, currency)}"
