@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from . import machine
 from .catalog import Catalog, fields_of
 from .encoding import GSM7, encoding_of, length, measure, screen_limit
+from .languages import LATIN_SCRIPT as LATIN
 from .model import Menu
 
 #: Stand-ins for the values actions fill in, as long as real ones usually are.
@@ -36,8 +37,6 @@ SMS_SAMPLES = {
     "amount": "1250.5", "balance": "1250.5", "total": "3500", "stock": "120",
     "available": "8", "requested": "12.5", "change": "+2.5", "segments": "2",
 }
-#: Languages written in Latin letters: their texts should stay in GSM-7.
-LATIN = ("fr", "zgh", "en")
 ROLES = ("member", "coordinator")
 #: Room the navigation lines take on a page ("98 Suite", "0 Retour" and their newlines).
 LONGEST_FOOTER = 30

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 LANGUAGES: tuple[str, ...] = ("fr", "ar", "zgh", "en")
 #: The language used where a text is missing in the reader's language.
 FALLBACK = "fr"
+#: Languages written in Latin letters: their texts should stay in GSM-7 (182-character
+#: screens, 160-character SMS); Arabic is always UCS-2.
+LATIN_SCRIPT = frozenset({"fr", "zgh", "en"})
 
 
 @dataclass(frozen=True)

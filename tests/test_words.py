@@ -204,3 +204,28 @@ def test_the_same_number_reads_the_same_on_a_screen_in_an_sms_and_on_the_dashboa
     itto.dial()
     assert f"Amlou: {level}" in itto.press("1")
     assert f"Amlou {level}" in _sms_reply(client, session, ITTO, "STOCK AMLOU")
+
+
+def test_check_config_hides_every_secret_setting(runner: FlaskCliRunner,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsgateway.config import ENV_KEYS, SECRET_KEYS
+
+    secrets = {env: f"postgresql://u:hidden{i}@db/x" if key == "database_url" else f"hidden{i}"
+               for i, (env, key) in enumerate(ENV_KEYS.items()) if key in SECRET_KEYS}
+    assert len(secrets) == len(SECRET_KEYS)  # every secret comes from the environment
+    for env, value in secrets.items():
+        monkeypatch.setenv(env, value)
+    result = runner.invoke(args=["check-config"])
+    assert result.exit_code == 0, result.output
+    assert "hidden" not in result.output and result.output.count('"***"') == len(secrets)
+
+
+def test_every_language_has_its_words_and_its_number_style() -> None:
+    from menus.languages import STYLES
+    from smsgateway.config import load_settings
+    from smsgateway.models import Language
+    from smsgateway.sms.keywords import LANGUAGE_WORDS
+
+    assert tuple(Language) == LANGUAGES and tuple(LANGUAGE_WORDS) == LANGUAGES
+    assert set(STYLES) == set(LANGUAGES)
+    assert tuple(load_settings(environ={}).languages) == LANGUAGES

@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from menus.encoding import fold_to_gsm7, measure
+from menus.languages import LANGUAGES
 from menus.numbers import money
 
 from .. import broadcasts
@@ -90,7 +91,7 @@ def _parse_when(value: str | None) -> datetime | None:
 @click.option("--coop", "slugs", multiple=True, required=True, help="Cooperative slug(s).")
 @click.option("--group", "groups", multiple=True, help="Only members of these groups.")
 @click.option("--lang", "languages", multiple=True,
-              type=click.Choice(["fr", "ar", "zgh", "en"]), help="Only these languages.")
+              type=click.Choice(LANGUAGES), help="Only these languages.")
 @click.option("--role", "roles", multiple=True, type=click.Choice(["member", "coordinator"]))
 @click.option("--message", help="The text (for every language without its own).")
 @click.option("--message-fr")
