@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .errors import CatalogError, YamlError
 from .languages import FALLBACK, LANGUAGES
 from .numbers import as_decimal, money, number
 
@@ -35,14 +36,6 @@ _RESERVED = frozenset({"langs", "segments"})
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Texts = Mapping[str, str]
-
-
-class CatalogError(ValueError):
-    """The catalog cannot be used; ``problems`` lists every fault found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -184,10 +177,6 @@ def build_catalog(raw: Any) -> tuple[Catalog | None, list[str]]:
     catalog = Catalog(entries, frozenset(fields.get("numbers") or ()),
                       frozenset(fields.get("money") or ()))
     return catalog, problems
-
-
-class YamlError(ValueError):
-    """A data file is not valid YAML (the message names the file and the line)."""
 
 
 def read_yaml(path: Path | str) -> Any:

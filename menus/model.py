@@ -17,7 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, Texts, YamlError, packaged, read_yaml, texts_problems
+from .catalog import Catalog, Texts, packaged, read_yaml, texts_problems
+from .errors import MenuError, YamlError
 from .languages import FALLBACK, LANGUAGES
 
 SCREEN_TYPES = frozenset({"menu", "list", "input", "info", "end"})
@@ -31,14 +32,6 @@ NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_num
                 "too_small", "too_big", "bad_pin_format", "error")
 DEFAULT_PATH = Path(__file__).with_name("cooperative.yaml")
 _FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-class MenuError(ValueError):
-    """The menu file cannot be used; ``problems`` lists every fault found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
 
 @dataclass(frozen=True)
 class Option:

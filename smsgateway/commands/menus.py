@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from menus.catalog import DEFAULT_PATH as TEXTS_PATH
-from menus.catalog import CatalogError, load_catalog
+from menus.catalog import load_catalog
 from menus.check import check, render_all
-from menus.model import DEFAULT_PATH, MenuError, load_menu
+from menus.errors import DataError
+from menus.model import DEFAULT_PATH, load_menu
 
 
 @click.group("menus")
@@ -19,8 +21,8 @@ def menus_group() -> None:
     """USSD menus and the message catalog."""
 
 
-def _fail(problems: list[str]) -> None:
-    for problem in problems:
+def _fail(error: DataError | OSError) -> NoReturn:
+    for problem in error.problems if isinstance(error, DataError) else [str(error)]:
         click.echo(f"error: {problem}", err=True)
     sys.exit(1)
 
@@ -37,12 +39,9 @@ def check_command(path: Path, texts: Path, strict: bool) -> None:
     every SMS within the segments it may take."""
     try:
         catalog = load_catalog(texts)
-    except (CatalogError, OSError) as error:
-        _fail(error.problems if isinstance(error, CatalogError) else [str(error)])
-    try:
         menu = load_menu(path, catalog)
-    except (MenuError, OSError) as error:
-        _fail(error.problems if isinstance(error, MenuError) else [str(error)])
+    except (DataError, OSError) as error:
+        _fail(error)
     findings = check(menu)
     for finding in findings:
         click.echo(str(finding), err=True)
