@@ -13,7 +13,7 @@ from __future__ import annotations
 import string
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class Catalog:
     entries: Mapping[str, Entry]
     numbers: frozenset[str] = frozenset()
     money: frozenset[str] = frozenset()
+    #: template -> its number and money placeholders, worked out on first use.
+    _typed: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def text(self, key: str, lang: str, **params: Any) -> str:
         """Message ``key`` in ``lang`` (French when missing), with ``params`` filled in."""
@@ -74,7 +76,7 @@ class Catalog:
         return self.fill(template, params, lang)
 
     def all_languages(self, key: str, **params: Any) -> str:
-        """A message shown in all its languages at once (to a reader whose we do not know)."""
+        """A message in all its languages at once, for a reader whose language is unknown."""
         entry = self.entries[key]
         return JOINS[entry.channel].join(self.fill(t, params, lang)
                                          for lang, t in entry.texts.items())
@@ -87,12 +89,19 @@ class Catalog:
         """``template`` with ``{name}`` fields filled (missing ones empty), numbers localized."""
         if "{" not in template:
             return template
+        typed = self._typed.get(template)
+        if typed is None:
+            typed = self._typed[template] = tuple(
+                sorted(n for n in fields_of(template) if n in self.numbers or n in self.money))
         values = _Blank(params)
-        for name, value in params.items():
+        for name in typed:
+            if name not in params:
+                continue
             if name in self.numbers:
-                values[name] = _number(value, lang)
-            elif name in self.money:
-                values[name] = _money(value, lang, params.get("currency") or DEFAULT_CURRENCY)
+                values[name] = _number(params[name], lang)
+            else:
+                values[name] = _money(params[name], lang,
+                                      params.get("currency") or DEFAULT_CURRENCY)
         return template.format_map(values)
 
     def __contains__(self, key: object) -> bool:
