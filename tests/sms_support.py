@@ -163,7 +163,7 @@ CASES = [
     Case("delivery-fr", AICHA_FR, "LIVRAISON ARGAN 5", "delivery",
          ("Livraison #2 enregistrée: 5 l Huile d'argan",), _pending_delivery("5", "ARGAN")),
     Case("delivery-ar-eastern-digits", KHADIJA_AR, "تسليم أملو ٣", "delivery",
-         ("تم تسجيل التسليم #2: 3 kg أملو",), _pending_delivery("3", "AMLOU")),
+         ("تم تسجيل التوريد #2: 3 kg أملو",), _pending_delivery("3", "AMLOU")),
     Case("delivery-ar-product-name", KHADIJA_AR, "تسليم زيت أركان ١٢", "delivery",
          ("12 l زيت أركان",), _pending_delivery("12", "ARGAN")),
     Case("delivery-zgh-decimal-comma", ITTO_ZGH, "awigh argan 2,5", "delivery",
