@@ -30,7 +30,6 @@ CHANNELS = ("screen", "sms", "words")
 JOINS = {"screen": "\n", "sms": " / ", "words": " / "}
 #: The currency when a caller names none (the configured one is passed as ``currency``).
 DEFAULT_CURRENCY = "MAD"
-_RESERVED = frozenset({"langs", "segments"})
 
 # libyaml's loader when PyYAML was built with it: ten times faster than the pure-Python one.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -80,10 +79,6 @@ class Catalog:
         entry = self.entries[key]
         return JOINS[entry.channel].join(self.fill(t, params, lang)
                                          for lang, t in entry.texts.items())
-
-    def texts(self, key: str) -> Texts:
-        """Message ``key`` in every language, unfilled."""
-        return self.entries[key].texts
 
     def fill(self, template: str, params: Mapping[str, Any], lang: str) -> str:
         """``template`` with ``{name}`` fields filled (missing ones empty), numbers localized."""
@@ -182,10 +177,29 @@ def build_catalog(raw: Any) -> tuple[Catalog | None, list[str]]:
     for section in raw:
         if section not in (*CHANNELS, "fields"):
             problems.append(f"{section}: not a section (one of {[*CHANNELS, 'fields']})")
-    fields = raw.get("fields") or {}
-    catalog = Catalog(entries, frozenset(fields.get("numbers") or ()),
-                      frozenset(fields.get("money") or ()))
-    return catalog, problems
+    numbers, amounts = _fields(raw.get("fields"), problems)
+    for entry in entries.values():
+        for lang, template in entry.texts.items():
+            used = fields_of(template)
+            if "currency" in used and used & amounts:
+                problems.append(f"{entry.channel}.{entry.key}.{lang}: an amount carries its "
+                                "currency: no {currency} next to it")
+    return Catalog(entries, numbers, amounts), problems
+
+
+def _fields(raw: Any, problems: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The placeholder names holding numbers and amounts (``fields:`` in the catalog)."""
+    found: dict[str, frozenset[str]] = {}
+    for kind in ("numbers", "money"):
+        names = (raw or {}).get(kind) if isinstance(raw, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            problems.append(f"fields.{kind}: a list of placeholder names")
+            names = []
+        found[kind] = frozenset(names)
+    if found["numbers"] & found["money"]:
+        problems.append(f"fields: {sorted(found['numbers'] & found['money'])} both a number "
+                        "and money")
+    return found["numbers"], found["money"]
 
 
 def read_yaml(path: Path | str) -> Any:

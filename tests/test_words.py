@@ -112,6 +112,13 @@ BROKEN = {
     "unclosed-brace": (lambda r: r["sms"]["stock"].update(fr="Stock: {items"),
                        "sms.stock: a brace is not closed"),
     "unknown-section": (lambda r: r.update(ussd={}), "ussd: not a section"),
+    "currency-next-to-an-amount": (
+        lambda r: r["sms"]["balance"].update({lang: t.replace("{amount}", "{amount} {currency}")
+                                              for lang, t in r["sms"]["balance"].items()}),
+        "sms.balance.fr: an amount carries its currency"),
+    "field-both-kinds": (lambda r: r["fields"]["money"].append("quantity"),
+                         "fields: ['quantity'] both a number and money"),
+    "no-fields": (lambda r: r.pop("fields"), "fields.numbers: a list of placeholder names"),
 }
 
 
