@@ -108,6 +108,11 @@ def check(menu: Menu) -> list[Finding]:
             if lang in LATIN and not screen.langs and encoding_of(text) != GSM7:
                 findings.append(Finding("warning", f"screens.{sid}.text.{lang}",
                                         "outside GSM-7: the screen holds only 80 characters"))
+            used = fields_of(text)
+            if "currency" in used and used & menu.catalog.money:
+                findings.append(Finding("error", f"screens.{sid}.text.{lang}",
+                                        "an amount carries its currency: no {currency} "
+                                        "next to it"))
     return findings
 
 

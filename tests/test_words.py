@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from menus.catalog import DEFAULT_PATH, build_catalog, packaged, text
-from menus.check import check_catalog
+from menus.check import check, check_catalog
 from menus.languages import LANGUAGES
 from menus.model import build_menu
 from menus.numbers import money, number, plain
@@ -146,6 +146,16 @@ def test_messages_beyond_their_channel_s_limit_are_reported(change: Any, finding
     catalog, problems = build_catalog(_broken(change))
     assert problems == [] and catalog is not None
     assert any(finding in str(f) for f in check_catalog(catalog)), check_catalog(catalog)
+
+
+def test_a_screen_adding_a_currency_to_an_amount_is_reported() -> None:
+    menu_raw = yaml.safe_load(Path("menus/cooperative.yaml").read_text(encoding="utf-8"))
+    texts = menu_raw["screens"]["alert_confirm"]["text"]
+    texts.update({lang: t.replace("{cost}", "{cost} {currency}") for lang, t in texts.items()})
+    menu, problems = build_menu(menu_raw)
+    assert problems == [] and menu is not None
+    assert any(str(f).startswith("error: screens.alert_confirm.text.en: an amount carries its "
+                                 "currency") for f in check(menu))
 
 
 def test_a_menu_needs_the_catalog_s_navigation_messages() -> None:
