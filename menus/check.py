@@ -1,4 +1,6 @@
-"""Checks a menu beyond its structure: every screen rendered in every language and role.
+"""Checks beyond structure: every screen rendered in every language and role, and every
+catalog message filled with sample values within its channel's limit (a USSD screen, or the
+SMS segments it may take).
 
 Used by ``smsgateway menus check`` and the tests. Pure: sample values stand in for data.
 """
@@ -8,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import machine
-from .encoding import GSM7, encoding_of, length
-from .model import Menu, fields_of, screen_limit
+from .catalog import Catalog, fields_of
+from .encoding import GSM7, encoding_of, length, measure, screen_limit
+from .languages import LATIN_SCRIPT as LATIN
+from .model import Menu
 
 #: Stand-ins for the values actions fill in, as long as real ones usually are.
 SAMPLES = {
@@ -17,14 +21,22 @@ SAMPLES = {
     "quantity": "12.5", "delivery": "1234", "order": "1234", "recipients": "1500",
     "cost": "375.25", "currency": "MAD", "min": "0.001", "max": "10000", "left": "2",
     "minutes": "15", "choice_label": "Oui", "resolution_label": "Acheter une presse neuve ?",
-    "balance_line": "On vous doit: 1250.50 MAD", "outcome": "Commande 1234 confirmée.",
+    "balance_line": "On vous doit: 1250,50 MAD", "outcome": "Commande 1234 confirmée.",
     "summary": "Commande 12: 10 l Huile d'argan pour Epicerie Bio, 3500 MAD. Stock: 120 l.",
 }
 SAMPLE_ITEMS = [{"id": i, "label": label} for i, label in
                 enumerate(["Huile d'argan", "Amlou", "Miel de thym", "Savon"], 1)]
 SAMPLE_LINES = ["Huile d'argan: 120 l", "Amlou: 45 kg", "Miel de thym: 8 kg"]
-#: Messages sent as SMS (several segments allowed), not shown on a screen.
-SMS_PREFIXES = ("sms_", "alert_")
+#: Stand-ins for the values SMS replies are filled with, as long as real ones usually are.
+SMS_SAMPLES = {
+    "items": "Huile d'argan 120 l, Amlou 45 kg, Miel de thym 8 kg, Savon 300 u",
+    "products": "ARGAN, AMLOU, MIEL, SAVON", "example": "ARGAN", "word": "x" * 30,
+    "buyer": "Epicerie Bio Agadir", "product": "Huile d'argan", "unit": "kg",
+    "resolution": "Acheter une presse neuve ?", "choice": "Oui", "closes": "30/06/2026",
+    "reason": "inventaire", "service_code": "*384*123#", "status": "confirmee",
+    "amount": "1250.5", "balance": "1250.5", "total": "3500", "stock": "120",
+    "available": "8", "requested": "12.5", "change": "+2.5", "segments": "2",
+}
 ROLES = ("member", "coordinator")
 #: Room the navigation lines take on a page ("98 Suite", "0 Retour" and their newlines).
 LONGEST_FOOTER = 30
@@ -70,8 +82,8 @@ def render_all(menu: Menu) -> list[tuple[str, str, str, int, str]]:
 
 
 def check(menu: Menu) -> list[Finding]:
-    """Screens over their limit, questions split across pages, messages too long for a screen."""
-    findings: list[Finding] = []
+    """Screens over their limit, questions split across pages, and the catalog's findings."""
+    findings = check_catalog(menu.catalog)
     for sid, lang, role, page, text in render_all(menu):
         if length(text) > screen_limit(text):
             findings.append(Finding("error", f"screens.{sid}.{lang}",
@@ -85,16 +97,6 @@ def check(menu: Menu) -> list[Finding]:
             if machine.render(menu, state).pages > 1:
                 findings.append(Finding("error", f"screens.{sid}.{lang}",
                                         "the question does not fit on one screen"))
-    for key, texts in menu.messages.items():
-        for lang, text in texts.items():
-            sample = text.format_map({f: SAMPLES.get(f, "1234") for f in fields_of(text)})
-            if not key.startswith(SMS_PREFIXES) and length(sample) > screen_limit(sample):
-                findings.append(Finding("error", f"messages.{key}.{lang}",
-                                        "too long for one screen"))
-            if lang in ("fr", "zgh", "en") and encoding_of(text) != GSM7:
-                findings.append(Finding("warning", f"messages.{key}.{lang}",
-                                        "outside GSM-7: screens hold 80 characters, SMS cost "
-                                        "more"))
     for sid, screen in menu.screens.items():
         for lang, text in screen.text.items():
             filled = text.format_map({f: SAMPLES.get(f, "1234") for f in fields_of(text)})
@@ -103,7 +105,49 @@ def check(menu: Menu) -> list[Finding]:
                    for word in filled.split()):
                 findings.append(Finding("error", f"screens.{sid}.text.{lang}",
                                         "has a word longer than a screen"))
-            if lang in ("fr", "zgh", "en") and not screen.langs and encoding_of(text) != GSM7:
+            if lang in LATIN and not screen.langs and encoding_of(text) != GSM7:
                 findings.append(Finding("warning", f"screens.{sid}.text.{lang}",
                                         "outside GSM-7: the screen holds only 80 characters"))
+            used = fields_of(text)
+            if "currency" in used and used & menu.catalog.money:
+                findings.append(Finding("error", f"screens.{sid}.text.{lang}",
+                                        "an amount carries its currency: no {currency} "
+                                        "next to it"))
+    return findings
+
+
+def sample_text(catalog: Catalog, key: str, lang: str | None) -> str:
+    """Message ``key`` filled with sample values (``lang`` None: all its languages at once)."""
+    entry = catalog.entries[key]
+    names = set().union(*(fields_of(t) for t in entry.texts.values()))
+    # Screen messages keep the short stand-ins (long names page); SMS get realistic ones.
+    samples = {**SAMPLES, **SMS_SAMPLES} if entry.channel == "sms" else SAMPLES
+    values = {name: samples.get(name, "1234") for name in names}
+    values["currency"] = SAMPLES["currency"]
+    if lang is None:
+        return catalog.all_languages(key, **values)
+    return catalog.text(key, lang, **values)
+
+
+def check_catalog(catalog: Catalog) -> list[Finding]:
+    """Messages over their channel's limit, and Latin-script texts outside GSM-7."""
+    findings: list[Finding] = []
+    for key, entry in catalog.entries.items():
+        where = f"{entry.channel}.{key}"
+        langs: list[str | None] = [None] if entry.langs else list(entry.texts)
+        for lang in langs:
+            sample = sample_text(catalog, key, lang)
+            label = f"{where}.{lang}" if lang else where
+            if entry.channel == "screen" and length(sample) > screen_limit(sample):
+                findings.append(Finding("error", label, f"{length(sample)} characters, over "
+                                        f"the {screen_limit(sample)} of a USSD screen"))
+            segments = measure(sample).segments
+            if entry.channel == "sms" and segments > entry.segments:
+                findings.append(Finding("error", label, f"takes {segments} SMS segments, "
+                                        f"more than the {entry.segments} allowed"))
+        for lang, text in entry.texts.items():
+            if lang in LATIN and not entry.langs and encoding_of(text) != GSM7:
+                findings.append(Finding("warning", f"{where}.{lang}",
+                                        "outside GSM-7: screens hold 80 characters, SMS cost "
+                                        "more"))
     return findings

@@ -1,4 +1,5 @@
-"""GSM 03.38 and UCS-2: which encoding a text needs, how long networks count it, its segments.
+"""GSM 03.38 and UCS-2: which encoding a text needs, how long networks count it, its segments,
+and the one USSD screen limit (menus, paging, checks and the simulator all use it).
 
 Shared by screen fitting (USSD screens) and segment counting (SMS cost), so it lives here, in
 the pure package, where both can import it.
@@ -19,6 +20,10 @@ GSM7_BASIC = frozenset(
 )
 # Characters of the extension table: each costs two septets (ESC + the character).
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+#: The longest USSD screen: 182 GSM-7 characters, or 80 UTF-16 units once it needs UCS-2.
+GSM7_LIMIT = 182
+UCS2_LIMIT = 80
 
 SINGLE_GSM7 = 160
 MULTI_GSM7 = 153
@@ -111,6 +116,6 @@ def fold_to_gsm7(text: str) -> str:
     return "".join(out)
 
 
-def screen_limit(text: str, gsm7_limit: int = 182, ucs2_limit: int = 80) -> int:
-    """The longest screen ``text``'s encoding allows."""
-    return gsm7_limit if is_gsm7(text) else ucs2_limit
+def screen_limit(*texts: str) -> int:
+    """The longest USSD screen for ``texts``: one character outside GSM-7 makes it UCS-2."""
+    return GSM7_LIMIT if all(is_gsm7(text) for text in texts) else UCS2_LIMIT

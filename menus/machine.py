@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .model import RESUME_TARGET, Menu, Screen, fill
+from .languages import FALLBACK
+from .model import RESUME_TARGET, Menu, Screen
+from .numbers import plain
 from .paging import paginate
 
 BACK = "0"
@@ -222,16 +224,13 @@ def _take_input(menu: Menu, state: State, screen: Screen, value: str) -> Step:
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
         return Step(_notice(state, "not_number"))
     low = Decimal(str(screen.min)) if screen.min is not None else Decimal("0.001")
+    # Kept language-free in the session; the catalog writes it the reader's way on screen.
     if quantity < low:
-        return Step(_notice(state, "too_small", min=_plain(low)))
+        return Step(_notice(state, "too_small", min=plain(low)))
     if screen.max is not None and quantity > Decimal(str(screen.max)):
-        return Step(_notice(state, "too_big", max=_plain(Decimal(str(screen.max)))))
-    state["vars"][screen.store or "value"] = _plain(quantity)
+        return Step(_notice(state, "too_big", max=plain(Decimal(str(screen.max)))))
+    state["vars"][screen.store or "value"] = plain(quantity)
     return _leave(menu, state, screen, screen.goto or state["home"], screen.do)
-
-
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")
 
 
 def after(menu: Menu, state: State, result: Result) -> State:
@@ -291,7 +290,7 @@ def drive(menu: Menu, state: State, raw: str | None,
 
 
 def _text(texts: Mapping[str, str], lang: str) -> str:
-    return texts.get(lang) or texts.get("fr") or next(iter(texts.values()), "")
+    return texts.get(lang) or texts.get(FALLBACK) or next(iter(texts.values()), "")
 
 
 def render(menu: Menu, state: State) -> Rendered:
@@ -306,7 +305,7 @@ def render(menu: Menu, state: State) -> Rendered:
     body_texts = screen.text
     if screen.type == "list" and not state["items"] and screen.empty:
         body_texts = screen.empty
-    header.extend(fill(_text(body_texts, lang), values) for lang in langs)
+    header.extend(menu.fill(body_texts, lang, values) for lang in langs)
 
     lines: list[str] = []
     if screen.type == "menu":

@@ -1,52 +1,37 @@
 """Menus as data: load the YAML, build typed screens, and find what is wrong with them.
 
-A menu file has ``languages``, ``homes`` (role -> first screen), ``messages`` (shared texts:
-navigation, reasons for re-asking, SMS confirmations) and ``screens``. Every text is a mapping
-language -> text, except on bilingual screens (``langs: [fr, ar]``) shown to unknown numbers.
+A menu file has ``homes`` (role -> first screen) and ``screens``. Every screen text is a
+mapping language -> text (languages from :mod:`menus.languages`), except on bilingual screens
+(``langs: [fr, ar]``) shown to unknown numbers. What the menus say between screens
+(navigation, reasons for re-asking, SMS confirmations) is in the message catalog
+(:mod:`menus.catalog`).
 """
 
 from __future__ import annotations
 
 import re
-import string
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .catalog import Catalog, Texts, packaged, read_yaml, texts_problems
+from .errors import MenuError, YamlError
+from .languages import FALLBACK, LANGUAGES
 
-from .encoding import GSM7, encoding_of, length
-
-GSM7_LIMIT = 182
-UCS2_LIMIT = 80
 SCREEN_TYPES = frozenset({"menu", "list", "input", "info", "end"})
 INPUT_KINDS = frozenset({"quantity", "pin"})
 #: Screens the machine itself sends members to, so they count as reachable.
 SPECIAL_SCREENS = ("failed", "resume")
 #: A goto to this name restores the snapshot of a dropped session.
 RESUME_TARGET = "@resume"
-#: Navigation messages every menu must define.
-NAV_MESSAGES = ("back", "more")
+#: Catalog messages the machine itself shows.
+NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_number",
+                "too_small", "too_big", "bad_pin_format", "error")
 DEFAULT_PATH = Path(__file__).with_name("cooperative.yaml")
-
-# libyaml's loader when PyYAML was built with it: ten times faster than the pure-Python one.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-class MenuError(ValueError):
-    """The menu file cannot be used; ``problems`` lists every fault found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-Texts = Mapping[str, str]
-
 
 @dataclass(frozen=True)
 class Option:
@@ -89,55 +74,30 @@ class Menu:
 
     languages: tuple[str, ...]
     homes: Mapping[str, str]
-    messages: Mapping[str, Texts]
+    catalog: Catalog
     screens: Mapping[str, Screen]
 
     def t(self, key: str, lang: str, **params: Any) -> str:
-        """A shared message in ``lang`` (falling back to French), with ``params`` filled in."""
-        texts = self.messages[key]
-        return fill(texts.get(lang) or texts.get("fr") or next(iter(texts.values())), params)
+        """A catalog message in ``lang`` (falling back to French), with ``params`` filled in."""
+        return self.catalog.text(key, lang, **params)
+
+    def fill(self, texts: Texts, lang: str, params: Mapping[str, Any]) -> str:
+        """A screen text in ``lang`` (else French), filled with ``params`` the catalog's way."""
+        template = texts.get(lang) or texts.get(FALLBACK) or next(iter(texts.values()), "")
+        return self.catalog.fill(template, params, lang)
 
     def home(self, role: str) -> str:
         """The first screen of a member with ``role``."""
         return self.homes.get(role) or self.homes["member"]
 
 
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def fill(template: str, params: Mapping[str, Any]) -> str:
-    """``template`` with ``{name}`` fields filled from ``params`` (missing ones left empty)."""
-    if "{" not in template:
-        return template
-    return string.Formatter().vformat(template, (), _Blank(params))
-
-
-def fields_of(template: str) -> set[str]:
-    """The ``{name}`` fields a template uses."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
-def screen_limit(text: str) -> int:
-    """The longest screen the encoding of ``text`` allows."""
-    return GSM7_LIMIT if encoding_of(text) == GSM7 else UCS2_LIMIT
-
-
-def fits(text: str) -> bool:
-    """Whether ``text`` fits on one USSD screen of its encoding."""
-    return length(text) <= screen_limit(text)
-
-
-def load_menu(path: Path | str = DEFAULT_PATH) -> Menu:
+def load_menu(path: Path | str = DEFAULT_PATH, catalog: Catalog | None = None) -> Menu:
     """Read and build a menu; raise :class:`MenuError` listing every structural fault."""
     try:
-        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MenuError([f"{Path(path).name}: not valid YAML{where}"]) from None
-    menu, problems = build_menu(raw)
+        raw = read_yaml(path)
+    except YamlError as error:
+        raise MenuError([str(error)]) from None
+    menu, problems = build_menu(raw, catalog)
     if problems:
         raise MenuError(problems)
     assert menu is not None
@@ -161,49 +121,37 @@ def cached_menu(path: str = str(DEFAULT_PATH)) -> Menu:
         return _cached(path)
 
 
-def build_menu(raw: Any) -> tuple[Menu | None, list[str]]:
+def build_menu(raw: Any, catalog: Catalog | None = None) -> tuple[Menu | None, list[str]]:
     """Build a :class:`Menu` from parsed YAML; return it and the problems found."""
     problems: list[str] = []
     if not isinstance(raw, dict):
         return None, ["the menu file must be a mapping"]
-    languages = tuple(raw.get("languages") or ())
-    if not languages:
-        problems.append("languages: missing")
+    catalog = catalog or packaged()
+    languages = LANGUAGES
+    for moved in ("messages", "languages"):
+        if moved in raw:
+            problems.append(f"{moved}: not in a menu file (texts.yaml has the messages, "
+                            "menus/languages.py the languages)")
     homes = raw.get("homes") or {}
     if "member" not in homes:
         problems.append("homes: needs a 'member' home screen")
-    messages: dict[str, Texts] = {}
-    for key, texts in (raw.get("messages") or {}).items():
-        messages[key] = _texts(texts, f"messages.{key}", languages, problems)
     for key in NAV_MESSAGES:
-        if key not in messages:
-            problems.append(f"messages.{key}: missing")
+        if key not in catalog:
+            problems.append(f"messages.{key}: missing from the catalog")
     screens: dict[str, Screen] = {}
     for sid, body in (raw.get("screens") or {}).items():
         screen = _screen(str(sid), body, languages, problems)
         if screen is not None:
             screens[screen.id] = screen
-    menu = Menu(languages, dict(homes), messages, screens)
+    menu = Menu(languages, dict(homes), catalog, screens)
     problems.extend(_graph_problems(menu))
     return menu, problems
 
 
-def _texts(value: Any, where: str, languages: Iterable[str], problems: list[str]) -> Texts:
-    if isinstance(value, str):
-        value = {lang: value for lang in languages}
-    if not isinstance(value, dict):
-        problems.append(f"{where}: must map languages to texts")
-        return {}
-    for lang in languages:
-        if not isinstance(value.get(lang), str) or not value[lang].strip():
-            problems.append(f"{where}: missing translation '{lang}'")
-    names = {lang: fields_of(str(text)) for lang, text in value.items()}
-    reference = names.get("fr", set())
-    for lang, used in names.items():
-        if used != reference:
-            problems.append(f"{where}.{lang}: fields {sorted(used)} differ from fr "
-                            f"{sorted(reference)}")
-    return {str(k): str(v) for k, v in value.items()}
+def _texts(value: Any, where: str, languages: tuple[str, ...], problems: list[str]) -> Texts:
+    texts, found = texts_problems(value, where, languages)
+    problems.extend(found)
+    return texts
 
 
 def _screen(sid: str, body: Any, languages: tuple[str, ...],

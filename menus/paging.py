@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .encoding import GSM7, UCS2, encoding_of, length
-from .model import GSM7_LIMIT, UCS2_LIMIT
-
-
-def limit_for(*texts: str) -> int:
-    """The page size for a screen made of ``texts``: one non-GSM-7 character makes it UCS-2."""
-    return GSM7_LIMIT if all(encoding_of(t) == GSM7 for t in texts) else UCS2_LIMIT
+from .encoding import GSM7, GSM7_LIMIT, UCS2, length, screen_limit
 
 
 def wrap(text: str, width: int, encoding: str | None = None) -> list[str]:
@@ -54,7 +48,7 @@ def paginate(header: str, lines: Sequence[str], *, footer: str = "", more: str =
     Each page ends with ``footer`` (the back key) and fits the limit of the screen's encoding.
     """
     tail_texts = [t for t in (more, footer) if t]
-    limit = limit_for(header, *lines, *tail_texts)
+    limit = screen_limit(header, *lines, *tail_texts)
     encoding = GSM7 if limit == GSM7_LIMIT else UCS2
     single = "\n".join([*([header] if header else []), *lines, *([footer] if footer else [])])
     if length(single, encoding) <= limit:

@@ -16,7 +16,7 @@ from . import migrate
 from .commands import broadcasts as broadcast_commands
 from .commands import menus as menus_commands
 from .commands.simulate import simulate_command
-from .config import load_settings
+from .config import SECRET_KEYS, load_settings
 from .db import get_db
 from .exceptions import ConfigError
 
@@ -116,13 +116,14 @@ def check_config() -> None:
     """Validate the configuration and print it (secrets hidden)."""
     settings = load_settings()
     data = settings.model_dump(mode="json")
-    for section in ("africastalking", "twilio", "simulator", "admin", "metrics"):
-        for key in ("api_key", "auth_token", "webhook_secret", "password", "token"):
-            if data[section].get(key):
-                data[section][key] = "***"
-    for key in ("secret_key", "database_url"):
-        if data.get(key):
-            data[key] = "***"
+    # The one list of secrets (config.SECRET_KEYS), as dotted paths into the settings.
+    for dotted in SECRET_KEYS:
+        *sections, key = dotted.split(".")
+        holder = data
+        for section in sections:
+            holder = holder.get(section) or {}
+        if holder.get(key):
+            holder[key] = "***"
     import json
 
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -25,10 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from menus.languages import LANGUAGES
+
 from .exceptions import ConfigError
 
-LANGUAGES = ("fr", "ar", "zgh", "en")
-Language = Literal["fr", "ar", "zgh", "en"]
+# The one list of languages lives with the texts (menus/languages.py).
+Language = Literal[LANGUAGES]  # type: ignore[valid-type]
 ProviderName = Literal["console", "africastalking", "twilio"]
 
 #: Environment variables and the setting each one fills.

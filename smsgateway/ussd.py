@@ -14,6 +14,7 @@ from sqlalchemy import Row, bindparam, select
 
 from handlers.base import UssdIn, UssdOut
 from menus import machine
+from menus.catalog import all_languages
 from menus.model import Menu, cached_menu
 
 from . import actions, sessions
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 
 #: The longest sessionId or text kept; providers send far less, anything longer is noise.
 MAX_FIELD = 200
-BUSY = {"fr": "Patientez puis recomposez le code.", "ar": "انتظر ثم أعد الاتصال."}
-UNAVAILABLE = {"fr": "Service indisponible, réessayez.", "ar": "الخدمة غير متوفرة، أعد المحاولة."}
+#: Shown in French and Arabic (we may not know who is calling); texts in the catalog.
+BUSY = all_languages("busy")
+UNAVAILABLE = all_languages("unavailable")
 
 
 # Built once: it runs on the first hop of every session.
@@ -83,10 +85,10 @@ def handle(hop: UssdIn) -> UssdOut:
             # The first copy of this hop is still running: answer from what is stored.
             if stored is not None and stored.text == text:
                 return UssdOut(stored.screen, stored.end)
-            return UssdOut("\n".join(BUSY.values()), end=True)
+            return UssdOut(BUSY, end=True)
         if stored is not None and stored.phone != hop.phone:
             log.warning("USSD session %s reused by another phone", session_id)
-            return UssdOut("\n".join(BUSY.values()), end=True)
+            return UssdOut(BUSY, end=True)
         verdict, inputs = sessions.classify(stored.text if stored else None, text)
         if verdict == "replay" and stored is not None:
             return UssdOut(stored.screen, stored.end)
@@ -103,7 +105,7 @@ def handle(hop: UssdIn) -> UssdOut:
         except Exception:
             # A bug must cost the member one session, never a 500 the phone shows as garbage.
             log.exception("USSD hop failed (session %s)", session_id)
-            return UssdOut("\n".join(UNAVAILABLE.values()), end=True)
+            return UssdOut(UNAVAILABLE, end=True)
         finally:
             ctx.close()
         current.save(session_id, sessions.Stored(

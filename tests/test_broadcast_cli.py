@@ -76,7 +76,7 @@ def test_dry_run_previews_and_sends_nothing(bapp: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert "recipients: 4 (ar 1, fr 3)" in result.output
     assert "encoding: UCS-2, segments per message: 1" in result.output
-    assert "estimated cost (console): 1.00 MAD (without fold 1.00, with fold 1.00)" in (
+    assert "estimated cost (console): 1 MAD (without fold 1 MAD, with fold 1 MAD)" in (
         result.output)
     assert "dry run: nothing sent" in result.output
     with bapp.app_context(), get_db(bapp).session() as session:

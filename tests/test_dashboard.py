@@ -158,7 +158,7 @@ def test_reject_order(signed_in: FlaskClient, session: Session) -> None:
 @pytest.mark.parametrize(
     ("decision", "status", "stock", "sms"),
     [("accept", DeliveryStatus.ACCEPTED, Decimal("58"),
-      "تم قبول توريدك {id} (5 kg أملو). مستحقاتك 1560 MAD."),
+      "تم قبول توريدك {id} (5 kg أملو). مستحقاتك 1560 درهم."),
      ("reject", DeliveryStatus.REJECTED, Decimal("53"),
       "تم رفض توريدك {id} (5 kg أملو). راجع المنسق.")],
     ids=["accept", "reject"],
@@ -186,7 +186,7 @@ def test_decide_delivery_and_tell_the_member_by_sms(
 @pytest.mark.parametrize(
     ("quantity", "reason", "message", "moved"),
     [("5", "inventaire", "ajusté de 5 l", Decimal("5")),
-     ("-2,5", "bidon cassé", "ajusté de -2.5 l", Decimal("-2.5")),
+     ("-2,5", "bidon cassé", "ajusté de -2,5 l", Decimal("-2.5")),
      ("-500", "perte", "seulement 120 l en stock", None),
      ("abc", "inventaire", "Quantité invalide", None),
      ("0", "inventaire", "Quantité invalide", None),

@@ -12,8 +12,8 @@ from flask.testing import FlaskCliRunner
 
 from menus import machine
 from menus.check import SAMPLES, check, render_all, sample_state
-from menus.encoding import length
-from menus.model import DEFAULT_PATH, build_menu, load_menu, screen_limit
+from menus.encoding import length, screen_limit
+from menus.model import DEFAULT_PATH, build_menu, load_menu
 from menus.paging import paginate, wrap
 from smsgateway.sessions import classify
 
@@ -51,9 +51,10 @@ BROKEN = {
                     "screens.orphan: unreachable"),
     "missing-translation": (lambda r: r["screens"]["prices"]["text"].pop("zgh"),
                             "screens.prices.text: missing translation 'zgh'"),
-    "field-differs": (lambda r: r["messages"]["too_big"].update(ar="{maximum}"),
-                      "messages.too_big.ar: fields ['maximum'] differ"),
-    "no-back-message": (lambda r: r["messages"].pop("back"), "messages.back: missing"),
+    "field-differs": (lambda r: r["screens"]["deliver_qty"]["text"].update(ar="{maximum}"),
+                      "screens.deliver_qty.text.ar: fields ['maximum'] differ"),
+    "messages-in-menu": (lambda r: r.update(messages={"back": "0"}),
+                         "messages: not in a menu file"),
     "menu-without-options": (lambda r: r["screens"]["language"].update(options=[]),
                              "screens.language: a menu needs options"),
     "pin-stored": (lambda r: r["screens"]["deliver_pin"].update(store="pin"),

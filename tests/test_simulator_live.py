@@ -92,7 +92,7 @@ def test_khadija_records_a_delivery_and_gets_the_sms_in_the_browser(
     assert delivery.product.code == "AMLOU"
     # The confirmation SMS goes through the queue and the worker, then shows in the inbox.
     expect(page.locator("#inbox li.received")).to_contain_text(
-        f"تم تسجيل التوريد {delivery.id}", timeout=ARRIVAL_MS)
+        f"تم تسجيل التوريد #{delivery.id}", timeout=ARRIVAL_MS)
     assert f"*{PIN}" not in gateway.output(), "the PIN never reaches a log"
 
 
@@ -186,7 +186,7 @@ def test_terminal_simulator_records_a_delivery_over_a_pty(
         term.expect(r"┌─ END[^\n]*\n│ Livraison \d+ enregistrée")
         term.expect(r"\n> ")
         term.type("wait 60")
-        term.expect(r"\[SMS reçu #\d+ · confirmation · GSM-7 · 1 SMS\] Livraison \d+ enregistrée")
+        term.expect(r"\[SMS reçu #\d+ · confirmation · GSM-7 · 1 SMS\] Livraison #\d+ enregistrée")
         term.type("sms PRIX")
         term.expect(r"SMS envoyé\.")
         term.type("quit")

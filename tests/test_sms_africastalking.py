@@ -149,7 +149,7 @@ def test_a_failing_action_keeps_the_message_and_apologises(
     assert at.app.test_client().post(PATH, data=form).status_code == 200
     stored = inbound(session, "africastalking", form["id"])
     assert stored.status == "failed" and "disk on fire" in stored.error
-    assert [r.text for r in replies_to(session, stored.id)] == ["Erreur, reessayez plus tard."]
+    assert [r.text for r in replies_to(session, stored.id)] == ["Erreur. Réessayez plus tard."]
 
 
 def test_simulator_messages_are_answered_on_the_console(

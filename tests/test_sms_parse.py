@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import string
 from decimal import Decimal
 
 import pytest
 
-from menus.encoding import encoding_of, measure
 from smsgateway.sms import keywords, parse
-from smsgateway.sms.texts import TEXTS, number
+from smsgateway.sms.texts import number
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -117,22 +115,6 @@ def test_products_match_by_code_name_word_and_typo() -> None:
     assert match(["amlu"], aliases) == [2]
     assert match(["huile"], aliases) == []  # shared by two products: names neither
     assert match(["safran"], aliases) == []
-
-
-@pytest.mark.parametrize("key", sorted(TEXTS))
-def test_latin_replies_stay_in_gsm7(key: str) -> None:
-    for language, template in TEXTS[key].items():
-        if language != "ar" and key != "unknown_number":
-            sample = template.replace("{", "").replace("}", "")
-            assert encoding_of(sample) == "GSM-7", (key, language, sample)
-
-
-@pytest.mark.parametrize("key", sorted(TEXTS))
-def test_every_reply_exists_in_french_and_fits_in_few_segments(key: str) -> None:
-    assert "fr" in TEXTS[key]
-    for template in TEXTS[key].values():
-        fields = {name: "9" * 6 for _, name, _, _ in string.Formatter().parse(template) if name}
-        assert measure(template.format(**fields)).segments <= 3
 
 
 def test_numbers_are_written_as_members_write_them() -> None:

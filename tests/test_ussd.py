@@ -78,7 +78,7 @@ TRANSCRIPTS = {
         ("#", "CON مرحبا Khadija\n1 المخزون"),
         ("98", "5 التصويت\n6 اللغة"),
         ("0", "1 المخزون"),
-        ("3", "مستحقاتك: 960 MAD"),
+        ("3", "مستحقاتك: 960 درهم"),
         ("0", "مرحبا Khadija"),
     ]),
     "zgh-delivery-with-wrong-inputs": (ITTO, [
@@ -90,7 +90,7 @@ TRANSCRIPTS = {
         ("99999", "Ugar n 10000 ur yuckin."),
         ("0", "Mad tiwit?"),
         ("2", "Mnck n Amlou s kg?"),
-        ("7,5", "7.5 kg Amlou. Ari PIN nnm:"),
+        ("7,5", "7,5 kg Amlou. Ari PIN nnm:"),
         ("12", "PIN gis 4 n wuttunen."),
         ("1234", "END Tawuri"),
     ]),
@@ -131,7 +131,7 @@ def test_recorded_delivery_is_pending_and_confirmed_by_sms(
     assert delivery.quantity == Decimal("7.5") and delivery.member.phone == ITTO
     sms = session.scalars(select(OutboundMessage)).one()
     assert sms.to_phone == ITTO and sms.kind == "confirmation"
-    assert sms.text.startswith(f"Tawuri {delivery.id} tttyara: 7.5 kg Amlou")
+    assert sms.text.startswith(f"Tettwarsem twiyyit #{delivery.id}: 7,5 kg Amlou")
     run_jobs()
     session.expire_all()
     assert session.get(OutboundMessage, sms.id).status == OutboundStatus.DELIVERED
@@ -214,7 +214,7 @@ def test_coordinator_confirms_an_order_with_enough_stock(
     argan = session.scalars(select(Product).where(Product.code == "ARGAN")).one()
     assert stock_level(session, argan.id) == Decimal("110")
     sms = session.scalars(select(OutboundMessage)).one()
-    assert sms.to_phone == FATIMA and sms.text.startswith("Commande 1 confirmée")
+    assert sms.to_phone == FATIMA and sms.text.startswith("Commande #1 confirmée: 10 l Huile")
     play(client, FATIMA, [("#", "Bonjour"), ("7", "Aucune commande en attente.")])
 
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 
 from flask.testing import FlaskClient
 
-from menus.encoding import length
-from menus.model import screen_limit
+from menus.encoding import length, screen_limit
 
 URL = "/webhooks/africastalking/ussd"
 _ids = itertools.count(1)

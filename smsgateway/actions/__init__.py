@@ -138,7 +138,7 @@ def finish(ctx: Context, outcome: Outcome) -> None:
 def refusal(ctx: Context, call: Call, outcome: Outcome, not_found: str = "error") -> Result:
     """The screen for a refused decision: the service's reason, when the menu has words for it."""
     error = not_found if outcome.error == "not_found" else str(outcome.error)
-    if error not in ctx.menu.messages:
+    if error not in ctx.menu.catalog:
         error = "error"
     return Result(ok=False, error=error, error_params=render_params(outcome.params, call.lang))
 

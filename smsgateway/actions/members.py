@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select
 
 from menus.machine import Call, Result
+from menus.numbers import money, number
 
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Language, Product, Resolution, StockMovement
 from ..services import audit, deliveries, joins, votes
 from ..services.outcome import Notice, Outcome
-from . import Context, action, finish, money, num, pin_refusal, refusal
+from . import Context, action, finish, pin_refusal, refusal
 
 #: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
 RECENT_DELIVERIES = 5
@@ -56,13 +57,14 @@ def _name(product: Row[Any], lang: str) -> str:
 def stock_levels(ctx: Context, call: Call) -> Result:
     """The cooperative's stock, one line per product."""
     rows = ctx.session.execute(_STOCK, {"coop": _coop(ctx)})
-    return Result(lines=[f"{_name(p, call.lang)}: {num(p.level)} {p.unit}" for p in rows])
+    return Result(lines=[f"{_name(p, call.lang)}: {number(p.level, call.lang)} {p.unit}"
+                         for p in rows])
 
 
 @action("prices")
 def prices(ctx: Context, call: Call) -> Result:
     """What the cooperative pays members per unit of each product."""
-    lines = [f"{_name(p, call.lang)}: {money(p.member_price)} {ctx.currency}/{p.unit}"
+    lines = [f"{_name(p, call.lang)}: {money(p.member_price, call.lang, ctx.currency)}/{p.unit}"
              for p in _products(ctx)]
     return Result(lines=lines)
 
@@ -80,10 +82,10 @@ def my_account(ctx: Context, call: Call) -> Result:
     """The member's balance and latest deliveries."""
     member = ctx.member
     owed = deliveries.balance(ctx.session, member)
-    balance_line = ctx.menu.t("balance_line", call.lang, balance=money(owed),
+    balance_line = ctx.menu.t("balance_line", call.lang, balance=owed,
                               currency=ctx.currency)
     lines = [
-        f"{d.created_at:%d/%m} {d.product.name_in(call.lang)} {num(d.quantity)} "
+        f"{d.created_at:%d/%m} {d.product.name_in(call.lang)} {number(d.quantity, call.lang)} "
         f"{d.product.unit}: {ctx.menu.t('status_' + str(d.status), call.lang)}"
         for d in deliveries.recent_deliveries(ctx.session, member, RECENT_DELIVERIES)
     ] or [ctx.menu.t("no_deliveries", call.lang)]

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from menus.encoding import fold_to_gsm7, measure
+from menus.languages import LANGUAGES
+from menus.numbers import money
 
 from .. import broadcasts
 from ..db import get_db, utcnow
@@ -88,7 +91,7 @@ def _parse_when(value: str | None) -> datetime | None:
 @click.option("--coop", "slugs", multiple=True, required=True, help="Cooperative slug(s).")
 @click.option("--group", "groups", multiple=True, help="Only members of these groups.")
 @click.option("--lang", "languages", multiple=True,
-              type=click.Choice(["fr", "ar", "zgh", "en"]), help="Only these languages.")
+              type=click.Choice(LANGUAGES), help="Only these languages.")
 @click.option("--role", "roles", multiple=True, type=click.Choice(["member", "coordinator"]))
 @click.option("--message", help="The text (for every language without its own).")
 @click.option("--message-fr")
@@ -150,15 +153,18 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
 
 
 def _print_plan(preview: broadcasts.Plan, currency: str) -> None:
+    def cost(value: Decimal) -> str:
+        return money(value, "en", currency)
+
     langs = ", ".join(f"{k} {v.recipients}" for k, v in sorted(preview.by_language.items()))
     click.echo(f"recipients: {preview.recipients}" + (f" ({langs})" if langs else ""))
     click.echo(f"encoding: {preview.encoding}, segments per message: {preview.segments}")
     for lang, line in sorted(preview.by_language.items()):
         click.echo(f"  {lang}: {line.encoding}, {line.segments} segment(s), "
-                   f"{line.cost} {currency}")
-    click.echo(f"estimated cost ({preview.provider}): {preview.estimated_cost} {currency} "
-               f"(without fold {preview.cost_without_fold}, "
-               f"with fold {preview.cost_with_fold})")
+                   f"{cost(line.cost)}")
+    click.echo(f"estimated cost ({preview.provider}): {cost(preview.estimated_cost)} "
+               f"(without fold {cost(preview.cost_without_fold)}, "
+               f"with fold {cost(preview.cost_with_fold)})")
 
 
 @broadcast.command("status")
@@ -199,7 +205,8 @@ def broadcast_status(broadcast_id: int, watch: bool, as_json: bool) -> None:
                                 ("queued", "sending", "sent", "delivered", "failed", "expired")))
     for reason, n in sorted(state.failed_by_reason.items()):
         click.echo(f"  failed: {reason}: {n}")
-    click.echo(f"  opted out: {state.opted_out}; cost so far: {state.cost} {currency}")
+    click.echo(f"  opted out: {state.opted_out}; cost so far: "
+               f"{money(state.cost, 'en', currency)}")
 
 
 @click.command("segments")

@@ -15,6 +15,8 @@ from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundM
 from ..services import deliveries, orders, stock
 from ..services.outcome import Outcome, queue_notices
 from . import bp, login_required
+from .formatting import money as _money
+from .formatting import number as _quantity
 
 RECENT_MESSAGES = 15
 #: What the dashboard says of a decision on an order or a delivery, by outcome.
@@ -34,9 +36,6 @@ SAID = {
               "done": "Stock de {product} ajusté de {change} {unit}."},
 }
 
-
-def _quantity(value: Decimal) -> str:
-    return f"{Decimal(value).normalize():f}"
 
 
 @bp.get("/dashboard")
@@ -60,14 +59,14 @@ def overview() -> ResponseReturnValue:
         "dashboard/overview.html", coordinator=coordinator, products=products, levels=levels,
         orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
         deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
-        inbound=inbound, outbound=outbound, qty=_quantity,
+        inbound=inbound, outbound=outbound,
     )
 
 
 def _order_row(order: Order) -> tuple[int, list[str]]:
     product = order.product
     return order.id, [order.buyer_name, product.name_in("fr"),
-                      f"{_quantity(order.quantity)} {product.unit}", _quantity(order.total)]
+                      f"{_quantity(order.quantity)} {product.unit}", _money(order.total)]
 
 
 def _delivery_row(delivery: Delivery) -> tuple[int, list[str]]:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from menus.languages import LANGUAGES
+
 from ..db import Base, utcnow
 from ..phones import normalize_phone
 from .types import JsonDict, Money, str_enum
@@ -18,11 +20,8 @@ if TYPE_CHECKING:
     from .stock import StockMovement
 
 
-class Language(enum.StrEnum):
-    FR = "fr"
-    AR = "ar"
-    ZGH = "zgh"
-    EN = "en"
+#: FR, AR, ZGH, EN: built from the one list of languages (a new one needs a migration too).
+Language = enum.StrEnum("Language", [(code.upper(), code) for code in LANGUAGES])
 
 
 class Role(enum.StrEnum):

@@ -67,7 +67,7 @@ def deliver(session: Session, member: Member, product_id: int, quantity: Decimal
     values = {"delivery": delivery.id, "quantity": quantity, "unit": product.unit,
               "product": product}
     return Outcome(params=values, subject=delivery,
-                   notices=[Notice(member, "sms_delivery_recorded", values, to_actor=True)])
+                   notices=[Notice(member, "delivery_recorded", values, to_actor=True)])
 
 
 def find_delivery(session: Session, delivery_id: int, cooperative_id: int) -> Delivery | None:

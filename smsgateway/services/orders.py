@@ -93,5 +93,6 @@ def decide_order(session: Session, order_id: int, actor: Member, confirm: bool,
     values = {"order": order.id, "quantity": Decimal(order.quantity), "unit": product.unit,
               "product": product, "buyer": order.buyer_name, "total": Money(order.total)}
     outcome = Phrase("order_confirmed" if confirm else "order_rejected", {"order": order.id})
-    receipt = Notice(actor, "sms_order_decided", {**values, "outcome": outcome}, to_actor=True)
+    receipt = Notice(actor, "order_decided_confirmed" if confirm else "order_decided_rejected",
+                     values, to_actor=True)
     return Outcome(params={**values, "outcome": outcome}, subject=order, notices=[receipt])

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from menus.model import cached_menu
+from menus.numbers import plain
 
 from .. import outbox
 from ..exceptions import InsufficientStock, InvalidTransition
@@ -106,16 +107,13 @@ def attempt(session: Session, subject: Any, name: str, run: Callable[[], object]
 
 
 def num(value: Decimal | int | str) -> str:
-    """A quantity as members write it: 120, 2.5 (no trailing zeros, no exponent)."""
-    number = Decimal(value)
-    if number == number.to_integral_value():
-        return str(number.to_integral_value())
-    return format(number.normalize(), "f")
+    """A quantity kept language-free (``2.5``): the catalog writes it the reader's way."""
+    return plain(value)
 
 
 def money(value: Decimal) -> str:
-    """An amount to the centime, without ``.00`` for whole amounts."""
-    return num(Decimal(value).quantize(Decimal("0.01")))
+    """An amount kept language-free: the catalog rounds it and adds the currency."""
+    return plain(value)
 
 
 def _render(value: Any, lang: str) -> Any:

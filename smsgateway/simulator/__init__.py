@@ -13,6 +13,8 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from menus.encoding import GSM7, GSM7_LIMIT, UCS2, UCS2_LIMIT
+
 from ..db import get_session
 from ..models import Member, OutboundMessage, OutboundStatus
 from ..phones import try_normalize
@@ -87,7 +89,7 @@ def config() -> ResponseReturnValue:
     """What a client needs: the service code and the numbers worth trying."""
     settings = current_app.config["SETTINGS"]
     return jsonify(service_code=settings.ussd.service_code, members=_members(),
-                   limits={"GSM-7": 182, "UCS-2": 80})
+                   limits={GSM7: GSM7_LIMIT, UCS2: UCS2_LIMIT})
 
 
 @bp.post("/api/ussd")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..models import Channel
 from ..redisconn import get_redis
 from ..services.alerts import start_alert
-from .texts import number, text
+from .texts import text
 
 if TYPE_CHECKING:
     from .commands import Context
@@ -43,7 +43,7 @@ def preview(ctx: Context, body: str) -> str:
     get_redis().set(PENDING_KEY.format(member_id=ctx.member.id), json.dumps(pending),
                     ex=CONFIRM_SECONDS)
     return text("alert_preview", ctx.lang, recipients=estimate.recipients,
-                segments=estimate.segments, cost=number(estimate.estimated_cost, ctx.lang),
+                segments=estimate.segments, cost=estimate.estimated_cost,
                 currency=ctx.settings.defaults.currency)
 
 

@@ -15,7 +15,7 @@ from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
 from ..services import deliveries, members, orders, stock
 from . import alerts, parse
 from .parse import Command
-from .texts import number, status_name, text
+from .texts import money, number, status_name, text
 
 #: Pending orders listed in one reply; the rest wait for the next COMMANDE.
 ORDERS_PER_REPLY = 4
@@ -112,7 +112,7 @@ def _price(ctx: Context, command: Command) -> str:
         return text("no_products", ctx.lang)
     currency = ctx.settings.defaults.currency
     items = ", ".join(
-        f"{p.name_in(ctx.lang)} {number(p.member_price, ctx.lang)} {currency}/{p.unit}"
+        f"{p.name_in(ctx.lang)} {money(p.member_price, ctx.lang, currency)}/{p.unit}"
         for p in chosen
     )
     return text("price", ctx.lang, items=items)
@@ -140,25 +140,25 @@ def _delivery(ctx: Context, command: Command) -> str:
     outcome = deliveries.deliver(ctx.session, ctx.member, product.id, numbers[0], ctx.channel)
     if outcome.error == "too_big":
         return text("quantity_too_big", ctx.lang, example=product.code,
-                    max=number(outcome.params["max"], ctx.lang))
+                    max=outcome.params["max"])
     if not outcome.ok:
         return text("bad_quantity", ctx.lang, example=product.code)
-    return text("delivery_recorded", ctx.lang, id=outcome.params["delivery"],
-                quantity=number(numbers[0], ctx.lang), unit=product.unit,
+    return text("delivery_recorded", ctx.lang, delivery=outcome.params["delivery"],
+                quantity=numbers[0], unit=product.unit,
                 product=product.name_in(ctx.lang))
 
 
 def _balance(ctx: Context, _command: Command) -> str:
     amount = deliveries.balance(ctx.session, ctx.member)
     pending = ctx.session.scalar(_PENDING_DELIVERIES, {"member": ctx.member.id})
-    return text("balance", ctx.lang, amount=number(amount, ctx.lang),
+    return text("balance", ctx.lang, amount=amount,
                 currency=ctx.settings.defaults.currency, pending=pending or 0)
 
 
 def _order_values(ctx: Context, order: Order) -> dict[str, object]:
-    return {"id": order.id, "quantity": number(order.quantity, ctx.lang),
+    return {"id": order.id, "order": order.id, "quantity": order.quantity,
             "unit": order.product.unit, "product": order.product.name_in(ctx.lang),
-            "buyer": order.buyer_name[:40], "total": number(order.total, ctx.lang),
+            "buyer": order.buyer_name[:40], "total": order.total,
             "currency": ctx.settings.defaults.currency}
 
 
@@ -189,12 +189,13 @@ def _order(ctx: Context, command: Command) -> str:
     outcome = orders.decide_order(ctx.session, order.id, ctx.member, confirm, ctx.channel)
     if outcome.error == "insufficient_stock":
         return text("order_short", ctx.lang, id=order.id,
-                    available=number(outcome.params["available"], ctx.lang),
+                    available=outcome.params["available"],
                     unit=order.product.unit)
     if not outcome.ok:
         return text("order_already", ctx.lang, id=order.id,
                     status=status_name(str(order.status), ctx.lang))
-    return text("order_confirmed" if confirm else "order_rejected", ctx.lang, **values)
+    key = "order_decided_confirmed" if confirm else "order_decided_rejected"
+    return text(key, ctx.lang, **values)
 
 
 def _language(ctx: Context, command: Command) -> str:

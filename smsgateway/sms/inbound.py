@@ -38,7 +38,7 @@ from ..models import (
 from ..phones import try_normalize
 from ..services.members import members_by_phone
 from . import commands, parse
-from .texts import text
+from .texts import all_languages, text
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,6 @@ def _answer(session: Session, settings: Settings, member: Member | None,
     if member is None:
         if command.name == "stop":
             return text("stopped", settings.defaults.language)
-        return text("unknown_number", "fr", service_code=settings.ussd.service_code)
+        return all_languages("unknown_number", service_code=settings.ussd.service_code)
     ctx = commands.Context(session, member, settings, channel, after_commit)
     return commands.handle(ctx, command)

@@ -12,6 +12,7 @@ from flask import Response, request
 
 from handlers import africastalking
 from handlers.base import ParseError, UssdOut
+from menus.catalog import all_languages
 
 from .. import ussd
 from ..db import get_db
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 # Parse the menus when a worker starts, not on its first calls.
 ussd.get_menu()
 
-MALFORMED = UssdOut("Service indisponible. / الخدمة غير متوفرة.", end=True)
+MALFORMED = UssdOut(all_languages("malformed"), end=True)
 
 
 def _plain(body: str, status: int = 200) -> Response:
