@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -157,10 +157,12 @@ def send_replies(phone: str) -> dict[str, int]:
 class Sender:
     """Sends claimed messages with the settings, Redis and database it is given."""
 
-    def __init__(self, settings: Settings, redis: Redis, db: Database) -> None:
+    def __init__(self, settings: Settings, redis: Redis, db: Database,
+                 providers: Callable[[str], Provider] = get_provider) -> None:
         self.settings = settings
         self.redis = redis
         self.db = db
+        self.providers = providers
         self.lease = settings.broadcast.lease_seconds
         #: Rows this job claimed and has not yet recorded or handed back: their lease is renewed.
         self.held: set[int] = set()
@@ -229,7 +231,7 @@ class Sender:
     def _send_group(self, session: Session, provider_name: str, messages: list[Claimed]
                     ) -> dict[str, int]:
         settings = self.settings
-        provider = get_provider(provider_name)
+        provider = self.providers(provider_name)
         rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
         limiter = RateLimiter(self.redis)
         rate = float(getattr(settings.rate_limits, provider_name, 1000))

@@ -73,6 +73,13 @@ def test_a_throttled_job_hands_its_messages_back(make_app: Any,
         # 5 segments at 1 per second: about 4 s to wait, more than a job may sleep.
         assert send_messages(ids)["throttled"] == 5
         assert get_queue(URGENT).scheduled_job_registry.count == 1
+        waiting = get_queue(URGENT).count  # the fan-out's job, which found nothing to claim
+        # Waiting legitimately (its job is scheduled): the sweep leaves it alone, however late.
+        later = utcnow() + timedelta(hours=1)
+        assert sweep(app.config["SETTINGS"], get_redis(), get_db(), now=later) == {
+            "reclaimed": 0, "requeued": 0}
+        assert get_queue(URGENT).scheduled_job_registry.count == 1
+        assert get_queue(URGENT).count == waiting
     assert at_server.requests == []
     assert {r.status for r in rows_of(app, broadcast_id).values()} == {"queued"}
 
