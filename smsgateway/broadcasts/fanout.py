@@ -86,21 +86,9 @@ def _fan_out(settings: Settings, redis: Redis, db: Database, broadcast_id: int, 
     written = enqueued = 0
     with db.session() as session:
         for chunk in stream(session, audience, chunk_size, after_id=after):
-            rows = []
-            for recipient in chunk:
-                _, text = renderer.render(recipient)
-                size = sizes.get(text)
-                if size is None:
-                    measured = measure(text)
-                    size = (measured.encoding, measured.segments)
-                    if len(sizes) < 10_000:
-                        sizes[text] = size
-                rows.append({
-                    "to_phone": recipient.phone, "member_id": recipient.member_id,
-                    "text": text, "kind": kind, "provider": provider,
-                    "encoding": size[0], "segments": size[1],
-                    "status": OutboundStatus.QUEUED, "broadcast_id": broadcast_id,
-                })
+            rows = _rows(chunk, renderer, sizes, {
+                "kind": kind, "provider": provider, "status": OutboundStatus.QUEUED,
+                "broadcast_id": broadcast_id})
             jobs = _assign_jobs(rows, batch_size)
             inserted = _insert_ignoring_duplicates(session, rows)
             session.commit()
@@ -121,6 +109,23 @@ def _fan_out(settings: Settings, redis: Redis, db: Database, broadcast_id: int, 
         finish_if_done(session, redis, broadcast_id)
     log.info("broadcast %s: %s messages written, %s enqueued", broadcast_id, written, enqueued)
     return {"written": written, "enqueued": enqueued}
+
+
+def _rows(chunk: list[Any], renderer: Renderer, sizes: dict[str, tuple[str, int]],
+          common: dict[str, Any]) -> list[dict[str, Any]]:
+    """The outbound rows of one chunk of recipients; ``sizes`` caches each text's measure."""
+    rows = []
+    for recipient in chunk:
+        _, text = renderer.render(recipient)
+        size = sizes.get(text)
+        if size is None:
+            measured = measure(text)
+            size = (measured.encoding, measured.segments)
+            if len(sizes) < 10_000:
+                sizes[text] = size
+        rows.append({"to_phone": recipient.phone, "member_id": recipient.member_id,
+                     "text": text, "encoding": size[0], "segments": size[1], **common})
+    return rows
 
 
 def _assign_jobs(rows: list[dict[str, Any]], batch_size: int) -> dict[str, Batch]:
