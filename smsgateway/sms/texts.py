@@ -214,6 +214,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "zgh": "Tuccda, arm tikkelt yadni.",
         "en": "Error, please try again later.",
     },
+    "too_many": {
+        # Sent once when a number passes limits.replies_per_window; then silence for a while.
+        "fr": "Trop de messages. Nous ne repondrons plus pendant {minutes} min.",
+        "ar": "رسائل كثيرة. لن نرد خلال {minutes} دقيقة.",
+        "zgh": "Tuggt n tbratin. Ur da nrrar gh {minutes} tusdidin.",
+        "en": "Too many messages. We will not reply for {minutes} min.",
+    },
 }
 
 #: What SOLDE says while nothing is owed, and status names in replies, per language.

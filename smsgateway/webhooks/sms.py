@@ -1,4 +1,4 @@
-"""Inbound SMS and delivery reports from Africa's Talking and Twilio (routes attach to bp).
+"""Inbound SMS and delivery reports from Africa's Talking and Twilio.
 
 Every answer is 200 once a message is stored (a duplicate too: the provider must stop
 resending), 400 for a form missing its fields, 403 for a forged caller, 413 for a body no
@@ -22,9 +22,10 @@ from handlers.base import ParseError, SmsIn, StatusUpdate
 from ..db import get_db, get_session
 from ..reports import apply_status
 from ..sms.inbound import Outcome, receive
-from . import bp, require_africastalking_secret
+from .guards import require_africastalking_secret, webhook_blueprint
 
 log = logging.getLogger(__name__)
+bp = webhook_blueprint("webhooks_sms", __name__)
 
 #: Provider message ids longer than this are not ids but garbage (the column holds 100).
 MAX_ID_LENGTH = 100
