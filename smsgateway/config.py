@@ -271,6 +271,18 @@ class Settings(_Section):
         return "console"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def normalize_database_url(url: str) -> str:
     """Map the spellings hosts use for PostgreSQL onto SQLAlchemy's psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
