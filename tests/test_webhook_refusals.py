@@ -57,6 +57,7 @@ REFUSED = [
     pytest.param(AT_EVENTS, _without(EVENT, "status"), id="events-no-status"),
     pytest.param(AT_EVENTS, _with(EVENT, status="Maybe"), id="events-unknown-status"),
     pytest.param(AT_EVENTS, _with(EVENT, sessionId="s\x00"), id="events-nul-session"),
+    pytest.param(AT_EVENTS, _with(EVENT, phoneNumber="+2126\x0000"), id="events-nul-phone"),
     pytest.param(AT_EVENTS, _with(EVENT, phoneNumber="+" + "1" * 5000), id="events-long-phone"),
 ]
 
