@@ -11,10 +11,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from smsgateway.models import AuditLog, InboundMessage, OutboundMessage
+from smsgateway import outbox
+from smsgateway.db import utcnow
+from smsgateway.models import (
+    AuditLog,
+    InboundMessage,
+    MessageKind,
+    OutboundMessage,
+    OutboundStatus,
+)
 from tests.sms_support import AICHA_FR, at_form, new_id, twilio_form
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
@@ -87,8 +95,15 @@ def _check(app: Any, session: Session, path: str, **request: Any) -> None:
 
 
 @pytest.fixture
-def fuzz_app(make_app: Any, demo: Any) -> Any:
-    """The gateway with the demo cooperative, and limits that let the fuzzer through."""
+def fuzz_app(make_app: Any, demo: Any, session: Session) -> Any:
+    """The gateway with the demo cooperative, two sent messages for the delivery reports to
+    find, and limits that let the fuzzer through."""
+    for provider, sid in (("africastalking", "ATXid_out1"), ("twilio", "SMout1")):
+        message_id = outbox.insert_one(session, to=AICHA_FR, text="x", kind=MessageKind.REPLY,
+                                       provider=provider, sent_at=utcnow())
+        session.execute(update(OutboundMessage).where(OutboundMessage.id == message_id)
+                        .values(provider_message_id=sid, status=OutboundStatus.SENT))
+    session.commit()
     return make_app(limits={"replies_per_window": 1000, "loop_repeats": 1000})
 
 
