@@ -8,6 +8,7 @@ entry points turn it into one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import re
 from datetime import time
@@ -273,8 +274,6 @@ class Settings(_Section):
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
-    import ipaddress
-
     if host.lower() == "localhost":
         return True
     try:

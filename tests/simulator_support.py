@@ -81,8 +81,8 @@ def live_gateway(
             SMSGATEWAY_INSTANCE_PATH=str(tmp_path / "live-instance"),
             WEB_CONCURRENCY="1", WEB_THREADS="4", PYTHONUNBUFFERED="1",
             SMSGATEWAY__SIMULATOR__ENABLED="true",  # as `smsgateway dev` on loopback
-            **extra_env,
         )
+        env.update(extra_env)
         gateway = LiveGateway(f"http://127.0.0.1:{port}", env, logs)
         started.append(gateway)
         commands = {
