@@ -6,9 +6,11 @@ is a small client of our own for the one form POST it needs.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import requests
@@ -17,6 +19,7 @@ from .base import (
     DELIVERED,
     EXPIRED,
     FAILED,
+    MAX_BODY,
     SENT,
     ParseError,
     SendError,
@@ -26,7 +29,9 @@ from .base import (
     StatusUpdate,
     UssdIn,
     UssdOut,
+    clean,
     require,
+    require_present,
 )
 
 NAME = "africastalking"
@@ -46,6 +51,14 @@ STATUS_MAP = {
     "Failed": FAILED,
     "Expired": EXPIRED,
 }
+
+#: The end-of-session statuses.
+SESSION_STATUSES = frozenset({"Success", "Incomplete", "Failed"})
+
+#: How its callbacks write ``date``: ``2026-11-22 10:00:00``, or ISO 8601 with a ``T``,
+#: milliseconds and a zone (``2026-11-22T10:00:00.000Z``).
+_DATE_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
 
 #: Failure reasons that mean the subscriber refuses our messages.
 OPT_OUT_REASONS = frozenset({"UserInBlackList", "UserInBlacklist"})
@@ -84,13 +97,14 @@ class UssdEvent:
 
 def parse_ussd(form: Mapping[str, str]) -> UssdIn:
     """Read a USSD callback; ``text`` is the whole session's input joined with ``*``."""
+    # A hop costs nothing: one without serviceCode or text still gets a screen (first hop).
     session_id, phone = require(form, "sessionId", "phoneNumber")
     return UssdIn(
         session_id=session_id,
-        service_code=str(form.get("serviceCode") or "").strip(),
+        service_code=clean(form.get("serviceCode"), 40).strip(),
         phone=phone,
-        network_code=str(form.get("networkCode") or "").strip(),
-        text=str(form.get("text") or "").strip(),
+        network_code=clean(form.get("networkCode"), 20).strip(),
+        text=clean(form.get("text"), 200).strip(),
     )
 
 
@@ -100,43 +114,60 @@ def render_ussd(out: UssdOut) -> str:
 
 
 def _int_or_none(value: object) -> int | None:
+    # Bounded: a 4000-digit "hopsCount" is no count (and no database integer holds it).
+    text = str(value)
+    if len(text) > 12:
+        return None
     try:
-        return int(str(value))
+        return int(text)
     except (TypeError, ValueError):
         return None
 
 
+def _check_date(value: str) -> None:
+    if not _DATE_RE.match(value):
+        raise ParseError("field 'date' is not a date Africa's Talking writes")
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParseError("field 'date' is not a date") from None
+
+
 def parse_ussd_event(form: Mapping[str, str]) -> UssdEvent:
     """Read an end-of-session notification."""
-    session_id, phone = require(form, "sessionId", "phoneNumber")
+    session_id, phone, status = require(form, "sessionId", "phoneNumber", "status")
+    if status not in SESSION_STATUSES:
+        raise ParseError(f"unknown session status {status!r}")
     return UssdEvent(
         session_id=session_id,
         phone=phone,
-        status=str(form.get("status") or ""),
+        status=status,
         hops=_int_or_none(form.get("hopsCount")),
         duration_ms=_int_or_none(form.get("durationInMillis")),
-        error_message=form.get("errorMessage") or None,
-        raw=dict(form),
+        error_message=clean(form.get("errorMessage"), 300) or None,
+        raw={clean(k, 100): clean(v) for k, v in form.items()},
     )
 
 
 def parse_sms(form: Mapping[str, str]) -> SmsIn:
     """Read an inbound SMS callback (``id`` is unique: duplicates share it)."""
-    message_id, sender = require(form, "id", "from")
+    message_id, sender, recipient, date = require(form, "id", "from", "to", "date")
+    require_present(form, "text")
+    _check_date(date)
     return SmsIn(
         provider=NAME,
         provider_message_id=message_id,
         sender=sender,
-        recipient=str(form.get("to") or ""),
-        text=str(form.get("text") or ""),
-        raw=dict(form),
+        recipient=recipient,
+        text=clean(form.get("text"), MAX_BODY),
+        raw={clean(k, 100): clean(v) for k, v in form.items()},
     )
 
 
 def parse_delivery_report(form: Mapping[str, str]) -> StatusUpdate:
     """Read a delivery report; an unknown status word maps to no neutral status ("")."""
     message_id, word = require(form, "id", "status")
-    reason = form.get("failureReason") or None
+    reason = clean(form.get("failureReason"), 100) or None
     return StatusUpdate(
         provider=NAME,
         provider_message_id=message_id,

@@ -24,15 +24,46 @@ class ParseError(ValueError):
     """A webhook whose fields are missing or cannot be read."""
 
 
+#: The longest id, phone number or status word a provider sends; longer is not theirs.
+MAX_ID = 100
+#: The longest free text kept from a field.
+MAX_TEXT = 2000
+#: The longest SMS body kept (Twilio takes 1600 characters; a joined long SMS can be longer).
+MAX_BODY = 8000
+
+# NUL and the other C0 controls but tab and newlines: no provider sends them, PostgreSQL
+# refuses NUL in text, and they make logs lie.
+_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: None}
+
+
+def clean(value: object, limit: int = MAX_TEXT) -> str:
+    """``value`` as text without control characters, cut to ``limit`` characters."""
+    return str(value if value is not None else "").translate(_CONTROLS)[:limit]
+
+
 def require(form: object, *names: str) -> list[str]:
-    """The named fields of a form, stripped; :class:`ParseError` names the first missing one."""
+    """The named fields of a form, stripped; :class:`ParseError` names the first missing one.
+
+    They are ids, numbers and words: one that is too long or holds a control character is
+    not what the provider sent.
+    """
     values = []
     for name in names:
         value = form.get(name)  # type: ignore[attr-defined]
         if value is None or not str(value).strip():
             raise ParseError(f"missing field {name!r}")
-        values.append(str(value).strip())
+        value = str(value).strip()
+        if len(value) > MAX_ID or clean(value) != value:
+            raise ParseError(f"field {name!r} is not a provider value")
+        values.append(value)
     return values
+
+
+def require_present(form: object, *names: str) -> None:
+    """:class:`ParseError` unless every named field is in the form (it may be empty)."""
+    for name in names:
+        if form.get(name) is None:  # type: ignore[attr-defined]
+            raise ParseError(f"missing field {name!r}")
 
 
 def moves_forward(current: str, new: str) -> bool:

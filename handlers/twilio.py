@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from .base import (
     DELIVERED,
     FAILED,
+    MAX_BODY,
     QUEUED,
     SENDING,
     SENT,
@@ -26,7 +27,9 @@ from .base import (
     SmsIn,
     SmsOut,
     StatusUpdate,
+    clean,
     require,
+    require_present,
 )
 
 NAME = "twilio"
@@ -64,16 +67,17 @@ def validate_signature(auth_token: str, url: str, params: Mapping[str, str],
 
 def parse_sms(form: Mapping[str, str]) -> SmsIn:
     """Read an inbound SMS webhook (``MessageSid`` is unique: duplicates share it)."""
-    sid, sender = require(form, "MessageSid", "From")
-    return SmsIn(provider=NAME, provider_message_id=sid, sender=sender,
-                 recipient=str(form.get("To") or ""), text=str(form.get("Body") or ""),
-                 raw=dict(form))
+    sid, sender, recipient, _account = require(form, "MessageSid", "From", "To", "AccountSid")
+    require_present(form, "Body")
+    return SmsIn(provider=NAME, provider_message_id=sid, sender=sender, recipient=recipient,
+                 text=clean(form.get("Body"), MAX_BODY),
+                 raw={clean(k, 100): clean(v) for k, v in form.items()})
 
 
 def parse_status(form: Mapping[str, str]) -> StatusUpdate:
     """Read a status callback."""
     sid, word = require(form, "MessageSid", "MessageStatus")
-    code = str(form.get("ErrorCode") or "").strip() or None
+    code = clean(form.get("ErrorCode"), 20).strip() or None
     return StatusUpdate(
         provider=NAME,
         provider_message_id=sid,

@@ -10,13 +10,10 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import db, logs, redisconn
+from . import db, edge, logs, redisconn
 from .config import load_settings
 
 __all__ = ["create_app"]
-
-#: No provider sends a webhook anywhere near this; a larger body is refused with 413.
-MAX_CONTENT_LENGTH = 64 * 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -34,8 +31,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SETTINGS=settings,
         TESTING=testing,
         SECRET_KEY=settings.secret_key or _instance_secret(app.instance_path),
-        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-        MAX_FORM_MEMORY_SIZE=MAX_CONTENT_LENGTH,
         JSON_SORT_KEYS=False,
     )
     logs.init_app(app)  # first: Flask's own logger must find our handler
@@ -46,13 +41,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import admin, cli, dashboard, health, metrics, simulator, webhooks
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(webhooks.bp)
+    webhooks.register(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(admin.bp)
     metrics.init_app(app)
     cli.init_app(app)
     _register_error_handlers(app)
+    edge.init_app(app)
     return app
 
 

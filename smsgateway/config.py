@@ -8,6 +8,7 @@ entry points turn it into one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import re
 from datetime import time
@@ -81,6 +82,11 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5000, ge=1, le=65535)
+    # Reverse proxies in front of the gateway whose X-Forwarded-For is believed (0: none, so a
+    # client cannot pick its own address by sending the header).
+    trusted_proxies: int = Field(0, ge=0, le=10)
+    # Send the session cookie over HTTPS only (on in config.production.yaml).
+    secure_cookies: bool = False
 
 
 class DefaultsSettings(_Section):
@@ -159,7 +165,9 @@ class BroadcastSettings(_Section):
 
 
 class SimulatorSettings(_Section):
-    enabled: bool = True
+    # Off unless turned on: ``smsgateway dev`` turns it on for its loopback server, and a
+    # server listening beyond loopback refuses to start with it on and no password.
+    enabled: bool = False
     password: str | None = None
     # config.production.yaml sets this: turning the simulator on there then needs a password.
     require_password: bool = False
@@ -169,6 +177,22 @@ class SimulatorSettings(_Section):
         if self.enabled and self.require_password and not self.password:
             raise ValueError("enabled with require_password: set SIMULATOR_PASSWORD")
         return self
+
+
+class LimitSettings(_Section):
+    """What one phone number, or one address calling the webhooks, may cost."""
+
+    # Replies to one number per window; the next message gets one notice, then silence.
+    replies_per_window: int = Field(5, ge=1, le=1000)
+    reply_window_seconds: int = Field(60, ge=1, le=86400)
+    silence_seconds: int = Field(900, ge=1, le=86400)
+    # The same text from the same number more than this often in loop_window_seconds is an
+    # automatic sender (or a loop with one): it is stored, not answered.
+    loop_repeats: int = Field(3, ge=1, le=1000)
+    loop_window_seconds: int = Field(600, ge=1, le=86400)
+    # Webhook requests per minute from one source address (0: no limit). The providers call
+    # from a few addresses, delivery reports included: keep it well above their peak.
+    webhook_requests_per_minute: int = Field(12000, ge=0, le=10_000_000)
 
 
 class ConsoleSettings(_Section):
@@ -239,6 +263,7 @@ class Settings(_Section):
     quiet_hours: QuietHoursSettings = QuietHoursSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    limits: LimitSettings = LimitSettings()
     console: ConsoleSettings = ConsoleSettings()
     africastalking: AfricasTalkingSettings = AfricasTalkingSettings()
     twilio: TwilioSettings = TwilioSettings()
@@ -278,6 +303,16 @@ class Settings(_Section):
         if self.twilio.configured:
             return "twilio"
         return "console"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def normalize_database_url(url: str) -> str:

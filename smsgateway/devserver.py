@@ -13,10 +13,12 @@ from types import FrameType
 import click
 
 from . import create_app, migrate
+from .config import is_loopback
 from .db import get_db
 from .redisconn import get_redis_handle
 
 STOP_TIMEOUT = 10.0
+SIMULATOR_ENV = "SMSGATEWAY__SIMULATOR__ENABLED"
 
 
 def run(seed: bool = True) -> int:
@@ -39,6 +41,10 @@ def run(seed: bool = True) -> int:
 
     host, port = settings.server.host, settings.server.port
     env = dict(os.environ, SMSGATEWAY_INSTANCE_PATH=app.instance_path)
+    simulator = settings.simulator.enabled
+    if is_loopback(host) and SIMULATOR_ENV not in os.environ:
+        # On loopback only this machine can open it: the one place it may go without password.
+        env[SIMULATOR_ENV], simulator = "true", True
     web_cmd = [
         sys.executable, "-m", "gunicorn", "smsgateway:create_app()",
         "-c", "python:smsgateway.gunicorn_conf", "--bind", f"{host}:{port}",
@@ -60,7 +66,7 @@ def run(seed: bool = True) -> int:
 
     base = f"http://{host}:{port}"
     if _wait_until_up(f"{base}/healthz", children["web"]):
-        _banner(base, database.kind, redis_handle.kind, seeded)
+        _banner(base, database.kind, redis_handle.kind, seeded, simulator)
     status = 0
     while not stopping:
         for name, child in children.items():
@@ -94,14 +100,15 @@ def _wait_until_up(url: str, web: subprocess.Popen[bytes], timeout: float = 30.0
     return False
 
 
-def _banner(base: str, db_kind: str, redis_kind: str, seeded: bool) -> None:
+def _banner(base: str, db_kind: str, redis_kind: str, seeded: bool, simulator: bool) -> None:
     from .seed import DEMO_COORDINATOR, DEMO_PASSWORD, DEMO_PIN
 
     lines = [
         "",
         "smsgateway is running (Ctrl-C to stop)",
         f"  dashboard   {base}/dashboard   login {DEMO_COORDINATOR} / {DEMO_PASSWORD}",
-        f"  simulator   {base}/simulator   demo members +212600000001..4, PIN {DEMO_PIN}",
+        f"  simulator   {base}/simulator   demo members +212600000001..4, PIN {DEMO_PIN}"
+        if simulator else "  simulator   off",
         f"  health      {base}/healthz",
         f"  database: {db_kind}, redis: {redis_kind}"
         + (", demo data seeded" if seeded else ""),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
-from smsgateway.config import load_settings
+from smsgateway.config import is_loopback, load_settings
 from smsgateway.exceptions import ConfigError
 from smsgateway.logs import GunicornLogger
 from smsgateway.multiproc import child_exit, on_exit, prepare_dir  # noqa: F401 (hooks)
@@ -38,3 +39,20 @@ errorlog = "-"
 # JSON lines with request ids, phones masked; workers share one directory of metrics.
 logger_class = GunicornLogger
 prepare_dir()
+
+
+def on_starting(server: Any) -> None:
+    """Refuse to serve the password-less simulator anywhere but on loopback.
+
+    It lists members' numbers and dials as any of them: ``smsgateway dev`` turns it on for
+    127.0.0.1; on any other address it needs SIMULATOR_PASSWORD.
+    """
+    simulator = _settings.simulator
+    if not simulator.enabled or simulator.password:
+        return
+    exposed = [address for address in server.cfg.address
+               if isinstance(address, tuple) and not is_loopback(str(address[0]))]
+    if exposed:
+        print(f"simulator.enabled: the simulator needs SIMULATOR_PASSWORD to listen on "
+              f"{exposed[0][0]} (only loopback may go without)", file=sys.stderr)
+        sys.exit(2)

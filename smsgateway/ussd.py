@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import current_app
 from sqlalchemy import Row, bindparam, select
 
@@ -66,14 +67,26 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
 def _find_member(ctx: actions.Context) -> Row[Any] | None:
     """The caller's first active membership (columns only: this runs on every new session)."""
     try:
-        phone = normalize_phone(ctx.phone)
+        phone = normalize_phone(ctx.phone, ctx.settings.defaults.region)
     except ValueError:
         return None
     return ctx.session.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
 
 
 def handle(hop: UssdIn) -> UssdOut:
-    """Answer one hop; replays of a handled ``text`` get the same screen and no side effect."""
+    """Answer one hop; replays of a handled ``text`` get the same screen and no side effect.
+
+    Without Redis no session can be kept: the phone gets a short "busy, dial again" screen
+    (an HTTP error would show as a network failure), and dialling works again once it is back.
+    """
+    try:
+        return _handle(hop)
+    except redis.RedisError as error:
+        log.warning("USSD hop answered busy: Redis unavailable (%s)", type(error).__name__)
+        return UssdOut("\n".join(BUSY.values()), end=True)
+
+
+def _handle(hop: UssdIn) -> UssdOut:
     settings: Settings = current_app.config["SETTINGS"]
     client = get_redis()
     menu = get_menu()

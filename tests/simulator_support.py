@@ -79,8 +79,10 @@ def live_gateway(
             DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY="live-test-secret",
             SMSGATEWAY_CONFIG=str(ROOT / "config.yaml"),
             SMSGATEWAY_INSTANCE_PATH=str(tmp_path / "live-instance"),
-            WEB_CONCURRENCY="1", WEB_THREADS="4", PYTHONUNBUFFERED="1", **extra_env,
+            WEB_CONCURRENCY="1", WEB_THREADS="4", PYTHONUNBUFFERED="1",
+            SMSGATEWAY__SIMULATOR__ENABLED="true",  # as `smsgateway dev` on loopback
         )
+        env.update(extra_env)
         gateway = LiveGateway(f"http://127.0.0.1:{port}", env, logs)
         started.append(gateway)
         commands = {

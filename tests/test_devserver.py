@@ -58,6 +58,9 @@ def test_dev_server_answers_healthz_and_stops_on_ctrl_c(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as r:
             ready = json.load(r)
         assert ready["database"]["kind"] == expected and ready["redis"]["kind"] == expected
+        # On loopback, `make run` is the one server with the simulator on and no password.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulator", timeout=30) as r:
+            assert r.status == 200
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)  # generous: CI machines can be loaded

@@ -17,7 +17,8 @@ from smsgateway.db import get_db
 from smsgateway.models import Member, MessageKind, OutboundMessage, OutboundStatus
 
 URL = "https://gateway.example.org/webhooks/twilio/sms"
-PARAMS = {"MessageSid": "SM1", "From": "+212600000002", "To": "+15005550006", "Body": "STOCK"}
+PARAMS = {"MessageSid": "SM1", "AccountSid": "ACtest", "From": "+212600000002",
+          "To": "+15005550006", "Body": "STOCK"}
 
 
 def _sign(token: str, url: str, params: dict[str, str]) -> str:

@@ -26,6 +26,12 @@ ROUTE_IDS = ["page", "config", "inbox", "ussd", "ussd-end", "sms"]
 KHADIJA = "+212600000002"
 
 
+@pytest.fixture(autouse=True)
+def _simulator_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off by default (config.yaml): these tests turn it on as `smsgateway dev` does."""
+    monkeypatch.setenv("SMSGATEWAY__SIMULATOR__ENABLED", "true")
+
+
 def _basic(password: str) -> dict[str, str]:
     token = base64.b64encode(f"anyone:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}

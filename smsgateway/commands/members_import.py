@@ -44,6 +44,10 @@ class Row:
     groups: tuple[str, ...] | None
 
 
+def _has_controls(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
 def parse_row(line: int, raw: Mapping[str, str | None], default_language: str) -> Row:
     """Check one CSV row; raises ValueError with the reason."""
     def get(key: str) -> str:
@@ -62,6 +66,9 @@ def parse_row(line: int, raw: Mapping[str, str | None], default_language: str) -
     name = get("name")
     if len(name) > 200:
         raise ValueError("name longer than 200 characters")
+    if _has_controls(name) or _has_controls(get("groups")):
+        # PostgreSQL refuses NUL, and no name holds a control character: a corrupt file.
+        raise ValueError("control characters in name or groups")
     groups: tuple[str, ...] | None = None
     if "groups" in raw and raw.get("groups") is not None:
         text = get("groups")

@@ -49,7 +49,8 @@ def _guard() -> ResponseReturnValue | None:
 
 
 def _phone(value: Any) -> str:
-    phone = try_normalize(value) if isinstance(value, str) else None
+    region = current_app.config["SETTINGS"].defaults.region
+    phone = try_normalize(value, region) if isinstance(value, str) else None
     if phone is None:
         abort(_bad_request("numéro invalide"))
     return phone

@@ -36,8 +36,9 @@ from ..models import (
     OutboundMessage,
 )
 from ..phones import try_normalize
+from ..redisconn import get_redis
 from ..services.members import members_by_phone
-from . import commands, parse
+from . import commands, limits, parse
 from .texts import all_languages, text
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,11 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     inbound = _new_inbound(sms, sender, member, command.name)
     after_commit: list[Callable[[], None]] = []
     language = str(member.language) if member else settings.defaults.language
+    verdict = (limits.ReplyLimiter(get_redis(), settings.limits).check(sender, inbound["text"])
+               if sender else "reply")
+    if verdict != "reply":
+        return _held_back(session, sms, inbound, verdict, language, settings,
+                          reply_provider=reply_provider, inline=inline)
     if member is not None and command.name in commands.WRITING_COMMANDS:
         if not _store(session, inbound):
             return _duplicate(session, sms)
@@ -155,15 +161,41 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     if sender is None:
         session.commit()
         return outcome
+    _reply(session, outcome, inbound, reply, reply_provider=reply_provider, inline=inline)
+    session.commit()
+    _after_commit(sender if outcome.queued else None, after_commit)
+    return outcome
+
+
+def _reply(session: Session, outcome: Outcome, inbound: dict[str, Any], reply: str, *,
+           reply_provider: str, inline: bool) -> None:
+    """Insert the reply to ``inbound`` (uncommitted): queued, or sent inline by the caller."""
     message_id = outbox.insert_one(
-        session, to=sender, text=reply, kind=MessageKind.REPLY, provider=reply_provider,
-        member_id=inbound["member_id"], in_reply_to_id=inbound["id"],
+        session, to=inbound["sender"], text=reply, kind=MessageKind.REPLY,
+        provider=reply_provider, member_id=inbound["member_id"], in_reply_to_id=inbound["id"],
         sent_at=utcnow() if inline else None)
     outcome.replies.append(reply)
     if not inline:
         outcome.queued.append(message_id)
+
+
+def _held_back(session: Session, sms: SmsIn, inbound: dict[str, Any], verdict: str,
+               language: str, settings: Settings, *, reply_provider: str,
+               inline: bool) -> Outcome:
+    """Store a message its sender's limits hold back: not acted on, at most one notice."""
+    _done(inbound)
+    inbound["error"] = limits.REASONS[verdict]
+    if not _store(session, inbound):
+        return _duplicate(session, sms)
+    log.warning("inbound %s message %s not answered: %s", sms.provider,
+                sms.provider_message_id, verdict)
+    outcome = Outcome(inbound["id"], command=inbound["command"])
+    if verdict == "notice":
+        minutes = max(1, settings.limits.silence_seconds // 60)
+        _reply(session, outcome, inbound, text("too_many", language, minutes=minutes),
+               reply_provider=reply_provider, inline=inline)
     session.commit()
-    _after_commit(sender if outcome.queued else None, after_commit)
+    _after_commit(inbound["sender"] if outcome.queued else None, [])
     return outcome
 
 

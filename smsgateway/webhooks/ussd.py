@@ -1,4 +1,4 @@
-"""Africa's Talking USSD callbacks (routes attach to the webhooks blueprint).
+"""Africa's Talking USSD callbacks.
 
 A hop always gets 200 with ``CON``/``END`` text: a garbled callback gets a short ``END``
 screen rather than an error page the phone would show as a failure.
@@ -17,9 +17,10 @@ from menus.catalog import all_languages
 from .. import ussd
 from ..db import get_db
 from ..services import audit
-from . import bp, require_africastalking_secret
+from .guards import require_africastalking_secret, webhook_blueprint
 
 log = logging.getLogger(__name__)
+bp = webhook_blueprint("webhooks_ussd", __name__)
 
 # Parse the menus when a worker starts, not on its first calls.
 ussd.get_menu()
