@@ -148,6 +148,9 @@ class BroadcastSettings(_Section):
     retry_delays: list[int] = Field(default_factory=lambda: [10, 60, 300, 900], min_length=1)
     stuck_after_seconds: int = Field(600, ge=1, le=86400)
     single_round: int = Field(32, ge=1, le=500)
+    # How long a request that timed out after reaching the provider waits for delivery
+    # reports to say who got it, before the rest is sent again (see smsgateway/reconcile.py).
+    unknown_grace_seconds: int = Field(120, ge=0, le=3600)
 
 
 class SimulatorSettings(_Section):
@@ -173,6 +176,7 @@ class AfricasTalkingSettings(_Section):
     sender: str | None = None
     base_url: str = "https://api.africastalking.com"
     webhook_secret: str | None = None
+    timeout: float = Field(10.0, gt=0, le=120)  # seconds to wait for a send request's answer
 
     @property
     def configured(self) -> bool:

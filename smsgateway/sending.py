@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut
 
+from . import reconcile
 from .db import get_db, utcnow
 from .models import (
     Broadcast,
@@ -241,6 +242,9 @@ def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendE
 def _record(session: Session, round_: list[Claimed], outcome: list[SendResult] | SendError,
             retry: dict[int, list[int]]) -> list[str]:
     """Store a round's results with one bulk UPDATE by primary key; return the statuses."""
+    if isinstance(outcome, SendError) and outcome.maybe_sent:
+        # The provider may have taken the request: delivery reports settle it, not a resend.
+        return reconcile.hold(session, round_, outcome)
     if isinstance(outcome, SendError):
         results = {m.id: SendResult(reference=m.id, error=outcome) for m in round_}
     else:

