@@ -228,6 +228,9 @@ class _Reporter:
         self.answers: Counter[int] = Counter()
         #: Provider ids of the messages never reported on.
         self.lost: set[str] = set()
+        #: When each message was taken, and when its first report was answered (monotonic).
+        self.taken_at: dict[str, float] = {}
+        self.reported_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, daemon=True)
                          for _ in range(plan.threads)]
@@ -240,6 +243,7 @@ class _Reporter:
                    "networkCode": "60400", "retryCount": "0"}
         with self._lock:
             draw = self.rng.random()
+            self.taken_at[message_id] = time.monotonic()
         if draw < self.plan.lost:
             self.lost.add(message_id)
             return
@@ -264,8 +268,14 @@ class _Reporter:
                 status = 0
             with self._lock:
                 self.answers[status] += 1
+                self.reported_at.setdefault(form["id"], time.monotonic())
             self.pending.task_done()
         self.pending.task_done()
+
+    def unreported_within(self, seconds: float) -> set[str]:
+        """Ids whose first report was not answered within ``seconds`` of taking them."""
+        return {i for i, at in self.taken_at.items()
+                if self.reported_at.get(i, float("inf")) > at + seconds}
 
     def drain(self) -> None:
         """Wait until every queued report was posted."""
