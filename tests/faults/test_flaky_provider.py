@@ -20,11 +20,10 @@ import pytest
 from fakes.providers import FakeAfricasTalking, FaultPlan, ReportPlan
 
 from .conftest import report
-from .harness import GatewayServer, start_worker, stop, wait_for, worker_env
-from .test_timed_out_batches import _app, _broadcast, _members, statuses
+from .harness import GatewayServer, start_worker, stop, wait_for
+from .support import TIMEOUT, add_members, all_sent, at_app, at_worker_env, start_broadcast
 
 MEMBERS = int(__import__("os").environ.get("FAULT_MEMBERS", "10000"))
-TIMEOUT = 0.5
 GRACE = 10
 
 
@@ -32,29 +31,24 @@ GRACE = 10
 def test_flaky_provider_reaches_everyone(make_app: Any, database_url: str, redis_url: str,
                                          tmp_path: Path, measured: dict[str, Any]) -> None:
     with FakeAfricasTalking() as fake:
-        app = _app(make_app, fake)
-        coop_id = _members(app, MEMBERS)
+        app = at_app(make_app, fake, grace=GRACE)
+        coop_id = add_members(app, MEMBERS)
         with GatewayServer(app) as gateway:
             reporter = fake.report_to(ReportPlan(
                 f"{gateway.url}/webhooks/africastalking/delivery", duplicate=0.05,
                 out_of_order=0.05, lost=0.02, delay=0.2))
             fake.inject(FaultPlan(rate=0.2, hang=TIMEOUT * 2))
-            env = worker_env(
-                database_url, redis_url, tmp_path / "worker",
-                AFRICASTALKING_USERNAME=fake.username, AFRICASTALKING_API_KEY=fake.api_key,
-                AFRICASTALKING_BASE_URL=fake.base_url,
-                SMSGATEWAY__AFRICASTALKING__TIMEOUT=str(TIMEOUT),
+            env = at_worker_env(
+                fake, database_url, redis_url, tmp_path / "worker",
                 SMSGATEWAY__BROADCAST__UNKNOWN_GRACE_SECONDS=str(GRACE),
-                SMSGATEWAY__BROADCAST__RETRY_DELAYS="[1]",
                 SMSGATEWAY__BROADCAST__MAX_ATTEMPTS="10",
                 SMSGATEWAY__RATE_LIMITS__AFRICASTALKING="400")
             started = time.monotonic()
-            broadcast_id = _broadcast(app, coop_id)
+            broadcast_id = start_broadcast(app, coop_id)
             worker = start_worker(env)
             try:
-                wait_for(lambda: set(statuses(app, broadcast_id)) <= {"sent", "delivered"}
-                         and sum(statuses(app, broadcast_id).values()) == MEMBERS,
-                         240, "every message sent", every=1)
+                wait_for(lambda: all_sent(app, broadcast_id, MEMBERS), 240,
+                         "every message sent", every=1)
                 elapsed = time.monotonic() - started
             finally:
                 stop(worker)

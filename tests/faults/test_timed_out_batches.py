@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import func, select
 
 from fakes.providers import (
     DROP_AFTER_ACCEPT,
@@ -28,60 +27,15 @@ from fakes.providers import (
 )
 from handlers.africastalking import AfricasTalkingProvider
 from handlers.base import SendError, SmsOut
-from smsgateway import broadcasts
-from smsgateway.db import get_db
-from smsgateway.models import Member, OutboundMessage
 from smsgateway.worker import make_worker, run_burst
-from tests.broadcast_support import app_with, make_coop, phone
+from tests.broadcast_support import phone
 
 from .conftest import report
 from .harness import GatewayServer, free_port, wait_for
+from .support import TIMEOUT, add_members, at_app, start_broadcast, statuses
 
 MEMBERS = 100
-TIMEOUT = 0.5
 GRACE = 1
-
-
-def _app(make_app: Any, server: FakeAfricasTalking) -> Flask:
-    return app_with(make_app,
-                    broadcast={"retry_delays": [0], "max_attempts": 5,
-                               "unknown_grace_seconds": GRACE},
-                    africastalking={"username": server.username, "api_key": server.api_key,
-                                    "base_url": server.base_url, "sender": "COOP",
-                                    "timeout": TIMEOUT},
-                    rate_limits={"africastalking": 100000})
-
-
-def _members(app: Flask, count: int) -> int:
-    with app.app_context(), get_db(app).session() as session:
-        coop = make_coop(session, "souss")
-        session.execute(Member.__table__.insert(), [
-            {"cooperative_id": coop.id, "phone": phone(n), "name": f"M{n}", "language": "fr",
-             "role": "member", "active": True, "opted_out": False}
-            for n in range(1, count + 1)])
-        session.commit()
-        return coop.id
-
-
-def _broadcast(app: Flask, coop_id: int) -> int:
-    with app.app_context():
-        with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
-                                        texts={"fr": "Crue: montez sur les hauteurs"},
-                                        urgent=True, provider="africastalking")
-            session.commit()
-            broadcast_id = created.id
-        broadcasts.start(broadcast_id)
-    return broadcast_id
-
-
-def statuses(app: Flask, broadcast_id: int) -> dict[str, int]:
-    """Messages of a broadcast per status."""
-    with app.app_context(), get_db(app).session() as session:
-        return {str(s): n for s, n in session.execute(
-            select(OutboundMessage.status, func.count())
-            .where(OutboundMessage.broadcast_id == broadcast_id)
-            .group_by(OutboundMessage.status))}
 
 
 @pytest.mark.slow
@@ -95,15 +49,15 @@ def statuses(app: Flask, broadcast_id: int) -> dict[str, int]:
 def test_timed_out_request_is_settled_by_reports(make_app: Any, measured: dict[str, Any],
                                                  fault: str, delay: float, lost: float) -> None:
     with FakeAfricasTalking() as fake:
-        app = _app(make_app, fake)
-        coop_id = _members(app, MEMBERS)
+        app = at_app(make_app, fake, grace=GRACE)
+        coop_id = add_members(app, MEMBERS)
         with GatewayServer(app) as gateway:
             reporter = fake.report_to(ReportPlan(
                 f"{gateway.url}/webhooks/africastalking/delivery", duplicate=0.1,
                 out_of_order=0.1, lost=lost, delay=delay))
             fake.fault_next(fault)
             started = time.monotonic()
-            broadcast_id = _broadcast(app, coop_id)
+            broadcast_id = start_broadcast(app, coop_id)
             run_burst(app)
             reporter.drain()
             time.sleep(GRACE + 0.2)  # the grace window closes: the settle job is due
