@@ -161,6 +161,12 @@ class CuttableProxy:
         """Refuse new connections and drop every open one, as a server that went away."""
         self.cut_at = time.monotonic()
         if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not, and
+            # the kernel would go on accepting on the old socket.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
