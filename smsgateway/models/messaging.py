@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
@@ -117,6 +117,11 @@ class OutboundMessage(Base):
     __table_args__ = (
         Index("ix_outbound_messages_broadcast_status", "broadcast_id", "status"),
         Index("ix_outbound_messages_provider_id", "provider", "provider_message_id"),
+        # The sweep's two questions (which queued rows' jobs are gone, whose lease expired)
+        # only ever look at unfinished rows: a small partial index, not one over history.
+        Index("ix_outbound_messages_pending", "status", "lease_until",
+              postgresql_where=text("status IN ('queued', 'sending')"),
+              sqlite_where=text("status IN ('queued', 'sending')")),
         # One broadcast reaches one phone once, whatever the audience's overlaps.
         UniqueConstraint("broadcast_id", "to_phone"),
     )
@@ -138,6 +143,12 @@ class OutboundMessage(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     error_code: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(default=0)
+    # The RQ job meant to send a queued row (see smsgateway.jobs): the sweep re-enqueues a
+    # queued row whose job no longer exists. NULL for a reply waiting for its phone's turn.
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    # While ``sending``: the claiming job renews this between provider rounds; once it has
+    # passed, the job's worker is gone and the sweep puts the row back in a queue.
+    lease_until: Mapped[datetime | None]
     cost: Mapped[Money | None]
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
     in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
