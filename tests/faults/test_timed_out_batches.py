@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
+from sqlalchemy import update
 
 from fakes.providers import (
     DROP_AFTER_ACCEPT,
@@ -27,6 +29,10 @@ from fakes.providers import (
 )
 from handlers.africastalking import AfricasTalkingProvider
 from handlers.base import SendError, SmsOut
+from smsgateway.db import get_db, utcnow
+from smsgateway.models import OutboundMessage
+from smsgateway.queues import PRIORITY, get_queue
+from smsgateway.reconcile import sweep
 from smsgateway.worker import make_worker, run_burst
 from tests.broadcast_support import phone
 
@@ -109,3 +115,27 @@ def test_report_on_an_unheard_id_without_phone_is_not_an_error(app: Flask) -> No
             f"{gateway.url}/webhooks/africastalking/delivery",
             data={"id": "ATXid_nobody", "status": "Success"}, timeout=10), 10, "an answer")
     assert answer.status_code == 200 and answer.json()["status"] == "unknown"
+
+
+def test_held_messages_whose_settle_job_was_lost_are_swept(make_app: Any) -> None:
+    """Redis lost the settle job: the sweep finds the messages still unknown and sends them."""
+    with FakeAfricasTalking() as fake:
+        app = at_app(make_app, fake, grace=GRACE)
+        coop_id = add_members(app, 10)
+        fake.fault_next(DROP_AFTER_ACCEPT)  # taken, never reported on
+        broadcast_id = start_broadcast(app, coop_id)
+        run_burst(app)
+        assert statuses(app, broadcast_id) == {"unknown": 10}
+        with app.app_context():
+            for name in PRIORITY:  # as if Redis had restarted empty
+                registry = get_queue(name).scheduled_job_registry
+                for job_id in registry.get_job_ids():
+                    registry.remove(job_id, delete_job=True)
+            with get_db(app).session() as session:
+                session.execute(update(OutboundMessage).values(
+                    status_at=utcnow() - timedelta(minutes=10)))
+                session.commit()
+            assert sweep() == 10
+        run_burst(app)
+        assert statuses(app, broadcast_id) == {"sent": 10}
+        assert fake.received == {phone(n): 2 for n in range(1, 11)}
