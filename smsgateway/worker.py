@@ -31,12 +31,14 @@ class GatewayWorker(SimpleWorker):
         """RQ's housekeeping, plus resuming what a killed worker left half done."""
         super().run_maintenance_tasks()
         from .broadcasts.fanout import resume_stalled
+        from .reconcile import sweep
         from .sending import reap
 
         with self.flask_app.app_context():
             try:
                 reap()
                 resume_stalled()
+                sweep()  # messages of unknown fate whose settle job Redis lost
             except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
                 self.log.exception("reaping stuck messages failed")
 
