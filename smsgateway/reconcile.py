@@ -77,8 +77,12 @@ def hold(session: Session, round_: Sequence[Held], error: SendError) -> list[str
     log.warning("%d messages to %s held: the request may have been taken (%s)", len(ids),
                 round_[0].provider, error)
     apply_remembered(session, round_[0].provider, [m.to_phone for m in round_])
-    queue = get_queue(_queue_for(round_[0].kind))
-    queue.enqueue_in(timedelta(seconds=_grace()), SETTLE_FUNC, ids, job_timeout=180)
+    try:
+        get_queue(_queue_for(round_[0].kind)).enqueue_in(
+            timedelta(seconds=_grace()), SETTLE_FUNC, ids, job_timeout=180)
+    except redis.RedisError:
+        # The rows are stored as unknown: the maintenance sweep settles them later.
+        log.warning("settle job for %d held messages not scheduled: Redis is down", len(ids))
     return [str(UNKNOWN)] * len(ids)
 
 
