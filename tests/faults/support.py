@@ -18,7 +18,7 @@ from tests.broadcast_support import app_with, make_coop, phone
 from .harness import worker_env
 
 #: Seconds the gateway waits for the fake's answer to a send request.
-TIMEOUT = 0.5
+TIMEOUT = 1.0
 
 
 def at_app(make_app: Any, fake: FakeAfricasTalking, grace: int = 1, **overrides: Any

@@ -25,6 +25,7 @@ from fakes.providers import (
     SERVER_ERROR,
     TIMEOUT_AFTER_ACCEPT,
     FakeAfricasTalking,
+    FaultPlan,
     ReportPlan,
 )
 from handlers.africastalking import AfricasTalkingProvider
@@ -47,8 +48,8 @@ GRACE = 1
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "delay", "lost"),
-    [(TIMEOUT_AFTER_ACCEPT, 0.0, 0.3), (TIMEOUT_AFTER_ACCEPT, 0.8, 0.3),
-     (DROP_AFTER_ACCEPT, 0.8, 0.0), (DROPPED, 0.0, 0.0)],
+    [(TIMEOUT_AFTER_ACCEPT, 0.0, 0.3), (TIMEOUT_AFTER_ACCEPT, TIMEOUT + 0.5, 0.3),
+     (DROP_AFTER_ACCEPT, 0.5, 0.0), (DROPPED, 0.0, 0.0)],
     ids=["timeout-reports-first", "timeout-reports-after", "drop-after-accept",
          "dropped-before-accept"],
 )
@@ -61,6 +62,7 @@ def test_timed_out_request_is_settled_by_reports(make_app: Any, measured: dict[s
             reporter = fake.report_to(ReportPlan(
                 f"{gateway.url}/webhooks/africastalking/delivery", duplicate=0.1,
                 out_of_order=0.1, lost=lost, delay=delay))
+            fake.inject(FaultPlan(hang=2 * TIMEOUT))
             fake.fault_next(fault)
             started = time.monotonic()
             broadcast_id = start_broadcast(app, coop_id)
@@ -93,6 +95,7 @@ def test_unanswered_calls_say_whether_the_provider_may_have_them() -> None:
                                           timeout=TIMEOUT)
         message = [SmsOut(reference=1, to=phone(1), text="x")]
         outcomes: dict[str, SendError] = {}
+        fake.inject(FaultPlan(hang=2 * TIMEOUT))
         for fault in (TIMEOUT_AFTER_ACCEPT, DROP_AFTER_ACCEPT, DROPPED, SERVER_ERROR):
             fake.fault_next(fault)
             with pytest.raises(SendError) as caught:
