@@ -214,6 +214,9 @@ class ReportPlan:
     lost: float = 0.0
     #: Seconds between taking a message and reporting on it.
     delay: float = 0.0
+    #: Share of the messages of *answered* requests reported on (those of requests left
+    #: unanswered always are, but for ``lost``): fewer reports for a test process to take.
+    sample: float = 1.0
     threads: int = 4
     seed: int = 2
 
@@ -237,11 +240,13 @@ class _Reporter:
         for thread in self._threads:
             thread.start()
 
-    def report(self, message_id: str, number: str) -> None:
+    def report(self, message_id: str, number: str, answered: bool = True) -> None:
         """Queue the report(s) on one message, as the plan says."""
         success = {"id": message_id, "status": "Success", "phoneNumber": number,
                    "networkCode": "60400", "retryCount": "0"}
         with self._lock:
+            if answered and self.rng.random() >= self.plan.sample:
+                return
             draw = self.rng.random()
             self.taken_at[message_id] = time.monotonic()
         if draw < self.plan.lost:
@@ -339,7 +344,8 @@ class FakeAfricasTalking(FakeProvider):
                 self.took(number, form["message"])
                 request.taken.append(str(recipients[-1]["messageId"]))
                 if self.reporter is not None:
-                    self.reporter.report(str(recipients[-1]["messageId"]), number)
+                    self.reporter.report(str(recipients[-1]["messageId"]), number,
+                                         answered=request.fault not in TAKEN_FAULTS)
         sent = sum(1 for r in recipients if r["statusCode"] in (100, 101, 102))
         return 201, {"SMSMessageData": {
             "Message": f"Sent to {sent}/{len(recipients)} Total Cost: MAD {0.25 * sent:.4f}",

@@ -1,12 +1,13 @@
 """A provider failing 20% of requests during a 10,000-member broadcast: everyone reached.
 
 The fake Africa's Talking meets one request in five with a fault (5xx, 429, a dropped
-connection, a timeout after taking the request, a drop after taking it) and posts a delivery
-report on every message it took, some twice, some out of order, a few never. Duplicates may
-only come from requests it took without answering whose reports never came, or came after
-the grace window; they are counted and printed with the rest. One real worker process
-(``smsgateway worker``) sends, at 300 messages a second: about what this one test process can
-take delivery reports at, so that their lag stays that of the provider. Runs on both legs.
+connection, a timeout after taking the request, a drop after taking it) and posts delivery
+reports, some twice, some out of order, a few never: on every message of a request it took
+without answering, and on one in ten of the others (reports on those change nothing here and
+are tested elsewhere; all 10,000 would queue behind this one test process, whose lag is not
+the provider's). Duplicates may only come from requests it took without answering whose
+reports never came, or came after the grace window; they are counted and printed with the
+rest. One real worker process (``smsgateway worker``) sends. Runs on both legs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .harness import GatewayServer, start_worker, stop, wait_for
 from .support import TIMEOUT, add_members, all_sent, at_app, at_worker_env, start_broadcast
 
 MEMBERS = int(__import__("os").environ.get("FAULT_MEMBERS", "10000"))
-GRACE = 30
+GRACE = 10
 
 
 @pytest.mark.slow
@@ -36,13 +37,12 @@ def test_flaky_provider_reaches_everyone(make_app: Any, database_url: str, redis
         with GatewayServer(app) as gateway:
             reporter = fake.report_to(ReportPlan(
                 f"{gateway.url}/webhooks/africastalking/delivery", duplicate=0.05,
-                out_of_order=0.05, lost=0.02, delay=0.2))
+                out_of_order=0.05, lost=0.02, delay=0.2, sample=0.1))
             fake.inject(FaultPlan(rate=0.2, hang=TIMEOUT * 2))
             env = at_worker_env(
                 fake, database_url, redis_url, tmp_path / "worker",
                 SMSGATEWAY__BROADCAST__UNKNOWN_GRACE_SECONDS=str(GRACE),
-                SMSGATEWAY__BROADCAST__MAX_ATTEMPTS="10",
-                SMSGATEWAY__RATE_LIMITS__AFRICASTALKING="300")
+                SMSGATEWAY__BROADCAST__MAX_ATTEMPTS="10")
             started = time.monotonic()
             broadcast_id = start_broadcast(app, coop_id)
             worker = start_worker(env)
