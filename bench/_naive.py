@@ -1,7 +1,8 @@
 """The naive design the broadcast benchmark compares against: one RQ job per message.
 
 Each job runs in a fork of RQ's default Worker, loads its one message, calls the provider for
-it and records the answer: what a first version usually looks like. The app is built when this
+it and records the answer (one UPDATE through the ORM): what a first version usually looks
+like. The app is built when this
 module is imported: in every fork under a plain ``rq worker``, once before forking when the
 worker imports the module first (the naive design's best case).
 """
@@ -10,10 +11,9 @@ from __future__ import annotations
 
 from handlers.base import SmsOut
 from smsgateway import create_app
-from smsgateway.db import get_db
+from smsgateway.db import get_db, utcnow
 from smsgateway.models import OutboundMessage, OutboundStatus
 from smsgateway.providers import get_provider
-from smsgateway.sending import record_result
 
 APP = create_app()
 
@@ -27,4 +27,13 @@ def send_one(message_id: int) -> str:
             return "skipped"
         provider = get_provider(message.provider)
         result = provider.send([SmsOut(message.id, message.to_phone, message.text)])[0]
-        return record_result(session, message, result)
+        message.status_at = utcnow()
+        if result.error is not None:
+            message.status = OutboundStatus.FAILED
+            message.failure_reason = result.error.reason[:200]
+        else:
+            message.status = OutboundStatus(result.status)
+            message.provider_message_id = result.provider_message_id
+            message.sent_at = message.status_at
+        session.commit()
+        return str(message.status)

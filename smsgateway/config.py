@@ -146,7 +146,9 @@ class BroadcastSettings(_Section):
     fold_by_default: bool = False
     max_attempts: int = Field(5, ge=1, le=50)
     retry_delays: list[int] = Field(default_factory=lambda: [10, 60, 300, 900], min_length=1)
-    stuck_after_seconds: int = Field(600, ge=1, le=86400)
+    # A send job holds its claimed rows this long, renewed between provider rounds; the rows
+    # of a dead worker go back to the queue once it passes (longer than a provider round).
+    lease_seconds: int = Field(45, ge=2, le=3600)
     single_round: int = Field(32, ge=1, le=500)
     # How long a request that timed out after reaching the provider waits for delivery
     # reports to say who got it, before the rest is sent again (see smsgateway/reconcile.py).

@@ -1,26 +1,28 @@
-"""Outbound SMS: store each message first, then hand its id to a worker."""
+"""Outbound SMS: store each message first, then hand it to a worker.
+
+Replies and confirmations wait for their phone's turn in the ``replies`` queue; other messages
+carry the id of their own send job, chosen when they are added (see :mod:`smsgateway.jobs`).
+Either way a row committed while Redis is down is found and sent by the sweep.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from flask import current_app
+from redis import Redis
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from menus.encoding import measure
 
+from .jobs import QUEUE_FOR_KIND, Batch, enqueue_reply_turns, new_job_id, push_batches
 from .models import MessageKind, OutboundMessage, OutboundStatus
 from .providers import default_provider_name
-from .queues import BULK, REPLIES, URGENT, enqueue
+from .queues import REPLIES
+from .redisconn import get_redis
 
-QUEUE_FOR_KIND = {
-    MessageKind.REPLY: REPLIES,
-    MessageKind.CONFIRMATION: REPLIES,
-    MessageKind.ALERT: URGENT,
-    MessageKind.BROADCAST: BULK,
-}
+__all__ = ["QUEUE_FOR_KIND", "add", "commit_and_send", "insert_one", "send", "send_replies"]
 
 
 def add(
@@ -44,6 +46,8 @@ def add(
         in_reply_to_id=in_reply_to_id,
         encoding=size.encoding,
         segments=size.segments,
+        # A reply waits for its phone's turn; anything else names its own job now.
+        job_id=None if QUEUE_FOR_KIND[kind] == REPLIES else new_job_id(),
     )
     session.add(message)
     return message
@@ -77,18 +81,21 @@ def insert_one(
     return int(result.inserted_primary_key[0])
 
 
-def send(messages: Sequence[OutboundMessage], queue: str | None = None) -> None:
-    """Enqueue committed messages for sending, one job per batch."""
+def send(messages: Sequence[OutboundMessage], redis: Redis | None = None) -> None:
+    """Enqueue committed messages: a turn for each reply's phone, a job for each other one."""
     if not messages:
         return
-    send_ids([m.id for m in messages], queue or QUEUE_FOR_KIND[messages[0].kind])
+    redis = redis or get_redis()
+    send_replies([m.to_phone for m in messages if m.job_id is None], redis)
+    for message in messages:
+        if message.job_id is not None:
+            push_batches(redis, QUEUE_FOR_KIND[message.kind],
+                         [Batch(message.job_id, [message.id])])
 
 
-def send_ids(ids: Sequence[int], queue: str) -> None:
-    """Enqueue committed messages, by id, on ``queue``, one job per batch."""
-    batch = current_app.config["SETTINGS"].broadcast.batch_size
-    for start in range(0, len(ids), batch):
-        enqueue(queue, "smsgateway.sending.send_messages", ids[start : start + batch])
+def send_replies(phones: Iterable[str], redis: Redis | None = None) -> None:
+    """Give each phone with a committed reply a turn in the replies queue (unless one waits)."""
+    enqueue_reply_turns(redis or get_redis(), phones)
 
 
 def commit_and_send(session: Session, messages: Sequence[OutboundMessage]) -> None:

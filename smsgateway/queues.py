@@ -1,13 +1,9 @@
-"""The RQ queues, in priority order, and enqueueing on them."""
+"""The RQ queues, in priority order (jobs and enqueueing: :mod:`smsgateway.jobs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import Flask
 from rq import Queue
-from rq.job import Job
 
 from .redisconn import get_redis
 
@@ -26,13 +22,3 @@ def get_queue(name: str, app: Flask | None = None) -> Queue:
     if name not in PRIORITY:
         raise ValueError(f"unknown queue {name!r}")
     return Queue(name, connection=get_redis(app))
-
-
-def enqueue(name: str, func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> Job:
-    """Enqueue a job; call only once the rows the job reads are committed."""
-    queue = get_queue(name)
-    # One round trip (MULTI ... EXEC) instead of RQ's two: this runs once per inbound SMS.
-    with queue.connection.pipeline() as pipe:
-        job = queue.enqueue(func, *args, pipeline=pipe, **kwargs)
-        pipe.execute()
-    return job

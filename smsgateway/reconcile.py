@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from handlers.base import SendError, StatusUpdate
 
 from .db import get_db, utcnow
+from .jobs import QUEUE_FOR_KIND, enqueue_send
 from .models import MessageKind, OutboundMessage, OutboundStatus
 from .phones import try_normalize
 from .queues import get_queue
@@ -59,8 +60,6 @@ def _grace() -> int:
 
 
 def _queue_for(kind: str) -> str:
-    from .outbox import QUEUE_FOR_KIND
-
     return QUEUE_FOR_KIND[MessageKind(kind)]
 
 
@@ -70,7 +69,7 @@ def hold(session: Session, round_: Sequence[Held], error: SendError) -> list[str
     session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id.in_(ids), OutboundMessage.status == OutboundStatus.SENDING)
-        .values(status=UNKNOWN, status_at=utcnow(), provider_message_id=None,
+        .values(status=UNKNOWN, status_at=utcnow(), provider_message_id=None, lease_until=None,
                 failure_reason=f"fate unknown: {error.reason}"[:200], error_code=error.code)
         .execution_options(synchronize_session=False))
     session.commit()
@@ -187,7 +186,14 @@ def settle(message_ids: list[int]) -> dict[str, int]:
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == UNKNOWN)
             .values(status=OutboundStatus.FAILED, status_at=utcnow())).rowcount
         session.commit()
-    _enqueue(again)
+        by_queue: dict[str, list[int]] = defaultdict(list)
+        for message_id, kind in again:
+            by_queue[_queue_for(kind)].append(message_id)
+        for queue_name, ids in by_queue.items():
+            # Names the job on the rows, then pushes it: if Redis fails here, the sweep of
+            # queued rows without a live job sends them.
+            enqueue_send(session, get_redis(), queue_name, ids,
+                         batch_size=settings.broadcast.batch_size)
     if again or failed:
         log.warning("%d messages of unknown fate sent again, %d failed for good", len(again),
                     failed)
@@ -201,16 +207,6 @@ def sweep() -> int:
         ids = list(session.scalars(select(OutboundMessage.id).where(
             OutboundMessage.status == UNKNOWN, OutboundMessage.status_at < cutoff)))
     return settle(ids)["resent"] if ids else 0
-
-
-def _enqueue(rows: Sequence[Any]) -> None:
-    from .outbox import send_ids
-
-    by_queue: dict[str, list[int]] = defaultdict(list)
-    for message_id, kind in rows:
-        by_queue[_queue_for(kind)].append(message_id)
-    for queue_name, ids in by_queue.items():
-        send_ids(sorted(ids), queue_name)
 
 
 def _phone(raw: str | None) -> str | None:

@@ -1,11 +1,19 @@
-"""The send job: claim queued messages, hand them to their provider, record what it said.
+"""The send jobs: claim queued messages, hand them to their provider, record what it said.
 
-A job claims its rows (``queued -> sending``) and commits before any request, then sends them
-one provider *round* at a time (one request for a batching provider such as Africa's Talking;
-``single_round`` one-recipient requests, sent in parallel by the Twilio adapter) and
-commits each round's results before the next. A worker killed with SIGKILL therefore leaves
-at most one round handed to the provider but unrecorded: the only messages :func:`reap` may
-send twice.
+A job claims its rows (``queued -> sending``, with a lease) and commits before any request,
+then sends them one provider *round* at a time (one request for a batching provider such as
+Africa's Talking; ``single_round`` one-recipient requests, sent in parallel by the Twilio
+adapter) and commits each round's results, renewing the lease on the rows it still holds,
+before the next. A worker killed with SIGKILL therefore leaves at most one round handed to the
+provider but unrecorded: the only messages the sweep (:mod:`smsgateway.sweep`) may send twice,
+once their lease (``broadcast.lease_seconds``) has passed.
+
+A job that dies on a database error leaves its rows ``queued`` (with a job that no longer
+runs) or ``sending`` (with a lease that stops being renewed): the sweep takes both back, so
+no row depends on a job surviving.
+
+The two RQ entry points (:func:`send_messages`, :func:`send_replies`) are where the worker's
+app context is read; :class:`Sender` receives the settings, Redis and database it uses.
 """
 
 from __future__ import annotations
@@ -13,43 +21,57 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from redis import Redis
+from rq import Queue
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut
 
 from . import reconcile
-from .db import get_db, utcnow
+from .broadcasts.progress import finish_all_done
+from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
+from .config import Settings
+from .db import Database, get_db, utcnow
+from .jobs import (
+    QUEUE_FOR_KIND,
+    REPLY_TURN,
+    enqueue_reply_turns,
+    enqueue_send,
+    start_reply_turn,
+)
 from .models import (
+    OPTED_OUT_REASON,
     Broadcast,
     BroadcastStatus,
     MessageKind,
     OutboundMessage,
     OutboundStatus,
 )
-from .outbox import QUEUE_FOR_KIND
 from .providers import get_provider
-from .queues import PRIORITY, get_queue
+from .queues import PRIORITY
 from .ratelimit import RateLimiter
 from .redisconn import get_redis
 from .services.members import set_opt_out
 
 log = logging.getLogger(__name__)
 
-SEND_FUNC = "smsgateway.sending.send_messages"
-#: The reason stored on a message whose recipient had told the provider STOP.
-OPTED_OUT_REASON = "opted out"
+__all__ = ["OPTED_OUT_REASON", "Sender", "send_messages", "send_replies"]
+
 #: Longest a job sleeps for the rate limiter; beyond it the job hands its rows back.
 MAX_RATE_WAIT = 2.0
 #: Result fields that differ from message to message within one provider round.
 PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
+_RETURNING = (OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
+              OutboundMessage.sender, OutboundMessage.segments, OutboundMessage.kind,
+              OutboundMessage.attempts, OutboundMessage.provider, OutboundMessage.broadcast_id)
 
 
 def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
@@ -57,30 +79,6 @@ def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
     # would otherwise scan every queued row of the (broadcast, status) index for each batch
     # instead of fetching the batch's rows by primary key.
     return func.lower(OutboundMessage.status) == status.value
-
-
-def release(session: Session, message_ids: Sequence[int]) -> None:
-    """Give claimed messages back (``sending -> queued``) for another job to take."""
-    if message_ids:
-        session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.SENDING))
-            .values(status=OutboundStatus.QUEUED, attempts=OutboundMessage.attempts - 1)
-        )
-        session.commit()
-
-
-def enqueue_ids(queue_name: str, ids: Sequence[int], delay: float = 0,
-                at_front: bool = False) -> None:
-    """Enqueue send jobs for ``ids`` in batches, now or after ``delay`` seconds."""
-    batch = current_app.config["SETTINGS"].broadcast.batch_size
-    queue = get_queue(queue_name)
-    for start in range(0, len(ids), batch):
-        chunk = list(ids[start : start + batch])
-        if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), SEND_FUNC, chunk, job_timeout=180)
-        else:
-            queue.enqueue(SEND_FUNC, chunk, job_timeout=180, at_front=at_front)
 
 
 @dataclass(frozen=True)
@@ -98,83 +96,191 @@ class Claimed:
     broadcast_id: int | None
 
 
-def claim_rows(session: Session, message_ids: Sequence[int]) -> list[Claimed]:
+def _claim_values(lease_seconds: int) -> dict[str, Any]:
+    now = utcnow()
+    return {"status": OutboundStatus.SENDING, "attempts": OutboundMessage.attempts + 1,
+            "status_at": now, "lease_until": now + timedelta(seconds=lease_seconds)}
+
+
+def claim_rows(session: Session, message_ids: Sequence[int], lease_seconds: int
+               ) -> list[Claimed]:
     """Claim queued messages (``queued -> sending``); return the rows won, ready to send."""
     rows = session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id.in_(message_ids), _status_is(OutboundStatus.QUEUED))
-        .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
-                status_at=utcnow())
-        .returning(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
-                   OutboundMessage.sender, OutboundMessage.segments, OutboundMessage.kind,
-                   OutboundMessage.attempts, OutboundMessage.provider,
-                   OutboundMessage.broadcast_id)
+        .values(**_claim_values(lease_seconds))
+        .returning(*_RETURNING)
     ).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
+def claim_turn(session: Session, phone: str, lease_seconds: int) -> list[Claimed]:
+    """Claim the oldest :data:`REPLY_TURN` replies waiting for ``phone``'s turn."""
+    waiting = (select(OutboundMessage.id)
+               .where(OutboundMessage.to_phone == phone,
+                      OutboundMessage.status == OutboundStatus.QUEUED,
+                      OutboundMessage.job_id.is_(None),
+                      OutboundMessage.kind.in_((MessageKind.REPLY, MessageKind.CONFIRMATION)))
+               .order_by(OutboundMessage.id).limit(REPLY_TURN))
+    ids = list(session.scalars(waiting))
+    return claim_rows(session, ids, lease_seconds) if ids else []
+
+
+def _wiring() -> Sender:
+    # The worker runs every job inside the app's context (worker.GatewayWorker): this is where
+    # a job reads what it was given, once.
+    return Sender(current_app.config["SETTINGS"], get_redis(), get_db())
+
+
 def send_messages(message_ids: list[int]) -> dict[str, int]:
     """Send a batch of stored messages (an RQ job: it takes ids, never objects)."""
-    db = get_db()
-    counts: dict[str, int] = defaultdict(int)
-    with db.session() as session:
-        claimed = claim_rows(session, message_ids)
+    sender = _wiring()
+    with sender.db.session() as session:
+        claimed = claim_rows(session, message_ids, sender.lease)
         session.commit()
+        return sender.send(session, claimed)
+
+
+def send_replies(phone: str) -> dict[str, int]:
+    """One turn of ``phone`` in the replies queue (an RQ job): its oldest waiting replies."""
+    sender = _wiring()
+    start_reply_turn(sender.redis, phone)
+    with sender.db.session() as session:
+        claimed = claim_turn(session, phone, sender.lease)
+        session.commit()
+        counts = sender.send(session, claimed)
+    if len(claimed) == REPLY_TURN:
+        # Maybe more are waiting: the next turn goes to the back of the queue.
+        enqueue_reply_turns(sender.redis, [phone])
+    return counts
+
+
+class Sender:
+    """Sends claimed messages with the settings, Redis and database it is given."""
+
+    def __init__(self, settings: Settings, redis: Redis, db: Database,
+                 providers: Callable[[str], Provider] = get_provider) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.db = db
+        self.providers = providers
+        self.lease = settings.broadcast.lease_seconds
+        #: Rows this job claimed and has not yet recorded or handed back: their lease is renewed.
+        self.held: set[int] = set()
+
+    def send(self, session: Session, claimed: list[Claimed]) -> dict[str, int]:
+        """Send claimed messages, grouped by provider; return counts by outcome."""
+        counts: dict[str, int] = defaultdict(int)
         counts["claimed"] = len(claimed)
+        self.held = {m.id for m in claimed}
         touched = {(m.broadcast_id, m.kind) for m in claimed if m.broadcast_id is not None}
-        claimed = _drop_stale_and_quiet(session, claimed, counts)
+        claimed = self._drop_stale_and_quiet(session, claimed, counts)
         by_provider: dict[str, list[Claimed]] = defaultdict(list)
         for message in claimed:
             by_provider[message.provider].append(message)
         for provider_name, group in by_provider.items():
-            for status, n in _send_group(session, provider_name, group).items():
+            for status, n in self._send_group(session, provider_name, group).items():
                 counts[status] += n
-    # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
-    # query (over an index full of rows that just changed status) is not worth making.
-    last = [b for b, kind in touched if not get_queue(QUEUE_FOR_KIND[MessageKind(kind)]).count]
-    if last:
-        from .broadcasts.fanout import finish_if_done
+        # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
+        # query (over an index full of rows that just changed status) is not worth making.
+        # Once the queue is empty, every broadcast it carried may be done, not only this one's.
+        if any(not self._waiting(QUEUE_FOR_KIND[MessageKind(kind)]) for _, kind in touched):
+            finish_all_done(session, self.redis)
+        return dict(counts)
 
-        with db.session() as session:
-            for broadcast_id in set(last):
-                finish_if_done(session, broadcast_id)
-    return dict(counts)
+    def _hand_back(self, session: Session, queue_name: str, ids: list[int], *,
+                   delay: float = 0, at_front: bool = False) -> None:
+        self.held.difference_update(ids)
+        enqueue_send(session, self.redis, queue_name, ids,
+                     batch_size=self.settings.broadcast.batch_size, delay=delay,
+                     at_front=at_front, claimed=True)
 
+    def _drop_stale_and_quiet(self, session: Session, claimed: list[Claimed],
+                              counts: dict[str, int]) -> list[Claimed]:
+        """Expire messages of stale broadcasts; hold routine ones during quiet hours."""
+        ids = {m.broadcast_id for m in claimed if m.broadcast_id is not None}
+        if not ids:
+            return claimed
+        now = utcnow()
+        info = {b.id: b for b in session.execute(
+            select(Broadcast.id, Broadcast.urgent, Broadcast.expires_at, Broadcast.status)
+            .where(Broadcast.id.in_(ids)))}
+        stale_ids = {b.id for b in info.values()
+                     if (b.expires_at is not None and b.expires_at <= now)
+                     or b.status in (BroadcastStatus.EXPIRED, BroadcastStatus.CANCELLED)}
+        stale = [m.id for m in claimed if m.broadcast_id in stale_ids]
+        if stale:
+            session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id.in_(stale), _status_is(OutboundStatus.SENDING))
+                .values(status=OutboundStatus.EXPIRED, status_at=now, lease_until=None,
+                        failure_reason="expired before sending"))
+            session.commit()
+            self.held.difference_update(stale)
+            counts["expired"] = len(stale)
+        keep = [m for m in claimed if m.broadcast_id not in stale_ids]
+        routine = [m.id for m in keep
+                   if m.broadcast_id is not None and not info[m.broadcast_id].urgent]
+        if routine and in_quiet_hours(self.settings, now):
+            # A routine broadcast waits for the morning; replies and urgent alerts go now.
+            wait = (quiet_hours_end(self.settings, now) - now).total_seconds()
+            self._hand_back(session, str(PRIORITY[-1]), routine, delay=wait)
+            counts["deferred"] = len(routine)
+            keep = [m for m in keep if m.id not in set(routine)]
+        return keep
 
-def _drop_stale_and_quiet(session: Session, claimed: list[Claimed],
-                          counts: dict[str, int]) -> list[Claimed]:
-    """Expire messages of stale broadcasts; hold routine ones during quiet hours."""
-    from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
+    def _send_group(self, session: Session, provider_name: str, messages: list[Claimed]
+                    ) -> dict[str, int]:
+        settings = self.settings
+        provider = self.providers(provider_name)
+        rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
+        limiter = RateLimiter(self.redis)
+        rate = float(getattr(settings.rate_limits, provider_name, 1000))
+        sender = getattr(getattr(settings, provider_name, None), "sender", None)
+        queue_name = QUEUE_FOR_KIND[MessageKind(messages[0].kind)]
+        higher = PRIORITY[: PRIORITY.index(queue_name)]
+        counts: dict[str, int] = defaultdict(int)
+        for index, round_ in enumerate(rounds):
+            left = [m.id for later in rounds[index:] for m in later]
+            if index and any(self._waiting(q) for q in higher):
+                # Replies (or urgent alerts) are waiting: let the worker take them first.
+                self._hand_back(session, queue_name, left, at_front=True)
+                counts["yielded"] += len(left)
+                break
+            segments = sum(m.segments for m in round_)
+            reserved, wait = limiter.reserve(provider_name, sender, segments, rate,
+                                             MAX_RATE_WAIT)
+            if not reserved:
+                self._hand_back(session, queue_name, left, delay=wait)
+                counts["throttled"] += len(left)
+                break
+            if wait:
+                time.sleep(wait)
+            retry: dict[int, list[int]] = defaultdict(list)
+            for status in _record(session, settings, round_, _call(provider, round_), retry):
+                counts[status] += 1
+            self.held.difference_update(m.id for m in round_)
+            self._renew(session)
+            session.commit()
+            # Each round's retries get their job at once: a row never waits without one.
+            for attempts, ids in retry.items():
+                delays = settings.broadcast.retry_delays
+                enqueue_send(session, self.redis, queue_name, ids,
+                             batch_size=settings.broadcast.batch_size,
+                             delay=delays[min(attempts, len(delays)) - 1])
+        return counts
 
-    ids = {m.broadcast_id for m in claimed if m.broadcast_id is not None}
-    if not ids:
-        return claimed
-    settings = current_app.config["SETTINGS"]
-    now = utcnow()
-    info = {b.id: b for b in session.execute(
-        select(Broadcast.id, Broadcast.urgent, Broadcast.expires_at, Broadcast.status)
-        .where(Broadcast.id.in_(ids)))}
-    stale_ids = {b.id for b in info.values() if (b.expires_at is not None and b.expires_at <= now)
-                 or b.status in (BroadcastStatus.EXPIRED, BroadcastStatus.CANCELLED)}
-    stale = [m.id for m in claimed if m.broadcast_id in stale_ids]
-    if stale:
-        session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id.in_(stale), _status_is(OutboundStatus.SENDING))
-            .values(status=OutboundStatus.EXPIRED, status_at=now,
-                    failure_reason="expired before sending"))
-        session.commit()
-        counts["expired"] = len(stale)
-    keep = [m for m in claimed if m.broadcast_id not in stale_ids]
-    routine = [m.id for m in keep if m.broadcast_id is not None and not info[m.broadcast_id].urgent]
-    if routine and in_quiet_hours(settings, now):
-        # A routine broadcast waits for the morning; replies and urgent alerts go now.
-        release(session, routine)
-        wait = (quiet_hours_end(settings, now) - now).total_seconds()
-        enqueue_ids(str(PRIORITY[-1]), routine, delay=wait)
-        counts["deferred"] = len(routine)
-        keep = [m for m in keep if m.id not in set(routine)]
-    return keep
+    def _waiting(self, queue_name: str) -> int:
+        return Queue(queue_name, connection=self.redis).count
+
+    def _renew(self, session: Session) -> None:
+        """Extend the lease of the rows this job still holds (in the round's transaction)."""
+        if self.held:
+            session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id.in_(self.held), _status_is(OutboundStatus.SENDING))
+                .values(lease_until=utcnow() + timedelta(seconds=self.lease))
+                .execution_options(synchronize_session=False))
 
 
 def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[list[Claimed]]:
@@ -189,44 +295,6 @@ def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[li
             for i in range(0, len(group), max_recipients)]
 
 
-def _send_group(session: Session, provider_name: str, messages: list[Claimed]
-                ) -> dict[str, int]:
-    settings = current_app.config["SETTINGS"]
-    provider = get_provider(provider_name)
-    rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
-    limiter = RateLimiter(get_redis())
-    rate = float(getattr(settings.rate_limits, provider_name, 1000))
-    sender = getattr(getattr(settings, provider_name, None), "sender", None)
-    queue_name = QUEUE_FOR_KIND[MessageKind(messages[0].kind)]
-    higher = PRIORITY[: PRIORITY.index(queue_name)]
-    counts: dict[str, int] = defaultdict(int)
-    retry: dict[int, list[int]] = defaultdict(list)
-    for index, round_ in enumerate(rounds):
-        left = [m.id for later in rounds[index:] for m in later]
-        if index and any(get_queue(q).count for q in higher):
-            # Replies (or urgent alerts) are waiting: let the worker take them first.
-            release(session, left)
-            enqueue_ids(queue_name, left, at_front=True)
-            counts["yielded"] += len(left)
-            break
-        segments = sum(m.segments for m in round_)
-        reserved, wait = limiter.reserve(provider_name, sender, segments, rate, MAX_RATE_WAIT)
-        if not reserved:
-            release(session, left)
-            enqueue_ids(queue_name, left, delay=wait)
-            counts["throttled"] += len(left)
-            break
-        if wait:
-            time.sleep(wait)
-        for status in _record(session, round_, _call(provider, round_), retry):
-            counts[status] += 1
-        session.commit()
-    for attempts, ids in retry.items():
-        delays = settings.broadcast.retry_delays
-        enqueue_ids(queue_name, ids, delay=delays[min(attempts, len(delays)) - 1])
-    return counts
-
-
 def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendError:
     outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender)
                 for m in round_]
@@ -239,8 +307,8 @@ def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendE
         return SendError(f"unexpected error: {error}"[:200], retryable=True, code="bug")
 
 
-def _record(session: Session, round_: list[Claimed], outcome: list[SendResult] | SendError,
-            retry: dict[int, list[int]]) -> list[str]:
+def _record(session: Session, settings: Settings, round_: list[Claimed],
+            outcome: list[SendResult] | SendError, retry: dict[int, list[int]]) -> list[str]:
     """Store a round's results with one bulk UPDATE by primary key; return the statuses."""
     if isinstance(outcome, SendError) and outcome.maybe_sent:
         # The provider may have taken the request: delivery reports settle it, not a resend.
@@ -249,7 +317,6 @@ def _record(session: Session, round_: list[Claimed], outcome: list[SendResult] |
         results = {m.id: SendResult(reference=m.id, error=outcome) for m in round_}
     else:
         results = {r.reference: r for r in outcome}
-    settings = current_app.config["SETTINGS"]
     price = Decimal(getattr(settings.prices, round_[0].provider, 0))
     now = utcnow()
     rows: list[dict[str, object]] = []
@@ -262,6 +329,7 @@ def _record(session: Session, round_: list[Claimed], outcome: list[SendResult] |
         if error is None:
             status = OutboundStatus(result.status)
             rows.append({"id": message.id, "status": status, "status_at": now, "sent_at": now,
+                         "lease_until": None,
                          "provider_message_id": result.provider_message_id,
                          "provider_status": result.provider_status, "failure_reason": None,
                          "error_code": None,
@@ -307,60 +375,6 @@ def _bulk_update(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def _failure(message_id: int, status: OutboundStatus, reason: str, code: str | None,
              now: object) -> dict[str, object]:
-    return {"id": message_id, "status": status, "status_at": now,
+    return {"id": message_id, "status": status, "status_at": now, "lease_until": None,
             "failure_reason": reason[:200], "error_code": code, "provider_message_id": None,
             "provider_status": None, "sent_at": None, "cost": None}
-
-
-def record_result(session: Session, message: OutboundMessage, result: SendResult) -> str:
-    """Store what the provider said about one message; return its new status."""
-    now = utcnow()
-    message.status_at = now
-    if result.error is not None:
-        message.status = OutboundStatus.FAILED
-        message.failure_reason = (
-            OPTED_OUT_REASON if result.error.opted_out else result.error.reason[:200])
-        message.error_code = result.error.code
-        if result.error.opted_out:
-            set_opt_out(session, message.to_phone, True, channel="sms")
-        log.info("message %s to %s failed: %s", message.id, message.to_phone, result.error)
-        return str(message.status)
-    message.status = OutboundStatus(result.status)
-    message.provider_message_id = result.provider_message_id
-    message.provider_status = result.provider_status
-    message.failure_reason = None
-    message.error_code = None
-    message.sent_at = now
-    prices = current_app.config["SETTINGS"].prices
-    message.cost = result.cost if result.cost is not None else (
-        Decimal(message.segments) * Decimal(getattr(prices, message.provider, 0))
-    )
-    return str(message.status)
-
-
-def reap(older_than: float | None = None) -> int:
-    """Requeue messages left ``sending`` by a dead worker; return how many.
-
-    A live job commits each round within seconds, so a row ``sending`` for longer than
-    ``broadcast.stuck_after_seconds`` belongs to a job that will never finish it.
-    """
-    settings = current_app.config["SETTINGS"]
-    seconds = settings.broadcast.stuck_after_seconds if older_than is None else older_than
-    cutoff = utcnow() - timedelta(seconds=seconds)
-    with get_db().session() as session:
-        rows = session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.status == OutboundStatus.SENDING,
-                   OutboundMessage.status_at < cutoff)
-            .values(status=OutboundStatus.QUEUED, status_at=utcnow())
-            .returning(OutboundMessage.id, OutboundMessage.kind)
-        ).all()
-    by_queue: dict[str, list[int]] = defaultdict(list)
-    for message_id, kind in rows:
-        by_queue[QUEUE_FOR_KIND[kind]].append(message_id)
-    for queue_name, ids in by_queue.items():
-        enqueue_ids(queue_name, sorted(ids))
-    if rows:
-        log.warning("requeued %d messages left sending by a dead worker", len(rows))
-    return len(rows)
-

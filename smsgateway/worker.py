@@ -1,4 +1,8 @@
-"""The RQ worker: jobs run inside the app's context, without a fork per job."""
+"""The RQ worker: jobs run inside the app's context, without a fork per job.
+
+This is where jobs are wired to the app: each job reads the settings, Redis and database from
+the app context the worker opens around it, once, and hands them to the code it calls.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,15 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from . import reconcile
+from .db import get_db
 from .queues import PRIORITY
 from .redisconn import get_redis
 
-MAINTENANCE_SECONDS = 60
+#: How often a worker runs its maintenance (RQ's registries, the sweep, stalled fan-outs),
+#: even when idle. With ``broadcast.lease_seconds`` (45 s) a dead worker's messages are back
+#: in a queue within a minute.
+MAINTENANCE_SECONDS = 15
 
 
 class GatewayWorker(SimpleWorker):
@@ -23,24 +32,36 @@ class GatewayWorker(SimpleWorker):
 
     flask_app: Flask
 
+    @property
+    def dequeue_timeout(self) -> int:
+        """How long an idle worker blocks waiting for a job before it looks around again.
+
+        RQ blocks for ``worker_ttl - 15`` (405 s) and runs maintenance only between two
+        waits, so a check meant for every minute ran every seven. Waiting no longer than the
+        maintenance interval costs one BLPOP per interval.
+        """
+        return MAINTENANCE_SECONDS
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         with self.flask_app.app_context():
             super().execute_job(job, queue)
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's housekeeping, plus resuming what a killed worker left half done."""
-        super().run_maintenance_tasks()
+        """RQ's housekeeping, then the sweep and stalled fan-outs (at start and every interval)."""
         from .broadcasts.fanout import resume_stalled
-        from .reconcile import sweep
-        from .sending import reap
+        from .sweep import sweep
 
-        with self.flask_app.app_context():
-            try:
-                reap()
-                resume_stalled()
-                sweep()  # messages of unknown fate whose settle job Redis lost
-            except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
-                self.log.exception("reaping stuck messages failed")
+        # A worker starting (after a crash, say) sweeps at once; later, one worker per interval.
+        lock = 0 if self.last_cleaned_at is None else MAINTENANCE_SECONDS - 1
+        try:
+            super().run_maintenance_tasks()
+            with self.flask_app.app_context():
+                settings, redis, db = self.flask_app.config["SETTINGS"], get_redis(), get_db()
+                sweep(settings, redis, db, lock_seconds=lock)
+                resume_stalled(redis, db)
+                reconcile.sweep()  # messages of unknown fate whose settle job Redis lost
+        except Exception:  # noqa: BLE001 - housekeeping must not stop the worker (DB/Redis down)
+            self.log.exception("maintenance failed; trying again in %ss", MAINTENANCE_SECONDS)
 
 
 def make_worker(app: Flask, queues: Sequence[str] = PRIORITY, name: str | None = None
@@ -49,7 +70,6 @@ def make_worker(app: Flask, queues: Sequence[str] = PRIORITY, name: str | None =
     connection = get_redis(app)
     worker = GatewayWorker([Queue(q, connection=connection) for q in queues],
                            connection=connection, name=name,
-                           # Also how often stuck messages are looked for.
                            maintenance_interval=MAINTENANCE_SECONDS)
     worker.flask_app = app
     return worker

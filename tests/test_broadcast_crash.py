@@ -88,7 +88,7 @@ def test_sigkill_mid_broadcast_loses_nobody(make_app: Any, database_url: str, re
                "SMSGATEWAY__BROADCAST__BATCH_SIZE": str(batch),
                "SMSGATEWAY__BROADCAST__SINGLE_ROUND": str(round_size),
                "SMSGATEWAY__BROADCAST__RETRY_DELAYS": json.dumps([0]),
-               "SMSGATEWAY__BROADCAST__STUCK_AFTER_SECONDS": "1"}
+               "SMSGATEWAY__BROADCAST__LEASE_SECONDS": "2"}
         if provider == "twilio":
             env.update(TWILIO_ACCOUNT_SID=server.account_sid, TWILIO_AUTH_TOKEN=server.auth_token,
                        TWILIO_BASE_URL=server.base_url, TWILIO_FROM="COOP",
@@ -113,7 +113,7 @@ def test_sigkill_mid_broadcast_loses_nobody(make_app: Any, database_url: str, re
                 OutboundMessage.broadcast_id == broadcast_id,
                 OutboundMessage.status == OutboundStatus.QUEUED))
         assert 0 < claimed <= batch and left > 0
-        time.sleep(1.2)  # older than stuck_after_seconds: the restarted worker requeues them
+        time.sleep(2.2)  # the dead worker's lease has passed: the restarted worker requeues them
         second = _worker(env, "--burst")
         assert second.wait(120) == 0
         received = Counter(_recipients(server))

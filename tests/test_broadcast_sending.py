@@ -1,4 +1,4 @@
-"""The send job's own rules: rate limits, yielding to replies, quiet hours, stuck rows."""
+"""The send job's own rules: rate limits, yielding to replies, quiet hours, leases."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
 from smsgateway.queues import BULK, REPLIES, URGENT, get_queue
 from smsgateway.ratelimit import RateLimiter
 from smsgateway.redisconn import get_redis
-from smsgateway.sending import reap, send_messages
+from smsgateway.sending import send_messages
+from smsgateway.sweep import sweep
 from smsgateway.worker import run_burst
 from tests.broadcast_support import phone
 from tests.test_broadcast_providers import at_app, at_server, populate, rows_of  # noqa: F401
@@ -72,6 +73,13 @@ def test_a_throttled_job_hands_its_messages_back(make_app: Any,
         # 5 segments at 1 per second: about 4 s to wait, more than a job may sleep.
         assert send_messages(ids)["throttled"] == 5
         assert get_queue(URGENT).scheduled_job_registry.count == 1
+        waiting = get_queue(URGENT).count  # the fan-out's job, which found nothing to claim
+        # Waiting legitimately (its job is scheduled): the sweep leaves it alone, however late.
+        later = utcnow() + timedelta(hours=1)
+        assert sweep(app.config["SETTINGS"], get_redis(), get_db(), now=later) == {
+            "reclaimed": 0, "requeued": 0}
+        assert get_queue(URGENT).scheduled_job_registry.count == 1
+        assert get_queue(URGENT).count == waiting
     assert at_server.requests == []
     assert {r.status for r in rows_of(app, broadcast_id).values()} == {"queued"}
 
@@ -118,21 +126,25 @@ def test_routine_messages_wait_out_quiet_hours_urgent_ones_do_not(
     assert {r.status for r in rows_of(app, urgent_id).values()} == {"sent"}
 
 
-def test_reaper_requeues_only_old_sending_rows(make_app: Any,
-                                               at_server: FakeAfricasTalking) -> None:  # noqa: F811
+def test_sweep_requeues_only_rows_whose_lease_passed(make_app: Any,
+                                                     at_server: FakeAfricasTalking) -> None:  # noqa: F811
     app = at_app(make_app, at_server)
     coop_id = populate(app, 4)
     broadcast_id, ids = _fanned_out(app, coop_id, "Crue", urgent=True)
     with app.app_context():
         get_queue(URGENT).empty()
-        with get_db().session() as session:
-            old = utcnow() - timedelta(hours=1)
+        settings, redis, db = app.config["SETTINGS"], get_redis(), get_db()
+        with db.session() as session:
+            # Three claimed by a worker that died (lease passed), one by a live one.
             session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids[:3]))
-                            .values(status=OutboundStatus.SENDING, status_at=old))
+                            .values(status=OutboundStatus.SENDING,
+                                    lease_until=utcnow() - timedelta(seconds=1)))
             session.execute(update(OutboundMessage).where(OutboundMessage.id == ids[3])
-                            .values(status=OutboundStatus.SENDING, status_at=utcnow()))
-        assert reap() == 3
-        assert reap() == 0
+                            .values(status=OutboundStatus.SENDING,
+                                    lease_until=utcnow() + timedelta(seconds=30)))
+            session.commit()
+        assert sweep(settings, redis, db)["reclaimed"] == 3
+        assert sweep(settings, redis, db)["reclaimed"] == 0
     run_burst(app)
     statuses = {r.to_phone: r.status for r in rows_of(app, broadcast_id).values()}
     assert sorted(statuses.values()) == ["sending", "sent", "sent", "sent"]

@@ -2,50 +2,52 @@
 
 It can be killed at any point and run again: rows are inserted with ON CONFLICT DO NOTHING on
 (broadcast, phone), a cursor in Redis skips the chunks already done, and a send job claims a
-row only while it is ``queued``, so a row enqueued twice is still sent once.
+row only while it is ``queued``, so a row enqueued twice is still sent once. Each row is
+written with the id of the send job that will carry it (chosen before the INSERT), so rows
+committed by a fan-out killed before it pushed their jobs are found and sent by the sweep
+(:mod:`smsgateway.sweep`) without any extra write here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
-from rq import Queue
+from redis import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from menus.encoding import measure
 
-from ..db import get_db, utcnow
+from ..config import Settings
+from ..db import Database, get_db, utcnow
+from ..jobs import Batch, enqueue_fan_out, new_job_id, push_batches
 from ..models import Broadcast, BroadcastStatus, MessageKind, OutboundMessage, OutboundStatus
-from ..queues import BULK, URGENT, get_queue
+from ..queues import BULK, URGENT
 from ..redisconn import get_redis
 from .audience import Audience, Renderer, stream
+from .progress import CURSOR_KEY, DONE, fan_out_done, finish_if_done
 
 log = logging.getLogger(__name__)
 
-CURSOR_KEY = "smsgateway:broadcast:{id}:cursor"
 LOCK_KEY = "smsgateway:broadcast:{id}:fanout-lock"
-DONE = "done"
 #: A killed fan-out's lock frees itself after this; a live one renews it every chunk.
 LOCK_SECONDS = 30
-SEND_FUNC = "smsgateway.sending.send_messages"
-SEND_JOB_TIMEOUT = 180
 #: A fan-out that wrote this many rows refreshes the table's statistics (PostgreSQL).
 ANALYZE_AFTER = 10_000
 
 
 def fan_out(broadcast_id: int) -> dict[str, int]:
     """Write and enqueue every message of a broadcast (an RQ job; safe to run again)."""
-    redis = get_redis()
+    # The worker runs jobs in the app's context: read what this job needs there, once.
+    settings, redis, db = current_app.config["SETTINGS"], get_redis(), get_db()
     lock = redis.lock(LOCK_KEY.format(id=broadcast_id), timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return {"skipped": 1}
     try:
-        return _fan_out(broadcast_id, lock)
+        return _fan_out(settings, redis, db, broadcast_id, lock)
     finally:
         try:
             lock.release()
@@ -53,10 +55,8 @@ def fan_out(broadcast_id: int) -> dict[str, int]:
             pass
 
 
-def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
-    settings = current_app.config["SETTINGS"]
-    db = get_db()
-    redis = get_redis()
+def _fan_out(settings: Settings, redis: Redis, db: Database, broadcast_id: int, lock: Any
+             ) -> dict[str, int]:
     cursor_key = CURSOR_KEY.format(id=broadcast_id)
     with db.session() as session:
         broadcast = session.get(Broadcast, broadcast_id)
@@ -74,7 +74,7 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
         audience = Audience.from_dict(broadcast.audience)
         renderer = Renderer(session, broadcast.texts, audience.cooperatives, broadcast.fold)
         kind = MessageKind.ALERT if broadcast.urgent else MessageKind.BROADCAST
-        queue = get_queue(URGENT if broadcast.urgent else BULK)
+        queue = URGENT if broadcast.urgent else BULK
         provider = broadcast.provider
     cursor = redis.get(cursor_key)
     if cursor == DONE.encode():
@@ -85,38 +85,17 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
     sizes: dict[str, tuple[str, int]] = {}
     written = enqueued = 0
     with db.session() as session:
-        if after:
-            # Resuming a killed fan-out: rows of the chunk it was writing may be committed
-            # without their send jobs. Enqueue them again; a row is claimed only once.
-            pending = session.scalars(
-                select(OutboundMessage.id)
-                .where(OutboundMessage.broadcast_id == broadcast_id,
-                       OutboundMessage.status == OutboundStatus.QUEUED,
-                       OutboundMessage.member_id > after)
-                .order_by(OutboundMessage.id)).all()
-            enqueued += enqueue_batches(queue, list(pending), batch_size)
         for chunk in stream(session, audience, chunk_size, after_id=after):
-            rows = []
-            for recipient in chunk:
-                _, text = renderer.render(recipient)
-                size = sizes.get(text)
-                if size is None:
-                    measured = measure(text)
-                    size = (measured.encoding, measured.segments)
-                    if len(sizes) < 10_000:
-                        sizes[text] = size
-                rows.append({
-                    "to_phone": recipient.phone, "member_id": recipient.member_id,
-                    "text": text, "kind": kind, "provider": provider,
-                    "encoding": size[0], "segments": size[1],
-                    "status": OutboundStatus.QUEUED, "broadcast_id": broadcast_id,
-                })
+            rows = _rows(chunk, renderer, sizes, {
+                "kind": kind, "provider": provider, "status": OutboundStatus.QUEUED,
+                "broadcast_id": broadcast_id})
+            jobs = _assign_jobs(rows, batch_size)
             inserted = _insert_ignoring_duplicates(session, rows)
             session.commit()
             written += len(inserted)
-            # Same text together, so a batching provider gets full requests.
-            ids = [message_id for message_id, _ in sorted(inserted, key=lambda r: (r[1], r[0]))]
-            enqueued += enqueue_batches(queue, ids, batch_size)
+            for message_id, job_id in inserted:
+                jobs[job_id].ids.append(message_id)
+            enqueued += push_batches(redis, queue, jobs.values())
             redis.set(cursor_key, chunk[-1].member_id, ex=7 * 86400)
             lock.extend(LOCK_SECONDS, replace_ttl=True)
         total = session.scalar(select(func.count()).select_from(OutboundMessage)
@@ -127,14 +106,44 @@ def _fan_out(broadcast_id: int, lock: Any) -> dict[str, int]:
         if written >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
             # Fresh statistics for the send jobs' and progress queries, before autovacuum.
             session.execute(sql_text("ANALYZE outbound_messages"))
-        finish_if_done(session, broadcast_id)
+        finish_if_done(session, redis, broadcast_id)
     log.info("broadcast %s: %s messages written, %s enqueued", broadcast_id, written, enqueued)
     return {"written": written, "enqueued": enqueued}
 
 
+def _rows(chunk: list[Any], renderer: Renderer, sizes: dict[str, tuple[str, int]],
+          common: dict[str, Any]) -> list[dict[str, Any]]:
+    """The outbound rows of one chunk of recipients; ``sizes`` caches each text's measure."""
+    rows = []
+    for recipient in chunk:
+        _, text = renderer.render(recipient)
+        size = sizes.get(text)
+        if size is None:
+            measured = measure(text)
+            size = (measured.encoding, measured.segments)
+            if len(sizes) < 10_000:
+                sizes[text] = size
+        rows.append({"to_phone": recipient.phone, "member_id": recipient.member_id,
+                     "text": text, "encoding": size[0], "segments": size[1], **common})
+    return rows
+
+
+def _assign_jobs(rows: list[dict[str, Any]], batch_size: int) -> dict[str, Batch]:
+    """Give each row the id of its send job: same text together, so a batching provider
+    gets full requests. The batches' ids are filled in with the rows actually inserted."""
+    rows.sort(key=lambda row: row["text"])
+    jobs: dict[str, Batch] = {}
+    for start in range(0, len(rows), batch_size):
+        job = Batch(new_job_id(), [])
+        jobs[job.job_id] = job
+        for row in rows[start : start + batch_size]:
+            row["job_id"] = job.job_id
+    return jobs
+
+
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
                                 ) -> list[tuple[int, str]]:
-    """Insert rows, skipping phones the broadcast already has; (id, text) of those inserted."""
+    """Insert rows, skipping phones the broadcast already has; (id, job_id) of those inserted."""
     if not rows:
         return []
     now = utcnow()
@@ -144,7 +153,7 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
 
     statement = (insert(OutboundMessage.__table__)
                  .on_conflict_do_nothing(index_elements=["broadcast_id", "to_phone"])
-                 .returning(OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.text))
+                 .returning(OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.job_id))
     for row in rows:
         row["created_at"] = now
         row["attempts"] = 0
@@ -155,14 +164,15 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
 # build and parse, on both sides, than the insert itself.
 _UNNEST_INSERT = sql_text("""
     INSERT INTO outbound_messages (to_phone, member_id, text, encoding, segments, kind,
-                                   provider, status, broadcast_id, attempts, created_at)
+                                   provider, status, broadcast_id, attempts, created_at, job_id)
     SELECT u.phone, u.member_id, u.text, u.encoding, u.segments, :kind, :provider, :status,
-           :broadcast_id, 0, :now
+           :broadcast_id, 0, :now, u.job_id
     FROM unnest(CAST(:phones AS varchar[]), CAST(:member_ids AS integer[]),
                 CAST(:texts AS text[]), CAST(:encodings AS varchar[]),
-                CAST(:segments AS integer[])) AS u(phone, member_id, text, encoding, segments)
+                CAST(:segments AS integer[]), CAST(:job_ids AS varchar[]))
+         AS u(phone, member_id, text, encoding, segments, job_id)
     ON CONFLICT (broadcast_id, to_phone) DO NOTHING
-    RETURNING id, text
+    RETURNING id, job_id
 """)
 
 
@@ -174,53 +184,12 @@ def _insert_unnest(session: Session, rows: list[dict[str, Any]], now: Any
         "status": str(first["status"]), "broadcast_id": first["broadcast_id"], "now": now,
         "phones": [r["to_phone"] for r in rows], "member_ids": [r["member_id"] for r in rows],
         "texts": [r["text"] for r in rows], "encodings": [r["encoding"] for r in rows],
-        "segments": [r["segments"] for r in rows],
+        "segments": [r["segments"] for r in rows], "job_ids": [r["job_id"] for r in rows],
     }
     return [(r[0], r[1]) for r in session.execute(_UNNEST_INSERT, params).all()]
 
 
-def enqueue_batches(queue: Queue, ids: Sequence[int], batch_size: int) -> int:
-    """Enqueue send jobs of ``batch_size`` ids each, in one round trip; return how many."""
-    if not ids:
-        return 0
-    jobs = [
-        Queue.prepare_data(SEND_FUNC, args=(list(ids[i : i + batch_size]),),
-                           timeout=SEND_JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 86400)
-        for i in range(0, len(ids), batch_size)
-    ]
-    with queue.connection.pipeline() as pipe:
-        queue.enqueue_many(jobs, pipeline=pipe)
-        pipe.execute()
-    return len(jobs)
-
-
-def fan_out_done(broadcast_id: int) -> bool:
-    """Whether every outbound row of the broadcast has been written."""
-    return get_redis().get(CURSOR_KEY.format(id=broadcast_id)) == DONE.encode()
-
-
-def finish_if_done(session: Session, broadcast_id: int) -> bool:
-    """Mark the broadcast done when its fan-out ended and no message is left to send."""
-    if not fan_out_done(broadcast_id):
-        return False
-    pending = session.scalar(
-        select(OutboundMessage.id).where(
-            OutboundMessage.broadcast_id == broadcast_id,
-            OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING)),
-        ).limit(1)
-    )
-    if pending is not None:
-        return False
-    result = session.execute(
-        update(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SENDING)
-        .values(status=BroadcastStatus.DONE, finished_at=utcnow())
-    )
-    session.commit()
-    return bool(result.rowcount)
-
-
-def resume_stalled() -> int:
+def resume_stalled(redis: Redis, db: Database) -> int:
     """Re-enqueue fan-outs that a killed worker left half done (and close finished ones).
 
     A running fan-out always holds its lock, so a broadcast being queued or sent whose fan-out
@@ -232,18 +201,17 @@ def resume_stalled() -> int:
 
     from .planning import FANOUT_JOB_ID, STARTED_KEY
 
-    redis = get_redis()
-    with get_db().session() as session:
+    with db.session() as session:
         candidates = session.execute(
             select(Broadcast.id, Broadcast.urgent)
             .where(Broadcast.status.in_((BroadcastStatus.QUEUED, BroadcastStatus.SENDING)))
         ).all()
     resumed = 0
     for broadcast_id, urgent in candidates:
-        if fan_out_done(broadcast_id):
+        if fan_out_done(redis, broadcast_id):
             # Its last send job may have run while another broadcast's waited in the queue.
-            with get_db().session() as session:
-                finish_if_done(session, broadcast_id)
+            with db.session() as session:
+                finish_if_done(session, redis, broadcast_id)
             continue
         if redis.exists(LOCK_KEY.format(id=broadcast_id)):
             continue
@@ -259,9 +227,8 @@ def resume_stalled() -> int:
         if status == JobStatus.FINISHED and not redis.exists(
                 CURSOR_KEY.format(id=broadcast_id)):
             continue
-        get_queue(URGENT if urgent else BULK).enqueue(
-            "smsgateway.broadcasts.fanout.fan_out", broadcast_id, job_timeout=3600,
-            job_id=f"{FANOUT_JOB_ID.format(id=broadcast_id)}-resumed-{utcnow():%H%M%S%f}")
+        enqueue_fan_out(redis, urgent, broadcast_id,
+                        f"{FANOUT_JOB_ID.format(id=broadcast_id)}-resumed-{utcnow():%H%M%S%f}")
         log.warning("broadcast %s: fan-out resumed after its worker died", broadcast_id)
         resumed += 1
     return resumed

@@ -17,9 +17,9 @@ from menus.encoding import GSM7, GSM7_BASIC, GSM7_EXTENSION, UCS2, fold_to_gsm7,
 
 from ..config import Settings
 from ..db import get_db, utcnow
+from ..jobs import enqueue_fan_out
 from ..models import Broadcast, BroadcastStatus, Member
 from ..providers import default_provider_name
-from ..queues import BULK, URGENT, get_queue
 from ..redisconn import get_redis
 from ..services import audit
 from .audience import Audience, Renderer, audience_query, clean_texts, has_placeholders
@@ -209,10 +209,5 @@ def start(broadcast_id: int) -> None:
     redis = get_redis()
     if not redis.set(STARTED_KEY.format(id=broadcast_id), utcnow().isoformat(), nx=True):
         return
-    queue = get_queue(URGENT if urgent else BULK)
-    job_id = FANOUT_JOB_ID.format(id=broadcast_id)
-    func = "smsgateway.broadcasts.fanout.fan_out"
-    if when is not None and when > utcnow():
-        queue.enqueue_at(when, func, broadcast_id, job_id=job_id, job_timeout=3600)
-    else:
-        queue.enqueue(func, broadcast_id, job_id=job_id, job_timeout=3600)
+    enqueue_fan_out(redis, urgent, broadcast_id, FANOUT_JOB_ID.format(id=broadcast_id),
+                    at=when if when is not None and when > utcnow() else None)

@@ -6,11 +6,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from redis import Redis
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Broadcast, OutboundMessage, OutboundStatus
-from ..sending import OPTED_OUT_REASON
+from ..db import utcnow
+from ..models import OPTED_OUT_REASON, Broadcast, BroadcastStatus, OutboundMessage, OutboundStatus
+
+#: The fan-out's cursor (the last member id written), ``done`` once every row is written.
+CURSOR_KEY = "smsgateway:broadcast:{id}:cursor"
+DONE = "done"
 
 
 @dataclass
@@ -39,7 +44,7 @@ class Progress:
 
 
 def progress(session: Session, broadcast_id: int) -> Progress:
-    """The broadcast's progress; raises LookupError for an unknown id."""
+    """The broadcast's progress (it only reads); raises LookupError for an unknown id."""
     broadcast = session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise LookupError(f"no broadcast {broadcast_id}")
@@ -57,12 +62,39 @@ def progress(session: Session, broadcast_id: int) -> Progress:
         OutboundMessage.failure_reason == OPTED_OUT_REASON)) or 0
     cost = session.scalar(select(func.coalesce(func.sum(OutboundMessage.cost), 0))
                           .where(where)) or Decimal("0")
-    if str(broadcast.status) == "sending" and not counts.get("queued") and not counts.get(
-            "sending"):
-        from .fanout import finish_if_done
-
-        if finish_if_done(session, broadcast_id):
-            session.refresh(broadcast)
     written = sum(counts.values())
     return Progress(broadcast_id, str(broadcast.status), max(written, broadcast.recipients),
                     counts, reasons, opted_out, Decimal(cost))
+
+
+def fan_out_done(redis: Redis, broadcast_id: int) -> bool:
+    """Whether every outbound row of the broadcast has been written."""
+    return redis.get(CURSOR_KEY.format(id=broadcast_id)) == DONE.encode()
+
+
+def finish_if_done(session: Session, redis: Redis, broadcast_id: int) -> bool:
+    """Mark the broadcast done when its fan-out ended and no message is left to send."""
+    if not fan_out_done(redis, broadcast_id):
+        return False
+    pending = session.scalar(
+        select(OutboundMessage.id).where(
+            OutboundMessage.broadcast_id == broadcast_id,
+            OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING)),
+        ).limit(1)
+    )
+    if pending is not None:
+        return False
+    result = session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SENDING)
+        .values(status=BroadcastStatus.DONE, finished_at=utcnow())
+    )
+    session.commit()
+    return bool(result.rowcount)
+
+
+def finish_all_done(session: Session, redis: Redis) -> int:
+    """Finish every sending broadcast with nothing left to send; return how many."""
+    sending = session.scalars(
+        select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING)).all()
+    return sum(finish_if_done(session, redis, broadcast_id) for broadcast_id in sending)

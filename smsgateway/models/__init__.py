@@ -4,6 +4,7 @@ from .audit import AuditLog
 from .coop import Cooperative, Group, Language, Member, Product, Role, member_groups
 from .governance import JoinRequest, JoinRequestStatus, Resolution, Vote
 from .messaging import (
+    OPTED_OUT_REASON,
     Broadcast,
     BroadcastStatus,
     Channel,
@@ -24,6 +25,7 @@ from .stock import (
 )
 
 __all__ = [
+    "OPTED_OUT_REASON",
     "AuditLog",
     "Broadcast",
     "BroadcastStatus",

@@ -60,6 +60,10 @@ class MessageKind(enum.StrEnum):
     BROADCAST = "broadcast"
 
 
+#: The ``failure_reason`` of a message whose recipient had told the provider STOP.
+OPTED_OUT_REASON = "opted out"
+
+
 class OutboundStatus(enum.StrEnum):
     QUEUED = "queued"
     SENDING = "sending"

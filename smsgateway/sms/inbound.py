@@ -163,7 +163,7 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     if not inline:
         outcome.queued.append(message_id)
     session.commit()
-    _after_commit(outcome.queued, after_commit)
+    _after_commit(sender if outcome.queued else None, after_commit)
     return outcome
 
 
@@ -183,11 +183,12 @@ def _failed(inbound: dict[str, Any], error: Exception, language: str,
     return text("error", language)
 
 
-def _after_commit(queued: list[int], actions: list[Callable[[], None]]) -> None:
+def _after_commit(phone: str | None, actions: list[Callable[[], None]]) -> None:
     # Everything is committed: a failure to enqueue is logged, and the reply stays queued in
     # the database, rather than a 500 that would make the provider resend a handled message.
     try:
-        outbox.send_ids(queued, outbox.QUEUE_FOR_KIND[MessageKind.REPLY])
+        # A reply stored while Redis is down is sent by the worker's sweep once it is back.
+        outbox.send_replies([phone] if phone else [])
         for action in actions:
             action()
     except Exception:  # noqa: BLE001

@@ -1,0 +1,190 @@
+"""Every RQ job of the gateway: its name, queue and timeout, and the one way to enqueue sends.
+
+The database is the truth; Redis only carries work. Each queued outbound row says which job
+is meant to send it, so :mod:`smsgateway.sweep` can find rows whose job is gone (never enqueued
+because Redis was down, failed on a database error, lost with Redis) and enqueue them again:
+
+- a batch job (``send_messages(ids)``: broadcasts, retries, rows handed back) has its RQ job id
+  written on each of its rows (``job_id``) *before* it is pushed, in the same commit as the rows
+  or in one UPDATE per batch;
+- a reply or confirmation waits for its phone's *turn* (``job_id`` NULL): at most one
+  ``send_replies(phone)`` job per phone waits in the ``replies`` queue (a Redis key per phone,
+  set with NX, names it), and each turn sends at most :data:`REPLY_TURN` of that phone's
+  replies before queueing the next turn at the back. One phone flooding the gateway therefore
+  never holds more than one place in the queue, and another member's reply waits behind at
+  most one turn per busy phone. It costs the inbound path one more Redis round trip (SET NX,
+  then the enqueue pipeline), and a phone whose turn is already waiting costs only the first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from sqlalchemy import func, update
+from sqlalchemy.orm import Session
+
+from .db import utcnow
+from .models import MessageKind, OutboundMessage, OutboundStatus
+from .queues import BULK, REPLIES, URGENT
+
+SEND = "smsgateway.sending.send_messages"
+SEND_REPLIES = "smsgateway.sending.send_replies"
+FAN_OUT = "smsgateway.broadcasts.fanout.fan_out"
+#: A send job makes a few provider requests and database commits; a stuck one is killed.
+SEND_TIMEOUT = 180
+FAN_OUT_TIMEOUT = 3600
+#: A finished send job's result is kept this long (nobody reads it); a failed one a week.
+RESULT_TTL = 60
+FAILURE_TTL = 7 * 86400
+#: Replies of one phone sent per turn before the other phones' turns come round.
+REPLY_TURN = 5
+#: Names the waiting ``send_replies`` job of a phone (see the module docstring).
+TURN_KEY = "smsgateway:reply-turn:{phone}"
+#: A turn key outlives any real wait; the sweep replaces one whose job is gone.
+TURN_TTL = 86400
+#: RQ job statuses of a job that will still run.
+ALIVE = frozenset({b"queued", b"scheduled", b"deferred", b"started"})
+
+QUEUE_FOR_KIND = {
+    MessageKind.REPLY: REPLIES,
+    MessageKind.CONFIRMATION: REPLIES,
+    MessageKind.ALERT: URGENT,
+    MessageKind.BROADCAST: BULK,
+}
+
+
+def new_job_id() -> str:
+    """A fresh RQ job id, chosen before the rows that name it are written."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One send job: its id (written on its rows) and the rows it sends."""
+
+    job_id: str
+    ids: list[int]
+
+
+def batches(ids: Sequence[int], size: int) -> list[Batch]:
+    """Split ``ids`` into send jobs of ``size`` ids each, each with a fresh job id."""
+    return [Batch(new_job_id(), list(ids[i : i + size])) for i in range(0, len(ids), size)]
+
+
+def enqueue_send(session: Session, redis: Redis, queue_name: str, ids: Sequence[int], *,
+                 batch_size: int, delay: float = 0, at_front: bool = False,
+                 claimed: bool = False) -> int:
+    """Send stored rows again: name their new job on them, commit, push it; return jobs pushed.
+
+    The one way a row already in the database gets a send job (retries, rows handed back to
+    the queue, the sweep). ``claimed``: the rows are ``sending`` and this job hands them back
+    (``sending -> queued``, the attempt not counted). Rows not in the expected status (sent,
+    or claimed meanwhile by another job) are left alone and their job finds nothing to do.
+    """
+    if not ids:
+        return 0
+    jobs = batches(sorted(ids), batch_size)
+    expected = OutboundStatus.SENDING if claimed else OutboundStatus.QUEUED
+    values: dict[str, object] = {"status_at": utcnow()}
+    if claimed:
+        values.update(status=OutboundStatus.QUEUED, attempts=OutboundMessage.attempts - 1,
+                      lease_until=None)
+    for job in jobs:
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(job.ids),
+                   func.lower(OutboundMessage.status) == expected.value)
+            .values(job_id=job.job_id, **values)
+            .execution_options(synchronize_session=False))
+    session.commit()
+    return push_batches(redis, queue_name, jobs, delay=delay, at_front=at_front)
+
+
+def push_batches(redis: Redis, queue_name: str, jobs: Iterable[Batch], *, delay: float = 0,
+                 at_front: bool = False) -> int:
+    """Push send jobs whose ids are already on their rows, in one round trip; return how many.
+
+    Call only after the rows (and their ``job_id``) are committed.
+    """
+    jobs = [job for job in jobs if job.ids]
+    if not jobs:
+        return 0
+    queue = Queue(queue_name, connection=redis)
+    with redis.pipeline() as pipe:
+        if delay > 0:
+            for job in jobs:
+                queue.enqueue_in(timedelta(seconds=delay), SEND, job.ids, job_id=job.job_id,
+                                 job_timeout=SEND_TIMEOUT, result_ttl=RESULT_TTL,
+                                 failure_ttl=FAILURE_TTL, pipeline=pipe)
+        else:
+            queue.enqueue_many(
+                [Queue.prepare_data(SEND, args=(job.ids,), timeout=SEND_TIMEOUT,
+                                    job_id=job.job_id, result_ttl=RESULT_TTL,
+                                    failure_ttl=FAILURE_TTL, at_front=at_front)
+                 for job in jobs], pipeline=pipe)
+        pipe.execute()
+    return len(jobs)
+
+
+def enqueue_reply_turns(redis: Redis, phones: Iterable[str], *, replace: bool = False) -> int:
+    """Give each phone a turn in ``replies`` unless one already waits; return turns enqueued.
+
+    ``replace`` (the sweep) overwrites a turn key whose job is gone.
+    """
+    phones = list(dict.fromkeys(phones))
+    if not phones:
+        return 0
+    ids = {phone: new_job_id() for phone in phones}
+    with redis.pipeline(transaction=False) as pipe:
+        for phone in phones:
+            pipe.set(TURN_KEY.format(phone=phone), ids[phone], nx=not replace, ex=TURN_TTL)
+        won = [phone for phone, ok in zip(phones, pipe.execute(), strict=True) if ok]
+    if won:
+        queue = Queue(REPLIES, connection=redis)
+        with redis.pipeline() as pipe:
+            queue.enqueue_many(
+                [Queue.prepare_data(SEND_REPLIES, args=(phone,), timeout=SEND_TIMEOUT,
+                                    job_id=ids[phone], result_ttl=RESULT_TTL,
+                                    failure_ttl=FAILURE_TTL) for phone in won], pipeline=pipe)
+            pipe.execute()
+    return len(won)
+
+
+def start_reply_turn(redis: Redis, phone: str) -> None:
+    """The turn job of ``phone`` starts: a reply stored from now on gets a new turn."""
+    redis.delete(TURN_KEY.format(phone=phone))
+
+
+def alive(redis: Redis, job_ids: Sequence[str]) -> dict[str, bool]:
+    """Whether each job will still run (queued, scheduled, deferred or started): one round trip."""
+    if not job_ids:
+        return {}
+    with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hget(Job.key_for(job_id), "status")
+        return {job_id: status in ALIVE
+                for job_id, status in zip(job_ids, pipe.execute(), strict=True)}
+
+
+def reply_turns(redis: Redis, phones: Sequence[str]) -> dict[str, str | None]:
+    """The job id of each phone's waiting turn, or None: one round trip."""
+    if not phones:
+        return {}
+    values = redis.mget([TURN_KEY.format(phone=phone) for phone in phones])
+    return {phone: v.decode() if v else None for phone, v in zip(phones, values, strict=True)}
+
+
+def enqueue_fan_out(redis: Redis, urgent: bool, broadcast_id: int, job_id: str,
+                    at: object | None = None) -> None:
+    """Enqueue (or schedule ``at``) the fan-out job of a broadcast."""
+    queue = Queue(URGENT if urgent else BULK, connection=redis)
+    if at is not None:
+        queue.enqueue_at(at, FAN_OUT, broadcast_id, job_id=job_id, job_timeout=FAN_OUT_TIMEOUT)
+    else:
+        queue.enqueue(FAN_OUT, broadcast_id, job_id=job_id, job_timeout=FAN_OUT_TIMEOUT)
