@@ -98,11 +98,13 @@ def test_inbound_sms_while_database_is_down(make_app: Any, redis_url: str, tmp_p
             recovered = time.monotonic() - restored
             time.sleep(1)  # a late duplicate would show here
         finally:
+            exited = worker.poll()  # None: the worker lived through the outage
             stop(worker)
         received = fake.received
     stored = _stored_once(app, forms)
     duplicates = sum(n - 1 for n in received.values())
-    report(measured, inbound=count, refusals=dict(Counter(refused)), stored=dict(stored),
+    report(measured, worker_exit=exited, inbound=count, refusals=dict(Counter(refused)),
+           stored=dict(stored),
            replies_received=sum(received.values()), duplicates=duplicates,
            lost=count - len(received),
            recovered_s=round(recovered, 1) if done else f">{recovered:.0f}")
@@ -140,13 +142,15 @@ def test_jobs_while_database_is_down(make_app: Any, redis_url: str, tmp_path: Pa
             recovered = time.monotonic() - restored
             after = statuses(app, broadcast_id)
         finally:
+            exited = worker.poll()  # None: the worker lived through the outage
             stop(worker)
         received = fake.received
     expected = Counter({phone(n): 1 for n in range(1, members + 1)})
     expected.update(f["from"] for f in forms)  # these also got a reply
     duplicates = sum(max(0, received[p] - n) for p, n in expected.items())
     missing = sum(max(0, n - received[p]) for p, n in expected.items())
-    report(measured, members=members, replies=replies, received=sum(received.values()),
+    report(measured, worker_exit=exited, members=members, replies=replies,
+           received=sum(received.values()),
            duplicates=duplicates, lost=missing, statuses=after, pending=_pending(app),
            recovered_s=round(recovered, 1) if done else f">{recovered:.0f}")
     assert done, f"still pending {recovered:.0f} s after the database came back: {after}"

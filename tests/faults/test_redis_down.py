@@ -122,11 +122,13 @@ def test_inbound_sms_while_redis_is_down(make_app: Any, database_url: str,
             recovered = time.monotonic() - restored
             time.sleep(1)  # a late duplicate would show here
         finally:
+            exited = worker.poll()  # None: the worker lived through the outage
             stop(worker)
         received = fake.received
     duplicates = sum(n - 1 for n in received.values())
     missing = count - len(received)
-    report(measured, inbound=count, refused_during_outage=len(refused),
+    report(measured, worker_exit=exited, inbound=count,
+           refused_during_outage=len(refused),
            refusals=dict(Counter(refused)), replies_received=sum(received.values()),
            duplicates=duplicates, lost=missing,
            recovered_s=round(recovered, 1) if done else f">{recovered:.0f}")
@@ -160,11 +162,13 @@ def test_broadcast_while_redis_is_down(make_app: Any, database_url: str,
             recovered = time.monotonic() - restored
             after = statuses(app, broadcast_id)
         finally:
+            exited = worker.poll()  # None: the worker lived through the outage
             stop(worker)
         received = fake.received
     duplicates = sum(n - 1 for n in received.values())
     missing = members - len(received)
-    report(measured, members=members, during_outage=at_cut, received=sum(received.values()),
+    report(measured, worker_exit=exited, members=members, during_outage=at_cut,
+           received=sum(received.values()),
            duplicates=duplicates, lost=missing, statuses=after,
            recovered_s=round(recovered, 1) if done else f">{recovered:.0f}")
     assert done, f"not all sent {recovered:.0f} s after Redis came back: {after}"
