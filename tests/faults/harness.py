@@ -210,12 +210,21 @@ def worker_env(database_url: str, redis_url: str, instance: Path, **extra: str
 
 
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    """``smsgateway worker`` in a process of its own (so that SIGKILL is real)."""
+    """``smsgateway worker`` in a process of its own (so that SIGKILL is real), once it runs.
+
+    Returns when RQ says the worker started: an outage is meant to hit a running gateway,
+    not a worker still importing (which would exit, unable to register).
+    """
     log = Path(env["SMSGATEWAY_INSTANCE_PATH"]) / f"worker-{time.monotonic_ns()}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "smsgateway.cli", "worker", *args],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "smsgateway.cli", "worker", *args],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    wait_for(lambda: process.poll() is not None or b"started with PID" in log.read_bytes(),
+             120, "the worker to start")
+    if process.poll() is not None:
+        raise AssertionError(f"the worker exited at start:\n{log.read_text()[-2000:]}")
+    return process
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
