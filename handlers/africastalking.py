@@ -173,7 +173,8 @@ def _request_error(exc: requests.RequestException) -> SendError:
 
 def _never_connected(exc: BaseException) -> bool:
     """Whether the error chain shows the connection was never made (nothing was sent)."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
+    # NewConnectionError also covers a name that did not resolve (NameResolutionError).
+    from urllib3.exceptions import NewConnectionError
 
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
@@ -182,7 +183,7 @@ def _never_connected(exc: BaseException) -> bool:
         if error is None or id(error) in seen:
             continue
         seen.add(id(error))
-        if isinstance(error, NewConnectionError | NameResolutionError | ConnectionRefusedError):
+        if isinstance(error, NewConnectionError | ConnectionRefusedError):
             return True
         stack.extend([error.__cause__, error.__context__, getattr(error, "reason", None),
                       *(a for a in error.args if isinstance(a, BaseException))])

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from fakes.providers import FakeAfricasTalking, FaultPlan
+from fakes.faults import FaultPlan
+from fakes.providers import FakeAfricasTalking
 from smsgateway.db import get_db
 from smsgateway.models import InboundMessage, OutboundMessage
 from tests.broadcast_support import phone

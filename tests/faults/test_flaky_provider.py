@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
-from fakes.providers import FakeAfricasTalking, FaultPlan, ReportPlan
+from fakes.faults import FaultPlan, ReportPlan
+from fakes.providers import FakeAfricasTalking
 
 from .conftest import report
 from .harness import GatewayServer, start_worker, stop, wait_for
 from .support import TIMEOUT, add_members, all_sent, at_app, at_worker_env, start_broadcast
 
-MEMBERS = int(__import__("os").environ.get("FAULT_MEMBERS", "10000"))
+MEMBERS = 10_000
 GRACE = 10
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from fakes.providers import FakeAfricasTalking, FaultPlan
+from fakes.faults import FaultPlan
+from fakes.providers import FakeAfricasTalking
 from tests.broadcast_support import phone
 
 from .conftest import report

@@ -19,15 +19,15 @@ import requests
 from flask import Flask
 from sqlalchemy import update
 
-from fakes.providers import (
+from fakes.faults import (
     DROP_AFTER_ACCEPT,
     DROPPED,
     SERVER_ERROR,
     TIMEOUT_AFTER_ACCEPT,
-    FakeAfricasTalking,
     FaultPlan,
     ReportPlan,
 )
+from fakes.providers import FakeAfricasTalking
 from handlers.africastalking import AfricasTalkingProvider
 from handlers.base import SendError, SmsOut
 from smsgateway.db import get_db, utcnow

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from fakes.providers import FakeAfricasTalking, FaultPlan, ReportPlan
+from fakes.faults import FaultPlan, ReportPlan
+from fakes.providers import FakeAfricasTalking
 
 from .conftest import report
 from .harness import GatewayServer, start_worker, stop, wait_for, wait_until
