@@ -31,7 +31,7 @@ from fakes.providers import FakeAfricasTalking
 from handlers.africastalking import AfricasTalkingProvider
 from handlers.base import SendError, SmsOut
 from smsgateway.db import get_db, utcnow
-from smsgateway.models import OutboundMessage
+from smsgateway.models import Broadcast, OutboundMessage
 from smsgateway.queues import PRIORITY, get_queue
 from smsgateway.reconcile import sweep
 from smsgateway.worker import make_worker, run_burst
@@ -130,6 +130,9 @@ def test_held_messages_whose_settle_job_was_lost_are_swept(make_app: Any) -> Non
         run_burst(app)
         assert statuses(app, broadcast_id) == {"unknown": 10}
         with app.app_context():
+            with get_db(app).session() as session:
+                # Not done while its messages wait to be settled or sent again.
+                assert session.get(Broadcast, broadcast_id).status == "sending"
             for name in PRIORITY:  # as if Redis had restarted empty
                 registry = get_queue(name).scheduled_job_registry
                 for job_id in registry.get_job_ids():
