@@ -176,6 +176,7 @@ def parse_delivery_report(form: Mapping[str, str]) -> StatusUpdate:
         failure_reason=reason,
         error_code=reason,
         opted_out=reason in OPT_OUT_REASONS,
+        phone=str(form.get("phoneNumber") or "").strip() or None,
     )
 
 
@@ -187,6 +188,37 @@ def parse_cost(value: object) -> Decimal | None:
         return Decimal(str(value).split()[-1])
     except (InvalidOperation, IndexError):
         return None
+
+
+def _request_error(exc: requests.RequestException) -> SendError:
+    """A failed request as a SendError that says whether the provider may have taken it."""
+    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+        return SendError(f"connection failed: {type(exc).__name__}", retryable=True,
+                         code="connection")
+    if isinstance(exc, requests.Timeout):
+        # The body went out and no answer came: Africa's Talking may be sending it now.
+        return SendError("timed out", retryable=True, code="timeout", maybe_sent=True)
+    return SendError(f"connection lost: {type(exc).__name__}", retryable=True,
+                     code="connection-lost", maybe_sent=True)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the error chain shows the connection was never made (nothing was sent)."""
+    # NewConnectionError also covers a name that did not resolve (NameResolutionError).
+    from urllib3.exceptions import NewConnectionError
+
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, NewConnectionError | ConnectionRefusedError):
+            return True
+        stack.extend([error.__cause__, error.__context__, getattr(error, "reason", None),
+                      *(a for a in error.args if isinstance(a, BaseException))])
+    return False
 
 
 class AfricasTalkingProvider:
@@ -228,11 +260,8 @@ class AfricasTalkingProvider:
         headers = {"apiKey": self.api_key, "Accept": "application/json"}
         try:
             response = self.http.post(self.url, data=form, headers=headers, timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise SendError("timed out", retryable=True, code="timeout") from exc
         except requests.RequestException as exc:
-            raise SendError(f"connection failed: {type(exc).__name__}", retryable=True,
-                            code="connection") from exc
+            raise _request_error(exc) from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise SendError(f"HTTP {response.status_code}", retryable=True,
                             code=str(response.status_code))

@@ -123,6 +123,10 @@ class SendError(Exception):
     code: str | None = None
     # The recipient asked the provider to stop (Twilio 21610): record an opt-out.
     opted_out: bool = False
+    # The request reached the provider but no answer came back (a read timeout, a connection
+    # dropped after the body was sent): it may have been taken, so resending it whole may
+    # send it twice. A connect error or an HTTP error answer leaves this False.
+    maybe_sent: bool = False
 
     def __str__(self) -> str:
         kind = "retryable" if self.retryable else "permanent"
@@ -152,6 +156,9 @@ class StatusUpdate:
     failure_reason: str | None = None
     error_code: str | None = None
     opted_out: bool = False
+    # The recipient's number where the report carries it (Africa's Talking ``phoneNumber``):
+    # it settles a message whose request timed out, whose provider id was never heard.
+    phone: str | None = None
 
 
 class Provider(Protocol):

@@ -7,8 +7,10 @@ the test runner all see the same ones.
 from __future__ import annotations
 
 import sys
+import time
 
 import click
+import redis
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
@@ -19,6 +21,9 @@ from .commands.simulate import simulate_command
 from .config import SECRET_KEYS, load_settings
 from .db import get_db
 from .exceptions import ConfigError
+
+#: Longest pause before a worker that lost Redis tries again.
+WORKER_RESTART_MAX_WAIT = 15.0
 
 
 def _create_app() -> Flask:
@@ -98,8 +103,20 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
     from .queues import PRIORITY
     from .worker import make_worker
 
-    worker = make_worker(current_app._get_current_object(), queues or PRIORITY)
-    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+    app = current_app._get_current_object()
+    wait = 1.0
+    while True:
+        try:
+            worker = make_worker(app, queues or PRIORITY)
+            worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+            return
+        except redis.ConnectionError as error:
+            # RQ's worker quits when Redis goes away between two jobs or under one (its own
+            # bookkeeping raises): a worker of this process takes over once Redis answers.
+            click.echo(f"worker: Redis unreachable ({error}); starting again in {wait:.0f} s",
+                       err=True)
+            time.sleep(wait)
+            wait = min(wait * 2, WORKER_RESTART_MAX_WAIT)
 
 
 @click.command("dev")

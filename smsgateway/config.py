@@ -162,6 +162,9 @@ class BroadcastSettings(_Section):
     # of a dead worker go back to the queue once it passes (longer than a provider round).
     lease_seconds: int = Field(45, ge=2, le=3600)
     single_round: int = Field(32, ge=1, le=500)
+    # How long a request that timed out after reaching the provider waits for delivery
+    # reports to say who got it, before the rest is sent again (see smsgateway/reconcile.py).
+    unknown_grace_seconds: int = Field(120, ge=0, le=3600)
 
 
 class SimulatorSettings(_Section):
@@ -205,6 +208,7 @@ class AfricasTalkingSettings(_Section):
     sender: str | None = None
     base_url: str = "https://api.africastalking.com"
     webhook_secret: str | None = None
+    timeout: float = Field(10.0, gt=0, le=120)  # seconds to wait for a send request's answer
 
     @property
     def configured(self) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue
@@ -37,6 +37,7 @@ from .queues import BULK, REPLIES, URGENT
 SEND = "smsgateway.sending.send_messages"
 SEND_REPLIES = "smsgateway.sending.send_replies"
 FAN_OUT = "smsgateway.broadcasts.fanout.fan_out"
+SETTLE = "smsgateway.reconcile.settle"
 #: A send job makes a few provider requests and database commits; a stuck one is killed.
 SEND_TIMEOUT = 180
 FAN_OUT_TIMEOUT = 3600
@@ -51,6 +52,8 @@ TURN_KEY = "smsgateway:reply-turn:{phone}"
 TURN_TTL = 86400
 #: RQ job statuses of a job that will still run.
 ALIVE = frozenset({b"queued", b"scheduled", b"deferred", b"started"})
+#: Seconds after which a started job whose rows are still queued is taken for dead.
+STARTED_GRACE = 60
 
 QUEUE_FOR_KIND = {
     MessageKind.REPLY: REPLIES,
@@ -163,14 +166,32 @@ def start_reply_turn(redis: Redis, phone: str) -> None:
 
 
 def alive(redis: Redis, job_ids: Sequence[str]) -> dict[str, bool]:
-    """Whether each job will still run (queued, scheduled, deferred or started): one round trip."""
+    """Whether each job will still run (queued, scheduled, deferred or started): one round trip.
+
+    A job ``started`` more than :data:`STARTED_GRACE` seconds ago is taken for dead: a live
+    send job claims its rows within milliseconds of starting, so rows still queued under it
+    belong to a worker killed in between, which RQ would report as started for minutes.
+    """
     if not job_ids:
         return {}
     with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
-            pipe.hget(Job.key_for(job_id), "status")
-        return {job_id: status in ALIVE
-                for job_id, status in zip(job_ids, pipe.execute(), strict=True)}
+            pipe.hmget(Job.key_for(job_id), "status", "started_at")
+        answers = pipe.execute()
+    cutoff = utcnow() - timedelta(seconds=STARTED_GRACE)
+    return {job_id: status in ALIVE and not (status == b"started" and _before(started, cutoff))
+            for job_id, (status, started) in zip(job_ids, answers, strict=True)}
+
+
+def _before(stamp: bytes | None, cutoff: datetime) -> bool:
+    # RQ writes started_at as an ISO time in UTC ("2026-12-01T22:50:01.123456Z").
+    if not stamp:
+        return False
+    try:
+        started = datetime.fromisoformat(stamp.decode().rstrip("Z"))
+    except ValueError:
+        return False
+    return started.replace(tzinfo=None) < cutoff.replace(tzinfo=None)
 
 
 def reply_turns(redis: Redis, phones: Sequence[str]) -> dict[str, str | None]:
@@ -189,3 +210,9 @@ def enqueue_fan_out(redis: Redis, urgent: bool, broadcast_id: int, job_id: str,
         queue.enqueue_at(at, FAN_OUT, broadcast_id, job_id=job_id, job_timeout=FAN_OUT_TIMEOUT)
     else:
         queue.enqueue(FAN_OUT, broadcast_id, job_id=job_id, job_timeout=FAN_OUT_TIMEOUT)
+
+
+def enqueue_settle(redis: Redis, queue_name: str, ids: Sequence[int], delay: float) -> None:
+    """Schedule the settle job of messages whose fate is unknown, ``delay`` seconds from now."""
+    queue = Queue(queue_name, connection=redis, job_class=TracedJob)
+    queue.enqueue_in(timedelta(seconds=delay), SETTLE, list(ids), job_timeout=SEND_TIMEOUT)

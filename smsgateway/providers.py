@@ -26,7 +26,7 @@ def _africastalking(settings: Settings) -> Provider:
     if not at.configured:
         raise ConfigError("AFRICASTALKING_API_KEY", "is needed to send through Africa's Talking")
     return AfricasTalkingProvider(at.username or "", at.api_key or "", sender=at.sender,
-                                  base_url=at.base_url)
+                                  base_url=at.base_url, timeout=at.timeout)
 
 
 def _twilio(settings: Settings) -> Provider:

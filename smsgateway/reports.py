@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from handlers.base import STATUS_RANK, StatusUpdate, moves_forward
 
+from . import reconcile
 from .db import utcnow
 from .models import OutboundMessage, OutboundStatus
 from .sending import OPTED_OUT_REASON
@@ -17,20 +18,33 @@ from .services.members import set_opt_out
 log = logging.getLogger(__name__)
 
 
-def apply_status(session: Session, report: StatusUpdate) -> OutboundMessage | None:
-    """Apply a delivery report to the message it names (the caller commits).
-
-    Returns the message, or None for an id the gateway never sent (logged, not an error:
-    providers report on messages sent before a database restore, or by another system).
-    A report that would move the status back (a late ``Sent`` after ``Success``) changes
-    nothing; an opt-out is recorded whatever the order.
-    """
-    message = session.scalar(select(OutboundMessage).where(
+def _find(session: Session, report: StatusUpdate) -> OutboundMessage | None:
+    return session.scalar(select(OutboundMessage).where(
         OutboundMessage.provider == report.provider,
         OutboundMessage.provider_message_id == report.provider_message_id))
+
+
+def apply_status(session: Session, report: StatusUpdate,
+                 remember_unheard: bool = True) -> OutboundMessage | None:
+    """Apply a delivery report to the message it names (the caller commits).
+
+    A report on an id the gateway never heard, naming a phone, settles that phone's message
+    of unknown fate (a request that timed out after the provider took it: see
+    :mod:`smsgateway.reconcile`); failing that, it is kept a while (``remember_unheard``), as
+    the send job may not have given up on the request yet. Returns the message, or None for
+    an id the gateway never sent (logged, not an error: providers report on messages sent
+    before a database restore, or by another system). A report that would move the status
+    back (a late ``Sent`` after ``Success``) changes nothing; an opt-out is recorded whatever
+    the order.
+    """
+    message = _find(session, report)
+    if message is None and reconcile.claim_for_report(session, report) is not None:
+        message = _find(session, report)
     if message is None:
         log.warning("delivery report for unknown %s message %s (%s)", report.provider,
                     report.provider_message_id, report.provider_status)
+        if remember_unheard:
+            reconcile.remember(report)
         return None
     if report.opted_out:
         set_opt_out(session, message.to_phone, True, channel="sms")

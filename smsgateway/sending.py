@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from handlers.base import Provider, SendError, SendResult, SmsOut
 
+from . import reconcile
 from .broadcasts.progress import finish_all_done
 from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
 from .config import Settings
@@ -309,6 +310,9 @@ def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendE
 def _record(session: Session, settings: Settings, round_: list[Claimed],
             outcome: list[SendResult] | SendError, retry: dict[int, list[int]]) -> list[str]:
     """Store a round's results with one bulk UPDATE by primary key; return the statuses."""
+    if isinstance(outcome, SendError) and outcome.maybe_sent:
+        # The provider may have taken the request: delivery reports settle it, not a resend.
+        return reconcile.hold(session, round_, outcome)
     if isinstance(outcome, SendError):
         results = {m.id: SendResult(reference=m.id, error=outcome) for m in round_}
     else:

@@ -12,6 +12,7 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from . import reconcile
 from .db import get_db
 from .logs import job_context
 from .queues import PRIORITY
@@ -59,6 +60,7 @@ class GatewayWorker(SimpleWorker):
                 settings, redis, db = self.flask_app.config["SETTINGS"], get_redis(), get_db()
                 sweep(settings, redis, db, lock_seconds=lock)
                 resume_stalled(redis, db)
+                reconcile.sweep()  # messages of unknown fate whose settle job Redis lost
         except Exception:  # noqa: BLE001 - housekeeping must not stop the worker (DB/Redis down)
             self.log.exception("maintenance failed; trying again in %ss", MAINTENANCE_SECONDS)
 

@@ -19,9 +19,9 @@ from smsgateway.services.stock import stock_level
 def test_db_upgrade_reports_the_revision(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "database at 0002" in result.output
+    assert "database at 0003" in result.output
     result = runner.invoke(args=["db", "current"])
-    assert "current: 0002  head: 0002" in result.output
+    assert "current: 0003  head: 0003" in result.output
 
 
 def test_seed_demo_builds_the_demo_cooperative(runner: FlaskCliRunner, session: Session) -> None:

@@ -139,6 +139,22 @@ def test_a_retry_whose_job_was_lost_is_enqueued_again(
     assert _statuses(session) == ["delivered"]
 
 
+def test_rows_under_a_job_its_killed_worker_had_just_taken_are_enqueued_again(
+        app: Any, demo: Any, session: Session) -> None:
+    with app.app_context():
+        message = outbox.add(session, to=AICHA_FR, text="Salam", kind=MessageKind.ALERT)
+        outbox.commit_and_send(session, [message])
+        queue = get_queue(URGENT)
+        [job] = queue.get_jobs()
+        # RQ took the job off the queue and marked it started; SIGKILL came before the claim.
+        queue.remove(job)
+        started = (utcnow() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        queue.connection.hset(job.key, mapping={"status": "started", "started_at": started})
+    _a_minute_later(session)
+    run_burst(app)
+    assert _statuses(session) == ["delivered"]
+
+
 def test_one_flooding_phone_does_not_delay_another_members_reply(
         make_app: Any, demo: Any, session: Session, at_server: FakeAfricasTalking) -> None:
     # The per-number limits (tested in test_edge) would silence the flood at the webhook; with

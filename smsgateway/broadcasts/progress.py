@@ -79,7 +79,9 @@ def finish_if_done(session: Session, redis: Redis, broadcast_id: int) -> bool:
     pending = session.scalar(
         select(OutboundMessage.id).where(
             OutboundMessage.broadcast_id == broadcast_id,
-            OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING)),
+            # "unknown": waiting for delivery reports, then maybe sent again (reconcile.py).
+            OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING,
+                                        OutboundStatus.UNKNOWN)),
         ).limit(1)
     )
     if pending is not None:

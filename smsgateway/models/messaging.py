@@ -71,6 +71,9 @@ class OutboundStatus(enum.StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     EXPIRED = "expired"
+    # Its request reached the provider and no answer came back: it waits for a delivery
+    # report naming its phone, then is sent again (smsgateway/reconcile.py).
+    UNKNOWN = "unknown"
 
 
 class BroadcastStatus(enum.StrEnum):

@@ -1,8 +1,12 @@
 """Fake Africa's Talking and Twilio HTTP servers on 127.0.0.1, for tests and benchmarks.
 
 They check what the real APIs check (credentials, required fields), answer in the real JSON
-shapes, record every request, and can be told to fail: a whole request (``fail_next``) or
-one number (``program``).
+shapes, record every request, and can be told to fail: a whole request (``fail_next``), one
+number (``program``), or a share of requests with injected faults (``inject``: latency, 5xx,
+429, a dropped connection, a timeout or a drop *after* taking the request). ``received``
+counts what each phone really got: the recipients of every request the fake took, whether or
+not its answer reached the client. Africa's Talking's fake also posts delivery reports
+(``report_to``), with duplicates, out-of-order pairs and losses on demand.
 """
 
 from __future__ import annotations
@@ -12,14 +16,29 @@ import base64
 import itertools
 import json
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+
+from fakes.faults import (
+    DROP,
+    DROP_AFTER_ACCEPT,
+    DROPPED,
+    SERVER_ERROR,
+    TAKEN_FAULTS,
+    TIMEOUT_AFTER_ACCEPT,
+    TOO_MANY,
+    FaultPlan,
+    Reporter,
+    ReportPlan,
+)
 
 
 @dataclass
@@ -29,6 +48,10 @@ class Recorded:
     path: str
     headers: dict[str, str]
     form: dict[str, str]
+    #: The injected fault it met, if any.
+    fault: str | None = None
+    #: Provider ids of the messages the fake took from it.
+    taken: list[str] = field(default_factory=list)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         request = Recorded(self.path, dict(self.headers.items()), form)
         status, body = self.server.fake.handle(request)
+        if body is DROP:
+            self.close_connection = True  # no status line: the client sees the line drop
+            return
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -63,7 +89,11 @@ class FakeProvider(abc.ABC):
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.programmed: dict[str, Any] = {}
+        self.plan = FaultPlan()
+        #: (number, text) of every message the fake took, answered or not.
+        self.accepted: list[tuple[str, str]] = []
         self._failures: list[tuple[int, dict[str, Any]]] = []
+        self._next_faults: list[str] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -85,12 +115,55 @@ class FakeProvider(abc.ABC):
         """Make every send to ``number`` end with ``outcome`` (provider specific)."""
         self.programmed[number] = outcome
 
+    def fault_next(self, fault: str, count: int = 1) -> None:
+        """The next ``count`` requests meet ``fault`` (one of :data:`FAULTS`)."""
+        with self._lock:
+            self._next_faults.extend([fault] * count)
+
+    def inject(self, plan: FaultPlan) -> None:
+        """From now on, requests meet faults as ``plan`` says."""
+        self.plan = plan
+
+    @property
+    def received(self) -> Counter[str]:
+        """How many messages each phone got."""
+        return Counter(number for number, _text in self.accepted)
+
+    def taken_unanswered(self) -> set[str]:
+        """Provider ids of the messages taken from requests that got no answer."""
+        return {i for r in self.requests if r.fault in TAKEN_FAULTS for i in r.taken}
+
+    def faults_met(self) -> Counter[str]:
+        """How many requests met each fault."""
+        return Counter(r.fault for r in self.requests if r.fault)
+
     def handle(self, request: Recorded) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests.append(request)
             if self._failures:
                 return self._failures.pop(0)
-        return self.answer(request)
+            request.fault = fault = (self._next_faults.pop(0) if self._next_faults
+                                     else self.plan.draw())
+        if self.plan.latency:
+            time.sleep(self.plan.latency)
+        if fault == SERVER_ERROR:
+            return 503, {"error": "fake: service unavailable"}
+        if fault == TOO_MANY:
+            return 429, {"error": "fake: too many requests"}
+        if fault == DROPPED:
+            return 0, DROP
+        status, body = self.answer(request)
+        if fault == TIMEOUT_AFTER_ACCEPT:
+            time.sleep(self.plan.hang)
+            return 0, DROP
+        if fault == DROP_AFTER_ACCEPT:
+            return 0, DROP
+        return status, body
+
+    def took(self, number: str, text: str) -> None:
+        """Record that ``number`` got ``text`` (the provider took it)."""
+        with self._lock:
+            self.accepted.append((number, text))
 
     @abc.abstractmethod
     def answer(self, request: Recorded) -> tuple[int, dict[str, Any]]:
@@ -113,6 +186,17 @@ class FakeAfricasTalking(FakeProvider):
         self.username = username
         self.api_key = api_key
         self._ids = itertools.count(1)
+        self.reporter: Reporter | None = None
+
+    def report_to(self, plan: ReportPlan) -> Reporter:
+        """Post a delivery report on every message taken from now on, as ``plan`` says."""
+        self.reporter = Reporter(plan)
+        return self.reporter
+
+    def __exit__(self, *exc: object) -> None:
+        if self.reporter is not None:
+            self.reporter.stop()
+        super().__exit__(*exc)
 
     @property
     def sent(self) -> list[tuple[str, str]]:
@@ -143,6 +227,12 @@ class FakeAfricasTalking(FakeProvider):
                 "messageId": f"ATXid_{next(self._ids)}" if ok else "None",
                 "messageParts": 1,
             })
+            if ok:
+                self.took(number, form["message"])
+                request.taken.append(str(recipients[-1]["messageId"]))
+                if self.reporter is not None:
+                    self.reporter.report(str(recipients[-1]["messageId"]), number,
+                                         answered=request.fault not in TAKEN_FAULTS)
         sent = sum(1 for r in recipients if r["statusCode"] in (100, 101, 102))
         return 201, {"SMSMessageData": {
             "Message": f"Sent to {sent}/{len(recipients)} Total Cost: MAD {0.25 * sent:.4f}",
@@ -180,6 +270,7 @@ class FakeTwilio(FakeProvider):
             return status, {"code": code, "message": f"fake error {code}",
                             "more_info": f"https://www.twilio.com/docs/errors/{code}",
                             "status": status}
+        self.took(form["To"], form.get("Body", ""))
         return 201, {
             "sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": form["To"],
             "from": form.get("From"), "body": form.get("Body"), "num_segments": "1",
