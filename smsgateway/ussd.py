@@ -16,13 +16,15 @@ from sqlalchemy import Row, bindparam, select
 from handlers.base import UssdIn, UssdOut
 from menus import machine
 from menus.catalog import all_languages
-from menus.model import Menu, cached_menu
+from menus.machine import COOP, ME
+from menus.model import GUEST, Menu, cached_menu
 
 from . import actions, sessions
 from .config import Settings
 from .models import Member
 from .phones import normalize_phone
 from .redisconn import get_redis
+from .sessions import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +53,14 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
     """The state of a new session: the member's home in her language, or the guest screen."""
     member = _find_member(ctx)
     if member is None:
-        return machine.new_state(menu, role="guest", lang="fr")
+        return machine.new_state(menu, role=GUEST, lang="fr")
     ctx.member_id, ctx.cooperative_id = member.id, member.cooperative_id
     state = machine.new_state(
         menu, role=str(member.role), lang=str(member.language),
-        vars={"name": (member.name or "").split(" ")[0], "me": member.id,
-              "coop": member.cooperative_id})
+        vars={"name": (member.name or "").split(" ")[0], ME: member.id,
+              COOP: member.cooperative_id})
     # A dial string (non-empty first text) says where she wants to go: no offer then.
-    if not text and snapshot is not None and snapshot.get("vars", {}).get("me") == member.id:
+    if not text and snapshot is not None and snapshot.get("vars", {}).get(ME) == member.id:
         if _usable(menu, snapshot) and machine.resumable(snapshot):
             return machine.resume_offer(menu, snapshot)
     return state
@@ -103,17 +105,17 @@ def _handle(hop: UssdIn) -> UssdOut:
             log.warning("USSD session %s reused by another phone", session_id)
             return UssdOut(BUSY, end=True)
         verdict, inputs = sessions.classify(stored.text if stored else None, text)
-        if verdict == "replay" and stored is not None:
+        if verdict is Verdict.REPLAY and stored is not None:
             return UssdOut(stored.screen, stored.end)
         ctx = actions.Context(menu=menu, settings=settings, redis=client, phone=hop.phone,
                               session_id=session_id)
         try:
-            if stored is None or verdict == "home" or not _usable(menu, stored.state):
+            if stored is None or verdict is Verdict.HOME or not _usable(menu, stored.state):
                 state = _start(ctx, menu, text, current.resume)
             else:
                 state = stored.state
-                ctx.member_id = state["vars"].get("me")
-                ctx.cooperative_id = state["vars"].get("coop")
+                ctx.member_id = state["vars"].get(ME)
+                ctx.cooperative_id = state["vars"].get(COOP)
             state, screen = _apply(menu, state, inputs, ctx)
         except Exception:
             # A bug must cost the member one session, never a 500 the phone shows as garbage.
@@ -124,7 +126,7 @@ def _handle(hop: UssdIn) -> UssdOut:
         current.save(session_id, sessions.Stored(
             phone=hop.phone, text=text, state=state, screen=screen.text, end=screen.end),
             settings.ussd.session_ttl_seconds)
-        if state.get("role") != "guest":
+        if state.get("role") != GUEST:
             if screen.end or state["screen"] == state["home"]:
                 current.drop_resume(hop.phone)
             elif machine.resumable(state):
