@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smsgateway.commands.members_import import import_members
+from smsgateway.cli.members_import import import_members
 from smsgateway.config import ENV_KEYS, ENV_OVERRIDE_PREFIX, Settings, load_settings
 from smsgateway.exceptions import ConfigError
 from smsgateway.models import Group, Member

@@ -15,7 +15,7 @@ from ..services.alerts import start_alert
 from .texts import text
 
 if TYPE_CHECKING:
-    from .commands import Context
+    from .dispatch import Context
 
 #: How long a coordinator has to confirm an alert.
 CONFIRM_SECONDS = 600

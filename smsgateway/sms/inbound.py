@@ -38,7 +38,7 @@ from ..models import (
 from ..phones import try_normalize
 from ..redisconn import get_redis
 from ..services.members import members_by_phone
-from . import commands, limits, parse
+from . import dispatch, limits, parse
 from .texts import all_languages, text
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     if verdict != "reply":
         return _held_back(session, sms, inbound, verdict, language, settings,
                           reply_provider=reply_provider, inline=inline)
-    if member is not None and command.name in commands.WRITING_COMMANDS:
+    if member is not None and command.name in dispatch.WRITING_COMMANDS:
         if not _store(session, inbound):
             return _duplicate(session, sms)
         try:
@@ -234,5 +234,5 @@ def _answer(session: Session, settings: Settings, member: Member | None,
         if command.name == "stop":
             return text("stopped", settings.defaults.language)
         return all_languages("unknown_number", service_code=settings.ussd.service_code)
-    ctx = commands.Context(session, member, settings, channel, after_commit)
-    return commands.handle(ctx, command)
+    ctx = dispatch.Context(session, member, settings, channel, after_commit)
+    return dispatch.handle(ctx, command)

@@ -1,4 +1,4 @@
-"""What each SMS command does, and the reply it earns, in the member's language."""
+"""SMS keywords dispatched: what each command does, and the reply it earns, in her language."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Context:
 
 def handle(ctx: Context, command: Command) -> str:
     """Carry out ``command`` for ``ctx.member`` and return the reply."""
-    return HANDLERS.get(command.name, _not_understood)(ctx, command)
+    return KEYWORD_ACTIONS.get(command.name, _not_understood)(ctx, command)
 
 
 def help_text(ctx: Context) -> str:
@@ -237,7 +237,8 @@ def _no(ctx: Context, _command: Command) -> str:
 WRITING_COMMANDS = frozenset({"delivery", "order", "language", "stop", "start", "alert", "yes",
                               "no"})
 
-HANDLERS: dict[str, Callable[[Context, Command], str]] = {
+#: The action of each command keyword (the parser names them; see sms/keywords.py).
+KEYWORD_ACTIONS: dict[str, Callable[[Context, Command], str]] = {
     "help": _help,
     parse.EMPTY: _help,
     "stock": _stock,
