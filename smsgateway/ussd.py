@@ -43,6 +43,10 @@ _MEMBER_BY_PHONE = (
 )
 
 
+#: What the menu's ``do`` and ``load`` names run, built once from the action modules.
+ACTIONS = actions.build_actions()
+
+
 def get_menu() -> Menu:
     """The menu, parsed once per process."""
     return cached_menu()
@@ -145,7 +149,7 @@ def _usable(menu: Menu, state: machine.State) -> bool:
 def _apply(menu: Menu, state: machine.State, inputs: list[str],
            ctx: actions.Context) -> tuple[machine.State, machine.Rendered]:
     def run(call: machine.Call) -> machine.Result:
-        return actions.run(ctx, call)
+        return actions.run(ACTIONS, ctx, call)
 
     screen: machine.Rendered | None = None
     for part in inputs:

@@ -11,8 +11,8 @@ from menus.machine import Call, Result
 from .. import broadcasts
 from ..models import Channel, DeliveryStatus, Order, OrderStatus
 from ..services import alerts, deliveries, orders, stock
-from ..services.outcome import Outcome, Phrase, render
-from . import Context, action, coordinator_only, finish, money, num, pin_refusal, refusal
+from ..services.outcome import Outcome, Phrase, money, num, render
+from .base import Context, action, coordinator_only, finish, pin_refusal, refusal
 
 #: Pending orders or deliveries listed at most (oldest first); the rest wait their turn.
 MAX_LISTED = 20

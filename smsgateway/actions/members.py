@@ -17,7 +17,7 @@ from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Language, Product, Resolution, StockMovement
 from ..services import audit, deliveries, joins, votes
 from ..services.outcome import Notice, Outcome
-from . import Context, action, finish, pin_refusal, refusal
+from .base import Context, action, finish, pin_refusal, refusal
 
 #: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
 RECENT_DELIVERIES = 5
