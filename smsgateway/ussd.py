@@ -89,7 +89,7 @@ def handle(hop: UssdIn) -> UssdOut:
         return _handle(hop)
     except redis.RedisError as error:
         log.warning("USSD hop answered busy: Redis unavailable (%s)", type(error).__name__)
-        return UssdOut("\n".join(BUSY.values()), end=True)
+        return UssdOut(BUSY, end=True)
 
 
 def _handle(hop: UssdIn) -> UssdOut:

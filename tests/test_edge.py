@@ -16,11 +16,10 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from menus.catalog import packaged
 from smsgateway.config import load_settings
 from smsgateway.models import InboundMessage, OutboundMessage
 from smsgateway.services.members import add_member
-from smsgateway.sms.texts import TEXTS
-from smsgateway.ussd import BUSY
 from tests.sms_support import AICHA_FR, at_form, inbound, replies_to
 from tests.ussd_support import URL as USSD_URL
 from tests.ussd_support import Phone
@@ -82,7 +81,8 @@ def test_ussd_while_redis_is_down_says_busy_in_both_languages(
     own_redis.stop()
     body = phone.dial()  # Phone.post asserts 200 and a CON/END screen within its limit
     assert body.startswith("END ")
-    assert BUSY["fr"] in body and BUSY["ar"] in body
+    busy = packaged().entries["busy"].texts
+    assert busy["fr"] in body and busy["ar"] in body
     assert phone.press("1").startswith("END ")  # mid-session too
     own_redis.start()
     assert phone.dial().startswith("CON ")
@@ -216,12 +216,13 @@ def test_a_member_at_human_rates_is_never_throttled(
     phone = Phone(client, "+212600000004")
     for _ in range(10):  # ten sessions of two hops in a row: every hop gets its menu
         assert phone.dial().startswith("CON ")
-        assert BUSY["fr"] not in phone.press("1")
+        assert packaged().text("busy", "fr") not in phone.press("1")
 
 
 def test_the_notice_exists_in_every_language() -> None:
-    assert set(TEXTS["too_many"]) == {"fr", "ar", "zgh", "en"}
-    assert all("{minutes}" in t for t in TEXTS["too_many"].values())
+    texts = packaged().entries["too_many"].texts
+    assert set(texts) == {"fr", "ar", "zgh", "en"}
+    assert all("{minutes}" in t for t in texts.values())
 
 
 def test_one_address_over_the_webhook_limit_gets_429_and_nothing_is_stored(
