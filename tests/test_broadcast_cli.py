@@ -32,7 +32,7 @@ CSV = """phone,name,language,role,groups
 def bapp(make_app: Any) -> Flask:
     app = app_with(make_app, sms={"provider": "console"}, prices={"console": "0.25"})
     with app.app_context(), get_db(app).session() as session:
-        seed_demo(session)
+        seed_demo(session, app.config["SETTINGS"].defaults.region)
     return app
 
 

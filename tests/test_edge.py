@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from menus.catalog import packaged
 from smsgateway.config import load_settings
-from smsgateway.models import InboundMessage, OutboundMessage
+from smsgateway.models import InboundMessage, Member, OutboundMessage
 from smsgateway.services.members import add_member
 from tests.sms_support import AICHA_FR, at_form, inbound, replies_to
 from tests.ussd_support import URL as USSD_URL
@@ -161,11 +161,37 @@ def test_production_configuration_sends_secure_cookies() -> None:
 def test_ussd_reads_the_callers_number_in_the_configured_region(
     make_app: Any, demo: Any, session: Session
 ) -> None:
-    add_member(session, demo, "+33612345678", name="Camille Martin", language="fr", pin="1357")
+    add_member(session, demo, "+33612345678", region="MA", name="Camille Martin", language="fr",
+               pin="1357")
     session.commit()
     client = make_app(defaults={"region": "FR"}).test_client()
     # An aggregator that passes numbers on in national form.
     assert "Camille" in Phone(client, "0612345678").dial()
+
+
+def test_dashboard_sign_in_reads_the_number_in_the_configured_region(
+    make_app: Any, demo: Any, session: Session
+) -> None:
+    from smsgateway.security import hash_password
+    from tests.test_dashboard import _login
+
+    camille = add_member(session, demo, "+33612345678", region="MA", name="Camille Martin",
+                         role="coordinator")
+    camille.password_hash = hash_password("un mot de passe assez long")
+    session.commit()
+    client = make_app(defaults={"region": "FR"}).test_client()
+    response = _login(client, "06 12 34 56 78", "un mot de passe assez long")
+    assert response.status_code == 302 and response.location.endswith("/dashboard")
+
+
+def test_member_import_reads_national_numbers_in_the_given_region(
+    demo: Any, session: Session
+) -> None:
+    from smsgateway.cli.members_import import import_members
+
+    rows = [{"phone": "06 12 34 56 78", "name": "Camille Martin", "language": "fr"}]
+    assert import_members(session, demo, rows, "FR").added == 1
+    assert session.scalar(select(Member.name).where(Member.phone == "+33612345678"))
 
 
 # --- What one number may cost -------------------------------------------------------------

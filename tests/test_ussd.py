@@ -39,7 +39,7 @@ STRANGER = "+212611223344"
 @pytest.fixture
 def coop(demo: Any, session: Session) -> Any:
     """The demo cooperative plus an English-speaking member."""
-    add_member(session, demo, JOHN, name="John Smith", language="en", pin="4321")
+    add_member(session, demo, JOHN, region="MA", name="John Smith", language="en", pin="4321")
     session.commit()
     return demo
 

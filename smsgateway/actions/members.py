@@ -173,7 +173,8 @@ def join_request(ctx: Context, call: Call) -> Result:
     if cooperative is None:
         return Result(ok=False, error="error", end=True)
     try:
-        joins.request_join(ctx.session, cooperative, ctx.phone, Channel.USSD)
+        joins.request_join(ctx.session, cooperative, ctx.phone, Channel.USSD,
+                           ctx.settings.defaults.region)
     except InvalidPhoneNumber:
         return Result(ok=False, error="error", end=True)
     ctx.session.commit()

@@ -82,7 +82,7 @@ def seed_demo_command() -> None:
     from ..seed import DEMO_COORDINATOR, DEMO_PASSWORD, DEMO_PIN, seed_demo
 
     with get_db().session() as session:
-        coop = seed_demo(session)
+        coop = seed_demo(session, current_app.config["SETTINGS"].defaults.region)
         click.echo(f"demo cooperative '{coop.slug}' ready: members +212600000001..4, PIN "
                    f"{DEMO_PIN}; dashboard login {DEMO_COORDINATOR} / {DEMO_PASSWORD}")
 

@@ -51,6 +51,7 @@ def members_import(file: Path, slug: str) -> None:
             with click.progressbar(length=max(total, 0), label="importing",
                                    file=sys.stderr) as bar:
                 report = import_members(session, coop, csv.DictReader(handle),
+                                        current_app.config["SETTINGS"].defaults.region,
                                         progress=bar.update)
     for line, reason in report.errors:
         click.echo(f"line {line}: {reason}", err=True)

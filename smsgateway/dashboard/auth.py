@@ -109,7 +109,7 @@ def login() -> ResponseReturnValue:
         return render_template("dashboard/login.html", phone="")
     raw_phone = request.form.get("phone", "")
     password = request.form.get("password", "")
-    phone = try_normalize(raw_phone[:40])
+    phone = try_normalize(raw_phone[:40], current_app.config["SETTINGS"].defaults.region)
     address = request.remote_addr or "unknown"
     account = phone or raw_phone[:40]
     client = get_redis()
