@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 import redis
-from flask import current_app
 from sqlalchemy import Row, bindparam, select
 
 from handlers.base import UssdIn, UssdOut
@@ -23,7 +22,6 @@ from . import actions, sessions
 from .config import Settings
 from .models import Member
 from .phones import normalize_phone
-from .redisconn import get_redis
 from .sessions import Verdict
 
 log = logging.getLogger(__name__)
@@ -79,22 +77,20 @@ def _find_member(ctx: actions.Context) -> Row[Any] | None:
     return ctx.session.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
 
 
-def handle(hop: UssdIn) -> UssdOut:
+def handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
     """Answer one hop; replays of a handled ``text`` get the same screen and no side effect.
 
     Without Redis no session can be kept: the phone gets a short "busy, dial again" screen
     (an HTTP error would show as a network failure), and dialling works again once it is back.
     """
     try:
-        return _handle(hop)
+        return _handle(hop, settings, client)
     except redis.RedisError as error:
         log.warning("USSD hop answered busy: Redis unavailable (%s)", type(error).__name__)
         return UssdOut(BUSY, end=True)
 
 
-def _handle(hop: UssdIn) -> UssdOut:
-    settings: Settings = current_app.config["SETTINGS"]
-    client = get_redis()
+def _handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
     menu = get_menu()
     session_id = hop.session_id[:MAX_FIELD]
     text = hop.text[:MAX_FIELD]
@@ -161,9 +157,8 @@ def _apply(menu: Menu, state: machine.State, inputs: list[str],
     return state, screen
 
 
-def session_ended(session_id: str, phone: str, status: str) -> None:
+def session_ended(client: redis.Redis, session_id: str, phone: str, status: str) -> None:
     """The provider says the session is over: drop its state (a drop keeps the resume offer)."""
-    client = get_redis()
     sessions.drop(client, session_id[:MAX_FIELD])
     if status == "Success":
         sessions.drop_resume(client, phone)

@@ -17,6 +17,7 @@ from handlers import twilio as tw
 from smsgateway import broadcasts, outbox
 from smsgateway.db import get_db
 from smsgateway.models import Member, MessageKind, OutboundMessage
+from smsgateway.redisconn import get_redis
 from smsgateway.reports import apply_status
 from smsgateway.worker import run_burst
 from tests.broadcast_support import app_with, make_coop, phone, sent_rows
@@ -246,7 +247,7 @@ def test_replies_go_before_a_waiting_broadcast(make_app: Any,
         fan_out(broadcast_id)  # six send jobs wait on the bulk queue
         session: Session = get_db(app).sessionmaker()
         reply = outbox.add(session, to=phone(99), text="Stock: 120 l", kind=MessageKind.REPLY)
-        outbox.commit_and_send(session, [reply])
+        outbox.commit_and_send(session, [reply], get_redis())
         session.close()
     run_burst(app)
     order = [r.form["to"] for r in at_server.requests]

@@ -94,7 +94,7 @@ def test_a_bulk_job_yields_to_waiting_replies(make_app: Any,
         get_queue(BULK).empty()
         session = get_db().sessionmaker()
         reply = outbox.add(session, to=phone(99), text="Stock: 12 l", kind=MessageKind.REPLY)
-        outbox.commit_and_send(session, [reply])
+        outbox.commit_and_send(session, [reply], get_redis())
         session.close()
         counts = send_messages(ids)
         assert counts["yielded"] == 5 and counts["sent"] == 1

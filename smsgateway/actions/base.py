@@ -128,7 +128,7 @@ def finish(ctx: Context, outcome: Outcome) -> None:
     A USSD screen vanishes, so the person who decided gets her receipt by SMS too.
     """
     messages = queue_notices(ctx.session, outcome.notices, ctx.currency)
-    outbox.commit_and_send(ctx.session, messages)
+    outbox.commit_and_send(ctx.session, messages, ctx.redis)
     for then in outcome.after_commit:
         then()
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .. import outbox
 from ..db import get_session
 from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundMessage, Product
+from ..redisconn import get_redis
 from ..services import deliveries, orders, stock
 from ..services.outcome import Outcome, queue_notices
 from .auth import login_required
@@ -88,7 +89,8 @@ def _commit(outcome: Outcome) -> None:
     # The page tells the coordinator; anyone else the decision concerns gets an SMS.
     db = get_session()
     currency = current_app.config["SETTINGS"].defaults.currency
-    outbox.commit_and_send(db, queue_notices(db, outcome.for_others(), currency))
+    outbox.commit_and_send(db, queue_notices(db, outcome.for_others(), currency),
+                           get_redis())
 
 
 def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision: str,

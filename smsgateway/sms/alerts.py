@@ -10,7 +10,6 @@ import json
 from typing import TYPE_CHECKING
 
 from ..models import Channel
-from ..redisconn import get_redis
 from ..services.alerts import start_alert
 from .texts import text
 
@@ -40,7 +39,7 @@ def preview(ctx: Context, body: str) -> str:
     if estimate.recipients == 0:
         return text("alert_empty_audience", ctx.lang)
     pending = {"text": body, "cooperative_id": ctx.member.cooperative_id}
-    get_redis().set(PENDING_KEY.format(member_id=ctx.member.id), json.dumps(pending),
+    ctx.redis.set(PENDING_KEY.format(member_id=ctx.member.id), json.dumps(pending),
                     ex=CONFIRM_SECONDS)
     return text("alert_preview", ctx.lang, recipients=estimate.recipients,
                 segments=estimate.segments, cost=estimate.estimated_cost,
@@ -49,7 +48,7 @@ def preview(ctx: Context, body: str) -> str:
 
 def _take(ctx: Context) -> dict[str, object] | None:
     # GETDEL: of two OUI arriving at once, exactly one finds the alert.
-    raw = get_redis().getdel(PENDING_KEY.format(member_id=ctx.member.id))
+    raw = ctx.redis.getdel(PENDING_KEY.format(member_id=ctx.member.id))
     return json.loads(raw) if raw else None
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from redis import Redis
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ class Context:
     session: Session
     member: Member
     settings: Settings
+    redis: Redis
     channel: Channel = Channel.SMS
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
