@@ -138,19 +138,19 @@ class Hop:
         self._resume_json = ""
         self._window = 0
 
-    def save(self, session_id: str, stored: Stored, ttl: int) -> None:
+    def save(self, stored: Stored, ttl: int) -> None:
         """Store the session for ``ttl`` seconds when the hop ends."""
         self._session = json.dumps(stored.as_dict(), ensure_ascii=False)
         self._ttl = ttl
 
-    def save_resume(self, phone: str, state: State, window: int) -> None:
+    def save_resume(self, state: State, window: int) -> None:
         """Keep where the member is, so redialling within ``window`` seconds can continue."""
         if window > 0:
             self._resume_action = "set"
             self._resume_json = json.dumps(state, ensure_ascii=False)
             self._window = window
 
-    def drop_resume(self, phone: str) -> None:
+    def drop_resume(self) -> None:
         """Forget the member's dropped session when the hop ends."""
         self._resume_action = "del"
 

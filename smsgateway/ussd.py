@@ -123,14 +123,14 @@ def _handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
             return UssdOut(UNAVAILABLE, end=True)
         finally:
             ctx.close()
-        current.save(session_id, sessions.Stored(
+        current.save(sessions.Stored(
             phone=hop.phone, text=text, state=state, screen=screen.text, end=screen.end),
             settings.ussd.session_ttl_seconds)
         if state.get("role") != GUEST:
             if screen.end or state["screen"] == state["home"]:
-                current.drop_resume(hop.phone)
+                current.drop_resume()
             elif machine.resumable(state):
-                current.save_resume(hop.phone, state, settings.ussd.resume_window_seconds)
+                current.save_resume(state, settings.ussd.resume_window_seconds)
         return UssdOut(screen.text, screen.end)
 
 

@@ -66,16 +66,6 @@ def members_by_phone(session: Session, phone: str) -> list[Member]:
     return list(session.scalars(_MEMBERS_BY_PHONE, {"phone": phone}))
 
 
-def find_member(session: Session, phone: str, region: str) -> Member | None:
-    """The member with this phone (their first membership), or None."""
-    try:
-        e164 = normalize_phone(phone, region)
-    except ValueError:
-        return None
-    found = members_by_phone(session, e164)
-    return found[0] if found else None
-
-
 def set_opt_out(session: Session, phone: str, opted_out: bool, channel: str) -> list[Member]:
     """Record STOP (or START) for every membership of a phone."""
     members = members_by_phone(session, phone)
