@@ -142,6 +142,12 @@ def adjust_stock(ctx: Context, call: Call) -> Result:
     return Result(params={"outcome": render("stock_adjusted", call.lang, outcome.params)})
 
 
+def _alert_template(call: Call) -> str | None:
+    """The quick alert the coordinator chose, if the menu offers it."""
+    template = str(call.vars.get("template"))
+    return template if template in ALERT_TEMPLATES else None
+
+
 def _alert_texts(ctx: Context, template: str) -> dict[str, str]:
     return {lang: ctx.menu.t(template, lang) for lang in ctx.menu.languages}
 
@@ -152,8 +158,8 @@ def alert_plan(ctx: Context, call: Call) -> Result:
     refused = coordinator_only(ctx)
     if refused:
         return refused
-    template = str(call.vars.get("template"))
-    if template not in ALERT_TEMPLATES:
+    template = _alert_template(call)
+    if template is None:
         return Result(ok=False, error="error")
     plan = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
                            texts=_alert_texts(ctx, template))
@@ -167,8 +173,8 @@ def send_alert(ctx: Context, call: Call) -> Result:
     refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
-    template = str(call.vars.get("template"))
-    if template not in ALERT_TEMPLATES:
+    template = _alert_template(call)
+    if template is None:
         return Result(ok=False, error="error")
     outcome = alerts.start_alert(ctx.session, ctx.member, _alert_texts(ctx, template),
                                  urgent=ALERT_TEMPLATES[template], channel=Channel.USSD)
