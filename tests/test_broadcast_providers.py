@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,11 +64,12 @@ def broadcast_to(app: Flask, coop_id: int, text: str = "Crue ce soir: restez che
                  urgent: bool = True) -> int:
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                        cooperative_id=coop_id, audience={},
                                         texts={"fr": text}, urgent=urgent)
             session.commit()
             broadcast_id = created.id
-        broadcasts.start(broadcast_id)
+        broadcasts.start(get_db(), get_redis(), broadcast_id)
     run_burst(app)
     return broadcast_id
 
@@ -237,11 +238,12 @@ def test_replies_go_before_a_waiting_broadcast(make_app: Any,
     coop_id = populate(app, 60)
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                        cooperative_id=coop_id, audience={},
                                         texts={"fr": "Réunion jeudi"}, urgent=False)
             session.commit()
             broadcast_id = created.id
-        broadcasts.start(broadcast_id)
+        broadcasts.start(get_db(), get_redis(), broadcast_id)
         from smsgateway.broadcasts.fanout import fan_out
 
         fan_out(broadcast_id)  # six send jobs wait on the bulk queue

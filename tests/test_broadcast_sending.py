@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from fakes.providers import FakeAfricasTalking
@@ -28,7 +28,8 @@ from tests.test_broadcast_providers import at_app, at_server, populate, rows_of 
 def _fanned_out(app: Flask, coop_id: int, text: str, urgent: bool) -> tuple[int, list[int]]:
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                        cooperative_id=coop_id, audience={},
                                         texts={"fr": text}, urgent=urgent)
             session.commit()
             broadcast_id = created.id

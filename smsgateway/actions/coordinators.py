@@ -161,7 +161,7 @@ def alert_plan(ctx: Context, call: Call) -> Result:
     template = _alert_template(call)
     if template is None:
         return Result(ok=False, error="error")
-    plan = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
+    plan = broadcasts.plan(ctx.session, ctx.settings, cooperative_ids=[ctx.member.cooperative_id],
                            texts=_alert_texts(ctx, template))
     return Result(params={"recipients": plan.recipients, "cost": money(plan.estimated_cost),
                           "currency": ctx.currency})
@@ -177,7 +177,8 @@ def send_alert(ctx: Context, call: Call) -> Result:
     if template is None:
         return Result(ok=False, error="error")
     outcome = alerts.start_alert(ctx.session, ctx.member, _alert_texts(ctx, template),
-                                 urgent=ALERT_TEMPLATES[template], channel=Channel.USSD)
+                                 urgent=ALERT_TEMPLATES[template], channel=Channel.USSD,
+                                 settings=ctx.settings, redis=ctx.redis)
     if not outcome.ok:
         return refusal(ctx, call, outcome)
     finish(ctx, outcome)

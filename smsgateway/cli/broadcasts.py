@@ -23,6 +23,7 @@ from menus.numbers import money
 from .. import broadcasts
 from ..db import get_db, utcnow
 from ..models import Cooperative
+from ..redisconn import get_redis
 from .members_import import import_members
 
 
@@ -123,7 +124,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
         if not texts:
             raise click.UsageError("give --message or at least one --message-LANG")
         try:
-            preview = broadcasts.plan(session, cooperative_ids=[c.id for c in coops],
+            preview = broadcasts.plan(session, settings, cooperative_ids=[c.id for c in coops],
                                       groups=groups, roles=roles, languages=languages,
                                       texts=texts, fold=fold)
         except ValueError as error:
@@ -136,7 +137,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
             click.echo("no recipient: nothing sent")
             return
         created = broadcasts.create(
-            session, cooperative_id=coops[0].id,
+            session, settings, cooperative_id=coops[0].id,
             audience={"cooperatives": [c.id for c in coops], "groups": list(groups),
                       "roles": list(roles), "languages": list(languages)},
             texts=texts, urgent=urgent, fold=fold, scheduled_at=when,
@@ -144,7 +145,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
             created_by_label="cli", channel="cli")
         session.commit()
         broadcast_id, starts = created.id, created.scheduled_at
-    broadcasts.start(broadcast_id)
+    broadcasts.start(get_db(), get_redis(), broadcast_id)
     if starts:
         zone = ZoneInfo(settings.defaults.timezone)
         click.echo(f"broadcast {broadcast_id} scheduled for "

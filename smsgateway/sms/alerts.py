@@ -34,7 +34,8 @@ def preview(ctx: Context, body: str) -> str:
     from .. import broadcasts
 
     body = body[:MAX_ALERT_CHARS]
-    estimate = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
+    estimate = broadcasts.plan(ctx.session, ctx.settings,
+                               cooperative_ids=[ctx.member.cooperative_id],
                                texts=_texts(ctx, body))
     if estimate.recipients == 0:
         return text("alert_empty_audience", ctx.lang)
@@ -58,7 +59,8 @@ def confirm(ctx: Context) -> str:
     if pending is None or pending.get("cooperative_id") != ctx.member.cooperative_id:
         return text("nothing_pending", ctx.lang)
     outcome = start_alert(ctx.session, ctx.member, _texts(ctx, str(pending["text"])),
-                          urgent=True, channel=Channel.SMS)
+                          urgent=True, channel=Channel.SMS, settings=ctx.settings,
+                          redis=ctx.redis)
     if not outcome.ok:
         return text("nothing_pending", ctx.lang)
     ctx.after_commit.extend(outcome.after_commit)
