@@ -110,7 +110,8 @@ def _broadcast(app: object, coop_id: int, provider: str, group: str | None) -> t
     with app.app_context():  # type: ignore[attr-defined]
         with get_db(app).session() as session:  # type: ignore[arg-type]
             created = broadcasts.create(
-                session, cooperative_id=coop_id, audience={"groups": [group] if group else []},
+                session, app.config["SETTINGS"],  # type: ignore[attr-defined]
+                cooperative_id=coop_id, audience={"groups": [group] if group else []},
                 texts={"fr": TEXT}, urgent=True, provider=provider)
             session.commit()
             broadcast_id = created.id

@@ -107,7 +107,7 @@ def _prepare(instance: str, members: int) -> None:
         database = get_db()
         upgrade(database)
         with database.session() as session:
-            coop = seed_demo(session)
+            coop = seed_demo(session, app.config["SETTINGS"].defaults.region)
             session.flush()
             rows = [{"cooperative_id": coop.id, "phone": _phone(n), "name": f"M{n}",
                      "language": ("fr", "ar", "zgh", "en")[n % 4]} for n in range(members)]

@@ -60,7 +60,7 @@ app = create_app()
 with app.app_context():
     upgrade(get_db())
     with get_db().session() as s:
-        coop = seed_demo(s)
+        coop = seed_demo(s, app.config["SETTINGS"].defaults.region)
         pin = s.query(Member).first().pin_hash
         s.add_all([Member(cooperative_id=coop.id, phone=f"+2126{{10000000 + i}}", name=f"M{{i}}",
                           language=("fr", "ar", "zgh", "en")[i % 4], pin_hash=pin)

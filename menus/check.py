@@ -13,7 +13,7 @@ from . import machine
 from .catalog import Catalog, fields_of
 from .encoding import GSM7, encoding_of, length, measure, screen_limit
 from .languages import LATIN_SCRIPT as LATIN
-from .model import Menu
+from .model import COORDINATOR, GUEST, MEMBER, Menu
 
 #: Stand-ins for the values actions fill in, as long as real ones usually are.
 SAMPLES = {
@@ -37,7 +37,7 @@ SMS_SAMPLES = {
     "amount": "1250.5", "balance": "1250.5", "total": "3500", "stock": "120",
     "available": "8", "requested": "12.5", "change": "+2.5", "segments": "2",
 }
-ROLES = ("member", "coordinator")
+ROLES = (MEMBER, COORDINATOR)
 #: Room the navigation lines take on a page ("98 Suite", "0 Retour" and their newlines).
 LONGEST_FOOTER = 30
 
@@ -70,7 +70,7 @@ def render_all(menu: Menu) -> list[tuple[str, str, str, int, str]]:
     pages = []
     for sid, screen in menu.screens.items():
         langs = screen.langs and (screen.langs[0],) or menu.languages
-        roles = ("guest",) if screen.langs else ROLES
+        roles = (GUEST,) if screen.langs else ROLES
         for lang in langs:
             for role in roles:
                 state = sample_state(menu, sid, lang, role)
@@ -93,7 +93,7 @@ def check(menu: Menu) -> list[Finding]:
         if screen.type != "input":
             continue
         for lang in screen.langs or menu.languages:
-            state = sample_state(menu, sid, lang, "member")
+            state = sample_state(menu, sid, lang, MEMBER)
             if machine.render(menu, state).pages > 1:
                 findings.append(Finding("error", f"screens.{sid}.{lang}",
                                         "the question does not fit on one screen"))

@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from .languages import FALLBACK
-from .model import RESUME_TARGET, Menu, Screen
+from .model import MEMBER, RESUME_TARGET, Menu, Screen
 from .numbers import plain
 from .paging import paginate
 
@@ -26,7 +26,36 @@ MORE = "98"
 #: Screens a dropped session is not resumed at.
 NO_RESUME = frozenset({"failed", "resume"})
 
-State = dict[str, Any]
+#: ``vars`` keys the gateway sets when a member dials: her id and her cooperative's.
+ME = "me"
+COOP = "coop"
+
+
+class State(TypedDict):
+    """A session between hops: plain JSON (sessions keep it in Redis as it is)."""
+
+    screen: str
+    home: str
+    #: Screens to go back to, most recent last (at most 12).
+    stack: list[str]
+    #: What the member chose or typed, by the names the menu stores them under.
+    vars: dict[str, Any]
+    page: int
+    #: What the screen's loader answered.
+    items: list[dict[str, Any]]
+    params: dict[str, Any]
+    lines: list[str]
+    loaded: bool
+    #: A catalog message shown above the screen: ``[key, params]``.
+    notice: list[Any] | None
+    lang: str
+    role: str
+    end: bool
+    #: Where to go once the pending ``do`` action answers.
+    pending: str | None
+    #: On the ``resume`` screen: the dropped session it can restore.
+    resume: NotRequired[State]
+
 _QUANTITY_RE = re.compile(r"^[0-9]{1,7}([.,#][0-9]{1,3})?$")
 _PIN_RE = re.compile(r"^[0-9]{4}$")
 
@@ -83,7 +112,7 @@ class Rendered:
     pages: int
 
 
-def new_state(menu: Menu, *, role: str = "member", lang: str = "fr",
+def new_state(menu: Menu, *, role: str = MEMBER, lang: str = "fr",
               vars: Mapping[str, Any] | None = None) -> State:
     """A session at the home screen of ``role``."""
     home = menu.home(role)
@@ -94,9 +123,9 @@ def new_state(menu: Menu, *, role: str = "member", lang: str = "fr",
 
 def copy_state(state: State) -> State:
     """A copy of ``state`` deep enough that changing it leaves the original as it was."""
-    new = dict(state)
-    for key in ("vars", "params"):
-        new[key] = dict(state[key])
+    new = state.copy()
+    new["vars"] = dict(state["vars"])
+    new["params"] = dict(state["params"])
     new["items"] = [dict(item) for item in state["items"]]
     new["lines"] = list(state["lines"])
     new["stack"] = list(state["stack"])

@@ -27,6 +27,10 @@ INPUT_KINDS = frozenset({"quantity", "pin"})
 SPECIAL_SCREENS = ("failed", "resume")
 #: A goto to this name restores the snapshot of a dropped session.
 RESUME_TARGET = "@resume"
+#: Roles with a home screen: every menu has a member home; a caller we do not know is a guest.
+MEMBER = "member"
+COORDINATOR = "coordinator"
+GUEST = "guest"
 #: Catalog messages the machine itself shows.
 NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_number",
                 "too_small", "too_big", "bad_pin_format", "error")
@@ -88,7 +92,7 @@ class Menu:
 
     def home(self, role: str) -> str:
         """The first screen of a member with ``role``."""
-        return self.homes.get(role) or self.homes["member"]
+        return self.homes.get(role) or self.homes[MEMBER]
 
 
 def load_menu(path: Path | str = DEFAULT_PATH, catalog: Catalog | None = None) -> Menu:
@@ -133,8 +137,8 @@ def build_menu(raw: Any, catalog: Catalog | None = None) -> tuple[Menu | None, l
             problems.append(f"{moved}: not in a menu file (texts.yaml has the messages, "
                             "menus/languages.py the languages)")
     homes = raw.get("homes") or {}
-    if "member" not in homes:
-        problems.append("homes: needs a 'member' home screen")
+    if MEMBER not in homes:
+        problems.append(f"homes: needs a '{MEMBER}' home screen")
     for key in NAV_MESSAGES:
         if key not in catalog:
             problems.append(f"messages.{key}: missing from the catalog")

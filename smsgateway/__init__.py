@@ -42,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
     webhooks.register(app)
-    app.register_blueprint(dashboard.bp)
+    dashboard.init_app(app)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(admin.bp)
     metrics.init_app(app)

@@ -30,7 +30,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from .dashboard import csrf_token
+from .dashboard.auth import csrf_token
 from .logs import scrub
 from .metrics import queue_states
 from .queues import PRIORITY

@@ -33,7 +33,7 @@ def run(seed: bool = True) -> int:
 
         with database.session() as session:
             if database_is_empty(session):
-                seed_demo(session)
+                seed_demo(session, settings.defaults.region)
                 seeded = True
     # This process holds the embedded Redis (when REDIS_URL is unset) for the children's life.
     redis_handle = get_redis_handle(app)

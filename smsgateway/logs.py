@@ -63,11 +63,6 @@ def scrub(text: str) -> str:
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
 
 
-def current_request_id() -> str | None:
-    """The id of the request (or of the job's request) being handled, if any."""
-    return _request_id.get()
-
-
 def choose_request_id(incoming: str | None) -> str:
     """A sane incoming ``X-Request-ID``, or a new random one."""
     if incoming and SANE_REQUEST_ID.match(incoming):

@@ -20,7 +20,6 @@ from .jobs import QUEUE_FOR_KIND, Batch, enqueue_reply_turns, new_job_id, push_b
 from .models import MessageKind, OutboundMessage, OutboundStatus
 from .providers import default_provider_name
 from .queues import REPLIES
-from .redisconn import get_redis
 
 __all__ = ["QUEUE_FOR_KIND", "add", "commit_and_send", "insert_one", "send", "send_replies"]
 
@@ -81,11 +80,10 @@ def insert_one(
     return int(result.inserted_primary_key[0])
 
 
-def send(messages: Sequence[OutboundMessage], redis: Redis | None = None) -> None:
+def send(messages: Sequence[OutboundMessage], redis: Redis) -> None:
     """Enqueue committed messages: a turn for each reply's phone, a job for each other one."""
     if not messages:
         return
-    redis = redis or get_redis()
     send_replies([m.to_phone for m in messages if m.job_id is None], redis)
     for message in messages:
         if message.job_id is not None:
@@ -93,12 +91,13 @@ def send(messages: Sequence[OutboundMessage], redis: Redis | None = None) -> Non
                          [Batch(message.job_id, [message.id])])
 
 
-def send_replies(phones: Iterable[str], redis: Redis | None = None) -> None:
+def send_replies(phones: Iterable[str], redis: Redis) -> None:
     """Give each phone with a committed reply a turn in the replies queue (unless one waits)."""
-    enqueue_reply_turns(redis or get_redis(), phones)
+    enqueue_reply_turns(redis, phones)
 
 
-def commit_and_send(session: Session, messages: Sequence[OutboundMessage]) -> None:
+def commit_and_send(session: Session, messages: Sequence[OutboundMessage],
+                    redis: Redis) -> None:
     """Commit the session, then enqueue the messages: a job never sees an uncommitted row."""
     session.commit()
-    send(messages)
+    send(messages, redis)

@@ -6,11 +6,11 @@ import phonenumbers
 
 from .exceptions import InvalidPhoneNumber
 
-DEFAULT_REGION = "MA"
 
-
-def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+def normalize_phone(raw: str, region: str | None) -> str:
     """Return ``raw`` as E.164 (``+2126...``), reading national forms in ``region``.
+
+    ``region`` is the configured ``defaults.region`` (None: international forms only).
 
     Accepts ``06 12 34 56 78``, ``0612345678``, ``+212612345678``, ``00212612345678``,
     ``212612345678``, dashes, dots, brackets and Eastern Arabic digits.
@@ -41,7 +41,7 @@ def digits_ascii(text: str) -> str:
     return "".join(str(int(ch)) for ch in text if ch.isdigit())
 
 
-def try_normalize(raw: str, region: str = DEFAULT_REGION) -> str | None:
+def try_normalize(raw: str, region: str | None) -> str | None:
     """Like :func:`normalize_phone`, but ``None`` for a number that cannot be read."""
     try:
         return normalize_phone(raw, region)

@@ -124,11 +124,6 @@ def _running_socket(registry: Path) -> str | None:
     return socket
 
 
-def embedded_url(instance_path: str) -> str:
-    """A ``unix://`` URL for the embedded server, starting it if needed."""
-    return f"unix://{embedded_redis(instance_path)}"
-
-
 def init_app(app: Flask) -> None:
     """Connect the app to Redis."""
     settings = app.config["SETTINGS"]

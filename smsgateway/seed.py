@@ -44,8 +44,11 @@ def database_is_empty(session: Session) -> bool:
     return not session.scalar(select(func.count()).select_from(Cooperative))
 
 
-def seed_demo(session: Session) -> Cooperative:
-    """Create the demo cooperative unless it exists; return it. The caller commits."""
+def seed_demo(session: Session, region: str) -> Cooperative:
+    """Create the demo cooperative unless it exists (numbers read in ``region``); return it.
+
+    The caller commits.
+    """
     existing = session.scalar(select(Cooperative).where(Cooperative.slug == DEMO_SLUG))
     if existing is not None:
         return existing
@@ -73,7 +76,7 @@ def seed_demo(session: Session) -> Cooperative:
 
     members = [
         add_member(session, coop, phone, name=name, language=lang, role=role, pin=DEMO_PIN,
-                   groups=groups)
+                   groups=groups, region=region)
         for phone, name, lang, role, groups in DEMO_MEMBERS
     ]
     coordinator = members[0]

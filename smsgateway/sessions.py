@@ -14,9 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import redis
+
+from menus.machine import State
 
 SESSION_KEY = "ussd:session:{}"
 RESUME_KEY = "ussd:resume:{}"
@@ -28,7 +31,17 @@ HOP_WAIT_SECONDS = 3.0
 #: Inputs applied from one hop at most (a dial string such as *384*123*2*1# carries several).
 MAX_INPUTS_PER_HOP = 12
 
-Verdict = Literal["replay", "inputs", "home"]
+
+
+class Verdict(StrEnum):
+    """What a hop's text asks for."""
+
+    #: A resent or late hop: show the stored screen again, run nothing.
+    REPLAY = "replay"
+    #: New inputs to apply.
+    INPUTS = "inputs"
+    #: A text that does not follow the session's: start over at home.
+    HOME = "home"
 
 
 @dataclass
@@ -37,7 +50,7 @@ class Stored:
 
     phone: str
     text: str
-    state: dict[str, Any]
+    state: State
     screen: str
     end: bool
 
@@ -64,17 +77,17 @@ def drop(client: redis.Redis, session_id: str) -> None:
 def classify(previous: str | None, text: str) -> tuple[Verdict, list[str]]:
     """What a hop's cumulative ``text`` means after ``previous`` (None: a new session)."""
     if previous is None:
-        return "inputs", text.split("*")[:MAX_INPUTS_PER_HOP] if text else []
+        return Verdict.INPUTS, text.split("*")[:MAX_INPUTS_PER_HOP] if text else []
     if text == previous:
-        return "replay", []
+        return Verdict.REPLAY, []
     if previous == "" and text:
-        return "inputs", text.split("*")[:MAX_INPUTS_PER_HOP]
+        return Verdict.INPUTS, text.split("*")[:MAX_INPUTS_PER_HOP]
     if text.startswith(previous + "*"):
-        return "inputs", text[len(previous) + 1 :].split("*")[:MAX_INPUTS_PER_HOP]
+        return Verdict.INPUTS, text[len(previous) + 1 :].split("*")[:MAX_INPUTS_PER_HOP]
     if previous.startswith(text):
         # A late copy of an earlier hop: the member has moved on; show where she is.
-        return "replay", []
-    return "home", []
+        return Verdict.REPLAY, []
+    return Verdict.HOME, []
 
 
 # One script per end of a hop: a single command is cheaper than a pipeline of three, and
@@ -114,7 +127,7 @@ class Hop:
     """
 
     def __init__(self, acquired: bool, stored: Stored | None,
-                 resume: dict[str, Any] | None = None) -> None:
+                 resume: State | None = None) -> None:
         self.acquired = acquired
         self.stored = stored
         #: The member's dropped session, read in the same round trip as the hop's own.
@@ -125,19 +138,19 @@ class Hop:
         self._resume_json = ""
         self._window = 0
 
-    def save(self, session_id: str, stored: Stored, ttl: int) -> None:
+    def save(self, stored: Stored, ttl: int) -> None:
         """Store the session for ``ttl`` seconds when the hop ends."""
         self._session = json.dumps(stored.as_dict(), ensure_ascii=False)
         self._ttl = ttl
 
-    def save_resume(self, phone: str, state: dict[str, Any], window: int) -> None:
+    def save_resume(self, state: State, window: int) -> None:
         """Keep where the member is, so redialling within ``window`` seconds can continue."""
         if window > 0:
             self._resume_action = "set"
             self._resume_json = json.dumps(state, ensure_ascii=False)
             self._window = window
 
-    def drop_resume(self, phone: str) -> None:
+    def drop_resume(self) -> None:
         """Forget the member's dropped session when the hop ends."""
         self._resume_action = "del"
 
@@ -178,7 +191,7 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
                                          current._window))
 
 
-def _json_or_none(raw: bytes | None) -> dict[str, Any] | None:
+def _json_or_none(raw: bytes | None) -> State | None:
     try:
         value = json.loads(raw) if raw else None
     except ValueError:

@@ -10,19 +10,19 @@ import logging
 from typing import Any
 
 import redis
-from flask import current_app
 from sqlalchemy import Row, bindparam, select
 
 from handlers.base import UssdIn, UssdOut
 from menus import machine
 from menus.catalog import all_languages
-from menus.model import Menu, cached_menu
+from menus.machine import COOP, ME
+from menus.model import GUEST, Menu, cached_menu
 
 from . import actions, sessions
 from .config import Settings
 from .models import Member
 from .phones import normalize_phone
-from .redisconn import get_redis
+from .sessions import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ _MEMBER_BY_PHONE = (
 )
 
 
+#: What the menu's ``do`` and ``load`` names run, built once from the action modules.
+ACTIONS = actions.build_actions()
+
+
 def get_menu() -> Menu:
     """The menu, parsed once per process."""
     return cached_menu()
@@ -51,14 +55,14 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
     """The state of a new session: the member's home in her language, or the guest screen."""
     member = _find_member(ctx)
     if member is None:
-        return machine.new_state(menu, role="guest", lang="fr")
+        return machine.new_state(menu, role=GUEST, lang="fr")
     ctx.member_id, ctx.cooperative_id = member.id, member.cooperative_id
     state = machine.new_state(
         menu, role=str(member.role), lang=str(member.language),
-        vars={"name": (member.name or "").split(" ")[0], "me": member.id,
-              "coop": member.cooperative_id})
+        vars={"name": (member.name or "").split(" ")[0], ME: member.id,
+              COOP: member.cooperative_id})
     # A dial string (non-empty first text) says where she wants to go: no offer then.
-    if not text and snapshot is not None and snapshot.get("vars", {}).get("me") == member.id:
+    if not text and snapshot is not None and snapshot.get("vars", {}).get(ME) == member.id:
         if _usable(menu, snapshot) and machine.resumable(snapshot):
             return machine.resume_offer(menu, snapshot)
     return state
@@ -73,22 +77,20 @@ def _find_member(ctx: actions.Context) -> Row[Any] | None:
     return ctx.session.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
 
 
-def handle(hop: UssdIn) -> UssdOut:
+def handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
     """Answer one hop; replays of a handled ``text`` get the same screen and no side effect.
 
     Without Redis no session can be kept: the phone gets a short "busy, dial again" screen
     (an HTTP error would show as a network failure), and dialling works again once it is back.
     """
     try:
-        return _handle(hop)
+        return _handle(hop, settings, client)
     except redis.RedisError as error:
         log.warning("USSD hop answered busy: Redis unavailable (%s)", type(error).__name__)
         return UssdOut(BUSY, end=True)
 
 
-def _handle(hop: UssdIn) -> UssdOut:
-    settings: Settings = current_app.config["SETTINGS"]
-    client = get_redis()
+def _handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
     menu = get_menu()
     session_id = hop.session_id[:MAX_FIELD]
     text = hop.text[:MAX_FIELD]
@@ -103,17 +105,17 @@ def _handle(hop: UssdIn) -> UssdOut:
             log.warning("USSD session %s reused by another phone", session_id)
             return UssdOut(BUSY, end=True)
         verdict, inputs = sessions.classify(stored.text if stored else None, text)
-        if verdict == "replay" and stored is not None:
+        if verdict is Verdict.REPLAY and stored is not None:
             return UssdOut(stored.screen, stored.end)
         ctx = actions.Context(menu=menu, settings=settings, redis=client, phone=hop.phone,
                               session_id=session_id)
         try:
-            if stored is None or verdict == "home" or not _usable(menu, stored.state):
+            if stored is None or verdict is Verdict.HOME or not _usable(menu, stored.state):
                 state = _start(ctx, menu, text, current.resume)
             else:
                 state = stored.state
-                ctx.member_id = state["vars"].get("me")
-                ctx.cooperative_id = state["vars"].get("coop")
+                ctx.member_id = state["vars"].get(ME)
+                ctx.cooperative_id = state["vars"].get(COOP)
             state, screen = _apply(menu, state, inputs, ctx)
         except Exception:
             # A bug must cost the member one session, never a 500 the phone shows as garbage.
@@ -121,14 +123,14 @@ def _handle(hop: UssdIn) -> UssdOut:
             return UssdOut(UNAVAILABLE, end=True)
         finally:
             ctx.close()
-        current.save(session_id, sessions.Stored(
+        current.save(sessions.Stored(
             phone=hop.phone, text=text, state=state, screen=screen.text, end=screen.end),
             settings.ussd.session_ttl_seconds)
-        if state.get("role") != "guest":
+        if state.get("role") != GUEST:
             if screen.end or state["screen"] == state["home"]:
-                current.drop_resume(hop.phone)
+                current.drop_resume()
             elif machine.resumable(state):
-                current.save_resume(hop.phone, state, settings.ussd.resume_window_seconds)
+                current.save_resume(state, settings.ussd.resume_window_seconds)
         return UssdOut(screen.text, screen.end)
 
 
@@ -143,7 +145,7 @@ def _usable(menu: Menu, state: machine.State) -> bool:
 def _apply(menu: Menu, state: machine.State, inputs: list[str],
            ctx: actions.Context) -> tuple[machine.State, machine.Rendered]:
     def run(call: machine.Call) -> machine.Result:
-        return actions.run(ctx, call)
+        return actions.run(ACTIONS, ctx, call)
 
     screen: machine.Rendered | None = None
     for part in inputs:
@@ -155,9 +157,8 @@ def _apply(menu: Menu, state: machine.State, inputs: list[str],
     return state, screen
 
 
-def session_ended(session_id: str, phone: str, status: str) -> None:
+def session_ended(client: redis.Redis, session_id: str, phone: str, status: str) -> None:
     """The provider says the session is over: drop its state (a drop keeps the resume offer)."""
-    client = get_redis()
     sessions.drop(client, session_id[:MAX_FIELD])
     if status == "Success":
         sessions.drop_resume(client, phone)

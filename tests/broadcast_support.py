@@ -34,7 +34,7 @@ def add_people(session: Session, coop: Cooperative,
                people: Iterable[tuple[int, str, str, str, list[str]]]) -> None:
     """Add members given as (number, name, language, role, groups)."""
     for n, name, language, role, groups in people:
-        add_member(session, coop, phone(n), name=name, language=language, role=role,
+        add_member(session, coop, phone(n), region="MA", name=name, language=language, role=role,
                    groups=groups)
     session.flush()
 

@@ -169,7 +169,7 @@ def demo(app: Flask, session: Session) -> Any:
     """The demo cooperative, seeded."""
     from smsgateway.seed import seed_demo
 
-    coop = seed_demo(session)
+    coop = seed_demo(session, app.config["SETTINGS"].defaults.region)
     session.commit()
     return coop
 

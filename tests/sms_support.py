@@ -92,7 +92,7 @@ def member(session: Session, phone: str) -> Member:
 @pytest.fixture
 def sms_demo(demo: Cooperative, session: Session) -> Cooperative:
     """The demo cooperative plus Emma, a member who reads English."""
-    add_member(session, demo, EMMA_EN, name="Emma", language=Language.EN, pin="1234")
+    add_member(session, demo, EMMA_EN, region="MA", name="Emma", language=Language.EN, pin="1234")
     session.commit()
     return demo
 

@@ -32,7 +32,7 @@ CSV = """phone,name,language,role,groups
 def bapp(make_app: Any) -> Flask:
     app = app_with(make_app, sms={"provider": "console"}, prices={"console": "0.25"})
     with app.app_context(), get_db(app).session() as session:
-        seed_demo(session)
+        seed_demo(session, app.config["SETTINGS"].defaults.region)
     return app
 
 
@@ -142,7 +142,7 @@ def test_send_at_schedules(bapp: Flask) -> None:
 def test_segments_command(text: str, expected: tuple[str, int, int]) -> None:
     from click.testing import CliRunner
 
-    from smsgateway.commands.broadcasts import segments_command
+    from smsgateway.cli.broadcasts import segments_command
 
     result = CliRunner().invoke(segments_command, [text])
     assert json.loads(result.output) == dict(zip(("encoding", "characters", "segments"),
@@ -152,7 +152,7 @@ def test_segments_command(text: str, expected: tuple[str, int, int]) -> None:
 def test_segments_fold() -> None:
     from click.testing import CliRunner
 
-    from smsgateway.commands.broadcasts import segments_command
+    from smsgateway.cli.broadcasts import segments_command
 
     result = CliRunner().invoke(segments_command, ["--fold", "Fête « crêpes » — ça"])
     assert json.loads(result.output) == {"encoding": "GSM-7", "characters": 20, "segments": 1}

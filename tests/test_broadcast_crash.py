@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from fakes.providers import FakeAfricasTalking, FakeTwilio, Recorded
 from smsgateway.db import get_db
 from smsgateway.models import OutboundMessage, OutboundStatus
+from smsgateway.redisconn import get_redis
 from tests.broadcast_support import phone
 from tests.test_broadcast_providers import at_app, populate, tw_app
 
@@ -76,12 +77,13 @@ def test_sigkill_mid_broadcast_loses_nobody(make_app: Any, database_url: str, re
             from smsgateway import broadcasts
 
             with get_db(app).session() as session:
-                created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+                created = broadcasts.create(session, app.config["SETTINGS"],
+                                            cooperative_id=coop_id, audience={},
                                             texts={"fr": "Crue: montez sur les hauteurs"},
                                             urgent=True, provider=provider)
                 session.commit()
                 broadcast_id = created.id
-            broadcasts.start(broadcast_id)
+            broadcasts.start(get_db(), get_redis(), broadcast_id)
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                "SMSGATEWAY_INSTANCE_PATH": str(tmp_path / "worker"),
                "SMSGATEWAY__QUIET_HOURS__ENABLED": "false",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from handlers import twilio as tw
 from smsgateway import broadcasts, outbox
 from smsgateway.db import get_db
 from smsgateway.models import Member, MessageKind, OutboundMessage
+from smsgateway.redisconn import get_redis
 from smsgateway.reports import apply_status
 from smsgateway.worker import run_burst
 from tests.broadcast_support import app_with, make_coop, phone, sent_rows
@@ -63,11 +64,12 @@ def broadcast_to(app: Flask, coop_id: int, text: str = "Crue ce soir: restez che
                  urgent: bool = True) -> int:
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                        cooperative_id=coop_id, audience={},
                                         texts={"fr": text}, urgent=urgent)
             session.commit()
             broadcast_id = created.id
-        broadcasts.start(broadcast_id)
+        broadcasts.start(get_db(), get_redis(), broadcast_id)
     run_burst(app)
     return broadcast_id
 
@@ -236,17 +238,18 @@ def test_replies_go_before_a_waiting_broadcast(make_app: Any,
     coop_id = populate(app, 60)
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                        cooperative_id=coop_id, audience={},
                                         texts={"fr": "Réunion jeudi"}, urgent=False)
             session.commit()
             broadcast_id = created.id
-        broadcasts.start(broadcast_id)
+        broadcasts.start(get_db(), get_redis(), broadcast_id)
         from smsgateway.broadcasts.fanout import fan_out
 
         fan_out(broadcast_id)  # six send jobs wait on the bulk queue
         session: Session = get_db(app).sessionmaker()
         reply = outbox.add(session, to=phone(99), text="Stock: 120 l", kind=MessageKind.REPLY)
-        outbox.commit_and_send(session, [reply])
+        outbox.commit_and_send(session, [reply], get_redis())
         session.close()
     run_burst(app)
     order = [r.form["to"] for r in at_server.requests]

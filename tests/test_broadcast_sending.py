@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from fakes.providers import FakeAfricasTalking
@@ -28,7 +28,8 @@ from tests.test_broadcast_providers import at_app, at_server, populate, rows_of 
 def _fanned_out(app: Flask, coop_id: int, text: str, urgent: bool) -> tuple[int, list[int]]:
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                        cooperative_id=coop_id, audience={},
                                         texts={"fr": text}, urgent=urgent)
             session.commit()
             broadcast_id = created.id
@@ -94,7 +95,7 @@ def test_a_bulk_job_yields_to_waiting_replies(make_app: Any,
         get_queue(BULK).empty()
         session = get_db().sessionmaker()
         reply = outbox.add(session, to=phone(99), text="Stock: 12 l", kind=MessageKind.REPLY)
-        outbox.commit_and_send(session, [reply])
+        outbox.commit_and_send(session, [reply], get_redis())
         session.close()
         counts = send_messages(ids)
         assert counts["yielded"] == 5 and counts["sent"] == 1

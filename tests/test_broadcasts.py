@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -67,10 +67,11 @@ def coop(db: Session) -> Any:
 def send(db: Session, coop: Any, texts: dict[str, str], audience: dict[str, Any] | None = None,
          **kwargs: Any) -> Broadcast:
     kwargs.setdefault("urgent", False)
-    broadcast = broadcasts.create(db, cooperative_id=coop.id, audience=audience or {},
+    broadcast = broadcasts.create(db, current_app.config["SETTINGS"],
+                                  cooperative_id=coop.id, audience=audience or {},
                                   texts=texts, **kwargs)
     db.commit()
-    broadcasts.start(broadcast.id)
+    broadcasts.start(get_db(), get_redis(), broadcast.id)
     return broadcast
 
 
@@ -95,7 +96,8 @@ def test_audience_filters(bapp: Flask, db: Session, coop: Any, audience: dict[st
     rows = sent_rows(db, broadcast.id)
     assert [r.to_phone for r in rows] == [phone(n) for n in expected]
     assert all(r.status == OutboundStatus.DELIVERED for r in rows)
-    assert broadcasts.plan(db, cooperative_ids=[coop.id], texts={"fr": "x"},
+    assert broadcasts.plan(db, current_app.config["SETTINGS"],
+                           cooperative_ids=[coop.id], texts={"fr": "x"},
                            **audience).recipients == len(expected)
 
 
@@ -135,7 +137,7 @@ def test_opted_out_and_inactive_members_get_nothing_and_one_phone_gets_one_messa
 
 def test_start_twice_and_fan_out_twice_send_once(bapp: Flask, db: Session, coop: Any) -> None:
     broadcast = send(db, coop, {"fr": "Une fois"})
-    broadcasts.start(broadcast.id)
+    broadcasts.start(get_db(), get_redis(), broadcast.id)
     assert get_queue(BULK, bapp).count == 1
     run_burst(bapp)
     with bapp.app_context():
@@ -269,7 +271,8 @@ def test_plan_prices_segments_with_and_without_fold(
         coop = make_coop(db, "plan")
         add_people(db, coop, PEOPLE)
         db.commit()
-        result = broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts, fold=fold)
+        result = broadcasts.plan(db, current_app.config["SETTINGS"],
+                                 cooperative_ids=[coop.id], texts=texts, fold=fold)
         assert (result.recipients, result.encoding, result.segments) == (5, encoding, segments)
         assert result.cost_without_fold == Decimal(cost)
         assert result.cost_with_fold == Decimal(cost_folded)
@@ -281,7 +284,7 @@ def test_plan_prices_segments_with_and_without_fold(
     "texts", [{}, {"fr": "  "}, {"xx": "hello"}], ids=["none", "blank", "unknown-language"])
 def test_plan_refuses_bad_texts(db: Session, coop: Any, texts: dict[str, str]) -> None:
     with pytest.raises(ValueError):
-        broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts)
+        broadcasts.plan(db, current_app.config["SETTINGS"], cooperative_ids=[coop.id], texts=texts)
 
 
 def test_a_fan_out_killed_between_insert_and_enqueue_resumes(make_app: Any) -> None:
@@ -338,7 +341,8 @@ def test_plan_with_names_matches_what_the_fan_out_writes(make_app: Any, names: l
         add_people(db, coop, [(n, name, "fr", "member", []) for n, name in enumerate(names, 1)])
         db.commit()
         texts = {"fr": "Bonjour {name}, l'assemblée générale est jeudi à 10h à la coopérative."}
-        preview = broadcasts.plan(db, cooperative_ids=[coop.id], texts=texts, fold=fold)
+        preview = broadcasts.plan(db, current_app.config["SETTINGS"],
+                                  cooperative_ids=[coop.id], texts=texts, fold=fold)
         broadcast = send(db, coop, texts, fold=fold)
         fan_out(broadcast.id)
         rows = sent_rows(db, broadcast.id)

@@ -16,12 +16,10 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from menus.languages import LANGUAGES
+from menus.catalog import packaged
 from smsgateway.config import load_settings
-from smsgateway.models import InboundMessage, OutboundMessage
+from smsgateway.models import InboundMessage, Member, OutboundMessage
 from smsgateway.services.members import add_member
-from smsgateway.sms.texts import text
-from smsgateway.ussd import BUSY
 from tests.sms_support import AICHA_FR, at_form, inbound, replies_to
 from tests.ussd_support import URL as USSD_URL
 from tests.ussd_support import Phone
@@ -83,7 +81,8 @@ def test_ussd_while_redis_is_down_says_busy_in_both_languages(
     own_redis.stop()
     body = phone.dial()  # Phone.post asserts 200 and a CON/END screen within its limit
     assert body.startswith("END ")
-    assert BUSY in body
+    busy = packaged().entries["busy"].texts
+    assert busy["fr"] in body and busy["ar"] in body
     assert phone.press("1").startswith("END ")  # mid-session too
     own_redis.start()
     assert phone.dial().startswith("CON ")
@@ -162,11 +161,37 @@ def test_production_configuration_sends_secure_cookies() -> None:
 def test_ussd_reads_the_callers_number_in_the_configured_region(
     make_app: Any, demo: Any, session: Session
 ) -> None:
-    add_member(session, demo, "+33612345678", name="Camille Martin", language="fr", pin="1357")
+    add_member(session, demo, "+33612345678", region="MA", name="Camille Martin", language="fr",
+               pin="1357")
     session.commit()
     client = make_app(defaults={"region": "FR"}).test_client()
     # An aggregator that passes numbers on in national form.
     assert "Camille" in Phone(client, "0612345678").dial()
+
+
+def test_dashboard_sign_in_reads_the_number_in_the_configured_region(
+    make_app: Any, demo: Any, session: Session
+) -> None:
+    from smsgateway.security import hash_password
+    from tests.test_dashboard import _login
+
+    camille = add_member(session, demo, "+33612345678", region="MA", name="Camille Martin",
+                         role="coordinator")
+    camille.password_hash = hash_password("un mot de passe assez long")
+    session.commit()
+    client = make_app(defaults={"region": "FR"}).test_client()
+    response = _login(client, "06 12 34 56 78", "un mot de passe assez long")
+    assert response.status_code == 302 and response.location.endswith("/dashboard")
+
+
+def test_member_import_reads_national_numbers_in_the_given_region(
+    demo: Any, session: Session
+) -> None:
+    from smsgateway.cli.members_import import import_members
+
+    rows = [{"phone": "06 12 34 56 78", "name": "Camille Martin", "language": "fr"}]
+    assert import_members(session, demo, rows, "FR").added == 1
+    assert session.scalar(select(Member.name).where(Member.phone == "+33612345678"))
 
 
 # --- What one number may cost -------------------------------------------------------------
@@ -217,13 +242,13 @@ def test_a_member_at_human_rates_is_never_throttled(
     phone = Phone(client, "+212600000004")
     for _ in range(10):  # ten sessions of two hops in a row: every hop gets its menu
         assert phone.dial().startswith("CON ")
-        assert BUSY not in phone.press("1")
+        assert packaged().text("busy", "fr") not in phone.press("1")
 
 
 def test_the_notice_exists_in_every_language() -> None:
-    for lang in LANGUAGES:
-        notice = text("too_many", lang, minutes=15)
-        assert "15" in notice and notice != text("too_many", "fr", minutes=15) or lang == "fr"
+    texts = packaged().entries["too_many"].texts
+    assert set(texts) == {"fr", "ar", "zgh", "en"}
+    assert all("{minutes}" in t for t in texts.values())
 
 
 def test_one_address_over_the_webhook_limit_gets_429_and_nothing_is_stored(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smsgateway.commands.members_import import import_members
+from smsgateway.cli.members_import import import_members
 from smsgateway.config import ENV_KEYS, ENV_OVERRIDE_PREFIX, Settings, load_settings
 from smsgateway.exceptions import ConfigError
 from smsgateway.models import Group, Member
@@ -64,7 +64,7 @@ def test_member_import_takes_any_csv(demo: Any, session: Session) -> None:
     @given(st.lists(ROW, max_size=8))
     def run(rows: list[dict[str, str]]) -> None:
         before = session.scalar(select(func.count()).select_from(Member))
-        report = import_members(session, demo, csv.DictReader(io.StringIO(_csv(rows))))
+        report = import_members(session, demo, csv.DictReader(io.StringIO(_csv(rows))), "MA")
         session.expire_all()
         assert report.added + report.updated + report.unchanged + len(report.errors) == len(rows)
         assert session.scalar(select(func.count()).select_from(Member)) == before + report.added

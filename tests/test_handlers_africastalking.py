@@ -15,6 +15,7 @@ from handlers.base import ParseError, SendError, SmsOut, UssdOut
 from smsgateway import outbox
 from smsgateway.db import get_db
 from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
+from smsgateway.redisconn import get_redis
 
 USSD_CASES = [
     pytest.param({"sessionId": "ATUid_1", "serviceCode": "*384*123#",
@@ -166,7 +167,7 @@ def test_outbound_message_goes_through_the_fake_with_the_worker(
         db_session = get_db(app).sessionmaker()
         message = outbox.add(db_session, to="+212600000002", text="Livraison enregistrée",
                              kind=MessageKind.REPLY)
-        outbox.commit_and_send(db_session, [message])
+        outbox.commit_and_send(db_session, [message], get_redis())
         db_session.close()
     assert message.provider == "africastalking"
     fake_africastalking.run_jobs()

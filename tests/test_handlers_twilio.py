@@ -15,6 +15,7 @@ from handlers.base import ParseError, SmsOut
 from smsgateway import outbox
 from smsgateway.db import get_db
 from smsgateway.models import Member, MessageKind, OutboundMessage, OutboundStatus
+from smsgateway.redisconn import get_redis
 
 URL = "https://gateway.example.org/webhooks/twilio/sms"
 PARAMS = {"MessageSid": "SM1", "AccountSid": "ACtest", "From": "+212600000002",
@@ -137,7 +138,7 @@ def test_21610_on_send_records_an_opt_out(fake_twilio: ProviderHarness, demo: ob
         messages = [outbox.add(db_session, to=phone, text="Réunion jeudi",
                                kind=MessageKind.CONFIRMATION)
                     for phone in ("+212600000002", "+212600000003")]
-        outbox.commit_and_send(db_session, messages)
+        outbox.commit_and_send(db_session, messages, get_redis())
         db_session.close()
     fake_twilio.run_jobs()
     rows = {m.to_phone: m for m in session.scalars(select(OutboundMessage))}

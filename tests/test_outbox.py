@@ -14,6 +14,7 @@ from handlers.console import ConsoleProvider
 from smsgateway import outbox
 from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
 from smsgateway.queues import BULK, REPLIES, get_queue
+from smsgateway.redisconn import get_redis
 
 
 def test_console_provider_prints_and_acknowledges(capsys: pytest.CaptureFixture[str]) -> None:
@@ -28,7 +29,7 @@ def test_reply_is_stored_queued_then_sent_by_a_worker(
 ) -> None:
     message = outbox.add(session, to="+212600000002", text="تم تسجيل التسليم",
                          kind=MessageKind.REPLY)
-    outbox.commit_and_send(session, [message])
+    outbox.commit_and_send(session, [message], get_redis())
     assert message.status == OutboundStatus.QUEUED
     assert (message.encoding, message.segments, message.provider) == ("UCS-2", 1, "console")
     assert get_queue(REPLIES, app).count == 1 and get_queue(BULK, app).count == 0
@@ -47,8 +48,8 @@ def test_a_message_is_sent_once_even_if_its_job_runs_twice(
 ) -> None:
     message = outbox.add(session, to="+212600000004", text="Réunion demain 10h",
                          kind=MessageKind.CONFIRMATION)
-    outbox.commit_and_send(session, [message])
-    outbox.send([message])  # a duplicate job for the same id
+    outbox.commit_and_send(session, [message], get_redis())
+    outbox.send([message], get_redis())  # a duplicate job for the same id
     run_jobs()
     session.expire_all()
     assert session.get(OutboundMessage, message.id).attempts == 1

@@ -29,6 +29,7 @@ from smsgateway import outbox
 from smsgateway.db import utcnow
 from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
 from smsgateway.queues import URGENT, get_queue
+from smsgateway.redisconn import get_redis
 from smsgateway.worker import run_burst
 
 PATH = "/webhooks/africastalking/sms"
@@ -129,7 +130,7 @@ def test_a_retry_whose_job_was_lost_is_enqueued_again(
         app: Any, demo: Any, session: Session) -> None:
     with app.app_context():
         message = outbox.add(session, to=AICHA_FR, text="Salam", kind=MessageKind.ALERT)
-        outbox.commit_and_send(session, [message])
+        outbox.commit_and_send(session, [message], get_redis())
         # Waiting for a retry (queued, attempted once) while Redis lost every job.
         session.execute(update(OutboundMessage).values(attempts=1))
         session.commit()
@@ -143,7 +144,7 @@ def test_rows_under_a_job_its_killed_worker_had_just_taken_are_enqueued_again(
         app: Any, demo: Any, session: Session) -> None:
     with app.app_context():
         message = outbox.add(session, to=AICHA_FR, text="Salam", kind=MessageKind.ALERT)
-        outbox.commit_and_send(session, [message])
+        outbox.commit_and_send(session, [message], get_redis())
         queue = get_queue(URGENT)
         [job] = queue.get_jobs()
         # RQ took the job off the queue and marked it started; SIGKILL came before the claim.

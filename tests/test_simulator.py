@@ -15,6 +15,7 @@ from smsgateway import outbox
 from smsgateway.config import load_settings
 from smsgateway.exceptions import ConfigError
 from smsgateway.models import MessageKind
+from smsgateway.redisconn import get_redis
 from smsgateway.simulator.relay import read_screen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +132,7 @@ def test_inbox_shows_only_what_the_worker_sent_to_that_number(
     with app.test_request_context():
         mine = outbox.add(session, to=KHADIJA, text="مرحبا", kind=MessageKind.REPLY)
         other = outbox.add(session, to="+212600000004", text="Bonjour", kind=MessageKind.REPLY)
-        outbox.commit_and_send(session, [mine, other])
+        outbox.commit_and_send(session, [mine, other], get_redis())
     url = "/simulator/api/inbox?phone=0600000002"
     assert client.get(url).get_json()["messages"] == []  # queued: not on the phone yet
     run_jobs()

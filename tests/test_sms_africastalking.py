@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from fakes.providers import ProviderHarness
 from smsgateway.models import Delivery, InboundMessage, OutboundMessage
 from smsgateway.queues import REPLIES, get_queue
-from smsgateway.sms import commands
+from smsgateway.sms import dispatch
 
 PATH = "/webhooks/africastalking/sms"
 
@@ -144,7 +144,7 @@ def test_a_failing_action_keeps_the_message_and_apologises(
     def broken(_ctx: Any, _command: Any) -> str:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setitem(commands.HANDLERS, "stock", broken)
+    monkeypatch.setitem(dispatch.KEYWORD_ACTIONS, "stock", broken)
     form = at_form(AICHA_FR, "STOCK")
     assert at.app.test_client().post(PATH, data=form).status_code == 200
     stored = inbound(session, "africastalking", form["id"])

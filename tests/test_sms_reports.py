@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from fakes.providers import ProviderHarness
 from smsgateway import outbox
 from smsgateway.models import MessageKind, OutboundMessage
+from smsgateway.redisconn import get_redis
 
 AT_PATH = "/webhooks/africastalking/delivery"
 TW_PATH = "/webhooks/twilio/status"
@@ -21,7 +22,7 @@ def _send(harness: ProviderHarness, session: Session, provider: str,
     with harness.app.app_context():
         message = outbox.add(session, to=to, text="Réunion demain 10h",
                              kind=MessageKind.CONFIRMATION, provider=provider)
-        outbox.commit_and_send(session, [message])
+        outbox.commit_and_send(session, [message], get_redis())
     harness.run_jobs()
     session.expire_all()
     assert message.status == "sent" and message.provider_message_id
@@ -153,7 +154,7 @@ def test_twilio_21610_on_send_records_an_opt_out(
     with fake_twilio.app.app_context():
         message = outbox.add(session, to=AICHA_FR, text="Alerte", kind=MessageKind.ALERT,
                              provider="twilio")
-        outbox.commit_and_send(session, [message])
+        outbox.commit_and_send(session, [message], get_redis())
     fake_twilio.run_jobs()
     session.expire_all()
     assert message.status == "failed" and message.error_code == "21610"

@@ -39,7 +39,7 @@ STRANGER = "+212611223344"
 @pytest.fixture
 def coop(demo: Any, session: Session) -> Any:
     """The demo cooperative plus an English-speaking member."""
-    add_member(session, demo, JOHN, name="John Smith", language="en", pin="4321")
+    add_member(session, demo, JOHN, region="MA", name="John Smith", language="en", pin="4321")
     session.commit()
     return demo
 
@@ -379,3 +379,21 @@ def test_the_delivery_limit_holds_even_past_the_quantity_screen(
                          json.dumps(stored.as_dict()))
     assert "Maximum 10000." in phone.press("1234")
     assert count(session, Delivery) == 1  # only the demo's
+
+
+def test_every_action_the_menu_names_is_built_and_none_is_defined_twice() -> None:
+    """The table comes from the action modules; the menu calls nothing outside it."""
+    from types import ModuleType
+
+    from smsgateway import actions, ussd
+    from smsgateway.actions.base import action
+
+    menu = ussd.get_menu()
+    named = {name for screen in menu.screens.values() for name in (screen.load, screen.do)
+             if name} | {option.do for screen in menu.screens.values()
+                         for option in screen.options if option.do}
+    assert named <= set(ussd.ACTIONS)
+    twice = ModuleType("twice")
+    twice.stock_levels = action("stock_levels")(lambda ctx, call: None)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="stock_levels"):
+        actions.build_actions((*actions.MODULES, twice))

@@ -11,8 +11,8 @@ from menus.machine import Call, Result
 from .. import broadcasts
 from ..models import Channel, DeliveryStatus, Order, OrderStatus
 from ..services import alerts, deliveries, orders, stock
-from ..services.outcome import Outcome, Phrase, render
-from . import Context, action, coordinator_only, finish, money, num, pin_refusal, refusal
+from ..services.outcome import Outcome, Phrase, money, num, render
+from .base import Context, action, coordinator_only, finish, pin_refusal, refusal
 
 #: Pending orders or deliveries listed at most (oldest first); the rest wait their turn.
 MAX_LISTED = 20
@@ -142,6 +142,12 @@ def adjust_stock(ctx: Context, call: Call) -> Result:
     return Result(params={"outcome": render("stock_adjusted", call.lang, outcome.params)})
 
 
+def _alert_template(call: Call) -> str | None:
+    """The quick alert the coordinator chose, if the menu offers it."""
+    template = str(call.vars.get("template"))
+    return template if template in ALERT_TEMPLATES else None
+
+
 def _alert_texts(ctx: Context, template: str) -> dict[str, str]:
     return {lang: ctx.menu.t(template, lang) for lang in ctx.menu.languages}
 
@@ -152,10 +158,10 @@ def alert_plan(ctx: Context, call: Call) -> Result:
     refused = coordinator_only(ctx)
     if refused:
         return refused
-    template = str(call.vars.get("template"))
-    if template not in ALERT_TEMPLATES:
+    template = _alert_template(call)
+    if template is None:
         return Result(ok=False, error="error")
-    plan = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
+    plan = broadcasts.plan(ctx.session, ctx.settings, cooperative_ids=[ctx.member.cooperative_id],
                            texts=_alert_texts(ctx, template))
     return Result(params={"recipients": plan.recipients, "cost": money(plan.estimated_cost),
                           "currency": ctx.currency})
@@ -167,11 +173,12 @@ def send_alert(ctx: Context, call: Call) -> Result:
     refused = coordinator_only(ctx) or pin_refusal(ctx, call)
     if refused:
         return refused
-    template = str(call.vars.get("template"))
-    if template not in ALERT_TEMPLATES:
+    template = _alert_template(call)
+    if template is None:
         return Result(ok=False, error="error")
     outcome = alerts.start_alert(ctx.session, ctx.member, _alert_texts(ctx, template),
-                                 urgent=ALERT_TEMPLATES[template], channel=Channel.USSD)
+                                 urgent=ALERT_TEMPLATES[template], channel=Channel.USSD,
+                                 settings=ctx.settings, redis=ctx.redis)
     if not outcome.ok:
         return refusal(ctx, call, outcome)
     finish(ctx, outcome)

@@ -17,7 +17,7 @@ from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Language, Product, Resolution, StockMovement
 from ..services import audit, deliveries, joins, votes
 from ..services.outcome import Notice, Outcome
-from . import Context, action, finish, pin_refusal, refusal
+from .base import Context, action, finish, pin_refusal, refusal
 
 #: Deliveries shown under "my deliveries": the screen pages, but members want the latest.
 RECENT_DELIVERIES = 5
@@ -173,7 +173,8 @@ def join_request(ctx: Context, call: Call) -> Result:
     if cooperative is None:
         return Result(ok=False, error="error", end=True)
     try:
-        joins.request_join(ctx.session, cooperative, ctx.phone, Channel.USSD)
+        joins.request_join(ctx.session, cooperative, ctx.phone, Channel.USSD,
+                           ctx.settings.defaults.region)
     except InvalidPhoneNumber:
         return Result(ok=False, error="error", end=True)
     ctx.session.commit()

@@ -9,18 +9,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
+from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from menus.encoding import GSM7, GSM7_BASIC, GSM7_EXTENSION, UCS2, fold_to_gsm7, measure
 
 from ..config import Settings
-from ..db import get_db, utcnow
+from ..db import Database, utcnow
 from ..jobs import enqueue_fan_out
 from ..models import Broadcast, BroadcastStatus, Member
-from ..providers import default_provider_name
-from ..redisconn import get_redis
 from ..services import audit
 from .audience import Audience, Renderer, audience_query, clean_texts, has_placeholders
 from .schedule import default_expiry, send_time
@@ -76,23 +74,21 @@ class Plan:
         }
 
 
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
-def plan(session: Session, *, cooperative_ids: Iterable[int], groups: Iterable[str] = (),
-         roles: Iterable[str] = (), languages: Iterable[str] = (), texts: Mapping[str, str],
-         fold: bool = False, provider: str | None = None) -> Plan:
+def plan(session: Session, settings: Settings, *, cooperative_ids: Iterable[int],
+         groups: Iterable[str] = (), roles: Iterable[str] = (),
+         languages: Iterable[str] = (), texts: Mapping[str, str], fold: bool = False,
+         provider: str | None = None) -> Plan:
     """Count the audience and price the broadcast; sends nothing."""
     audience = Audience(tuple(cooperative_ids), tuple(groups), tuple(roles), tuple(languages))
-    return plan_audience(session, audience, clean_texts(texts), fold=fold, provider=provider)
+    return plan_audience(session, settings, audience, clean_texts(texts), fold=fold,
+                         provider=provider)
 
 
-def plan_audience(session: Session, audience: Audience, texts: Mapping[str, str], *,
-                  fold: bool, provider: str | None) -> Plan:
+def plan_audience(session: Session, settings: Settings, audience: Audience,
+                  texts: Mapping[str, str], *, fold: bool, provider: str | None) -> Plan:
     """:func:`plan` on an :class:`Audience`."""
-    provider = provider or default_provider_name()
-    price = Decimal(getattr(_settings().prices, provider, 0))
+    provider = provider or settings.sms_provider
+    price = Decimal(getattr(settings.prices, provider, 0))
     result = Plan(provider=provider, fold=fold, price_per_segment=price)
     plain = Renderer(session, texts, audience.cooperatives, fold=False)
     for language, coop_id, name, count in _counts(session, audience, texts):
@@ -163,20 +159,19 @@ def name_shape(name: str) -> str:
     return "".join(out)
 
 
-def create(session: Session, *, cooperative_id: int, audience: Mapping[str, Any],
-           texts: Mapping[str, str], urgent: bool, fold: bool = False,
+def create(session: Session, settings: Settings, *, cooperative_id: int,
+           audience: Mapping[str, Any], texts: Mapping[str, str], urgent: bool, fold: bool = False,
            scheduled_at: datetime | None = None, expires_at: datetime | None = None,
            created_by: Member | int | None = None, created_by_label: str = "",
            channel: str = "cli", provider: str | None = None) -> Broadcast:
     """Add a broadcast (adds and flushes; the caller commits, then calls :func:`start`)."""
-    settings = _settings()
     cleaned = clean_texts(texts)
     filters = dict(audience)
     filters.setdefault("cooperatives", [cooperative_id])
     aud = Audience.from_dict(filters)
     if not aud.cooperatives:
         raise ValueError("a broadcast needs at least one cooperative")
-    estimate = plan_audience(session, aud, cleaned, fold=fold, provider=provider)
+    estimate = plan_audience(session, settings, aud, cleaned, fold=fold, provider=provider)
     now = utcnow()
     starts = send_time(settings, urgent, scheduled_at or now)
     creator_id = created_by.id if isinstance(created_by, Member) else created_by
@@ -199,14 +194,18 @@ def create(session: Session, *, cooperative_id: int, audience: Mapping[str, Any]
     return broadcast
 
 
-def start(broadcast_id: int) -> None:
+def start(db: Database, redis: Redis, broadcast_id: int) -> None:
     """Enqueue the broadcast's fan-out job once (call after commit); honours ``scheduled_at``."""
-    with get_db().session() as session:
+    with db.session() as session:
         broadcast = session.get(Broadcast, broadcast_id)
         if broadcast is None:
             raise LookupError(f"no broadcast {broadcast_id}")
         when, urgent = broadcast.scheduled_at, broadcast.urgent
-    redis = get_redis()
+    start_fan_out(redis, broadcast_id, when, urgent)
+
+
+def start_fan_out(redis: Redis, broadcast_id: int, when: datetime | None, urgent: bool) -> None:
+    """:func:`start` for a caller that knows the broadcast's ``scheduled_at`` and ``urgent``."""
     if not redis.set(STARTED_KEY.format(id=broadcast_id), utcnow().isoformat(), nx=True):
         return
     enqueue_fan_out(redis, urgent, broadcast_id, FANOUT_JOB_ID.format(id=broadcast_id),

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import current_app
+from flask import Blueprint, current_app
 
 from menus import numbers
-
-from . import bp
 
 #: The dashboard is in French (its pages and flash messages).
 LANGUAGE = "fr"
 
 
-@bp.app_template_filter("number")
 def number(value: Decimal | int | str) -> str:
     """A quantity as the dashboard writes it (``2,5``)."""
     return numbers.number(value, LANGUAGE)
 
 
-@bp.app_template_filter("money")
 def money(value: Decimal | int | str) -> str:
     """An amount with the cooperative's currency (``3500 MAD``, ``12,50 MAD``)."""
     return numbers.money(value, LANGUAGE, current_app.config["SETTINGS"].defaults.currency)
+
+
+def register(bp: Blueprint) -> None:
+    """Make ``number`` and ``money`` filters of every template."""
+    bp.app_template_filter("number")(number)
+    bp.app_template_filter("money")(money)

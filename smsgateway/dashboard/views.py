@@ -1,20 +1,21 @@
-"""The overview and the decisions a coordinator takes from it (routes attach to bp)."""
+"""The overview and the decisions a coordinator takes from it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from .. import outbox
 from ..db import get_session
 from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundMessage, Product
+from ..redisconn import get_redis
 from ..services import deliveries, orders, stock
 from ..services.outcome import Outcome, queue_notices
-from . import bp, login_required
+from .auth import login_required
 from .formatting import money as _money
 from .formatting import number as _quantity
 
@@ -38,7 +39,6 @@ SAID = {
 
 
 
-@bp.get("/dashboard")
 @login_required
 def overview() -> ResponseReturnValue:
     """Stock, pending orders and deliveries, recent messages."""
@@ -89,7 +89,8 @@ def _commit(outcome: Outcome) -> None:
     # The page tells the coordinator; anyone else the decision concerns gets an SMS.
     db = get_session()
     currency = current_app.config["SETTINGS"].defaults.currency
-    outbox.commit_and_send(db, queue_notices(db, outcome.for_others(), currency))
+    outbox.commit_and_send(db, queue_notices(db, outcome.for_others(), currency),
+                           get_redis())
 
 
 def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision: str,
@@ -105,21 +106,18 @@ def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision
     return redirect(url_for("dashboard.overview"))
 
 
-@bp.post("/dashboard/orders/<int:order_id>/<any(confirm, reject):decision>")
 @login_required
 def decide_order(order_id: int, decision: str) -> ResponseReturnValue:
     """Confirm (reserving stock) or reject a pending order."""
     return _decide("order", orders.decide_order, order_id, decision, "confirm")
 
 
-@bp.post("/dashboard/deliveries/<int:delivery_id>/<any(accept, reject):decision>")
 @login_required
 def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
     """Accept (into stock) or reject a member's pending delivery; she gets an SMS."""
     return _decide("delivery", deliveries.decide_delivery, delivery_id, decision, "accept")
 
 
-@bp.post("/dashboard/stock")
 @login_required
 def adjust_stock() -> ResponseReturnValue:
     """Add or remove stock with a reason (an inventory count, a loss, a sample)."""
@@ -134,3 +132,13 @@ def adjust_stock() -> ResponseReturnValue:
         _commit(outcome)
     _say("stock", outcome.error or "done", outcome)
     return redirect(url_for("dashboard.overview"))
+
+
+def register(bp: Blueprint) -> None:
+    """Attach the overview and the decisions to ``bp``."""
+    bp.add_url_rule("/dashboard", view_func=overview, methods=["GET"])
+    bp.add_url_rule("/dashboard/orders/<int:order_id>/<any(confirm, reject):decision>",
+                    view_func=decide_order, methods=["POST"])
+    bp.add_url_rule("/dashboard/deliveries/<int:delivery_id>/<any(accept, reject):decision>",
+                    view_func=decide_delivery, methods=["POST"])
+    bp.add_url_rule("/dashboard/stock", view_func=adjust_stock, methods=["POST"])

@@ -97,7 +97,8 @@ class Member(Base):
 
     @validates("phone")
     def _normalize_phone(self, _key: str, value: str) -> str:
-        return normalize_phone(value)
+        # Callers read the number with the configured region first: here it is international.
+        return normalize_phone(value, None)
 
     @property
     def is_coordinator(self) -> bool:

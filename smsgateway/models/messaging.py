@@ -9,6 +9,8 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from handlers import base as statuses
+
 from ..db import Base, utcnow
 from .types import JsonDict, Money, str_enum
 
@@ -65,12 +67,13 @@ OPTED_OUT_REASON = "opted out"
 
 
 class OutboundStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    EXPIRED = "expired"
+    # The handlers' neutral statuses: one spelling for what a report says and what is stored.
+    QUEUED = statuses.QUEUED
+    SENDING = statuses.SENDING
+    SENT = statuses.SENT
+    DELIVERED = statuses.DELIVERED
+    FAILED = statuses.FAILED
+    EXPIRED = statuses.EXPIRED
     # Its request reached the provider and no answer came back: it waits for a delivery
     # report naming its phone, then is sent again (smsgateway/reconcile.py).
     UNKNOWN = "unknown"

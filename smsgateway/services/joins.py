@@ -17,9 +17,9 @@ def default_cooperative(session: Session) -> Cooperative | None:
 
 
 def request_join(session: Session, cooperative: Cooperative, phone: str,
-                 channel: Channel, name: str = "") -> tuple[JoinRequest, bool]:
-    """Record a join request (once per phone); return it and whether it is new."""
-    phone = normalize_phone(phone)
+                 channel: Channel, region: str, name: str = "") -> tuple[JoinRequest, bool]:
+    """Record a join request (once per phone, read in ``region``); return it and whether new."""
+    phone = normalize_phone(phone, region)
     existing = session.scalar(select(JoinRequest).where(
         JoinRequest.cooperative_id == cooperative.id, JoinRequest.phone == phone))
     if existing is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..models import Cooperative, Group, Language, Member, Role
-from ..phones import DEFAULT_REGION, normalize_phone
+from ..phones import normalize_phone
 from ..security import hash_pin
 from . import audit
 
@@ -24,9 +24,9 @@ def add_member(
     role: Role | str = Role.MEMBER,
     pin: str | None = None,
     groups: Iterable[str] = (),
-    region: str = DEFAULT_REGION,
+    region: str,
 ) -> Member:
-    """Add a member; ``phone`` may be written in any common national or international form."""
+    """Add a member; ``phone`` in any common form, national ones read in ``region``."""
     member = Member(
         cooperative=cooperative,
         phone=normalize_phone(phone, region),
@@ -64,16 +64,6 @@ _MEMBERS_BY_PHONE = (select(Member)
 def members_by_phone(session: Session, phone: str) -> list[Member]:
     """Every membership of a phone (one person may belong to several cooperatives)."""
     return list(session.scalars(_MEMBERS_BY_PHONE, {"phone": phone}))
-
-
-def find_member(session: Session, phone: str, region: str = DEFAULT_REGION) -> Member | None:
-    """The member with this phone (their first membership), or None."""
-    try:
-        e164 = normalize_phone(phone, region)
-    except ValueError:
-        return None
-    found = members_by_phone(session, e164)
-    return found[0] if found else None
 
 
 def set_opt_out(session: Session, phone: str, opted_out: bool, channel: str) -> list[Member]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,14 +20,6 @@ from menus.numbers import plain
 from .. import outbox
 from ..exceptions import InsufficientStock, InvalidTransition
 from ..models import Member, MessageKind, OutboundMessage
-
-
-class Named(Protocol):
-    """Something with a name per language (a product)."""
-
-    def name_in(self, lang: str) -> str:
-        """The name in ``lang``."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ import json
 from typing import TYPE_CHECKING
 
 from ..models import Channel
-from ..redisconn import get_redis
 from ..services.alerts import start_alert
 from .texts import text
 
 if TYPE_CHECKING:
-    from .commands import Context
+    from .dispatch import Context
 
 #: How long a coordinator has to confirm an alert.
 CONFIRM_SECONDS = 600
@@ -35,12 +34,13 @@ def preview(ctx: Context, body: str) -> str:
     from .. import broadcasts
 
     body = body[:MAX_ALERT_CHARS]
-    estimate = broadcasts.plan(ctx.session, cooperative_ids=[ctx.member.cooperative_id],
+    estimate = broadcasts.plan(ctx.session, ctx.settings,
+                               cooperative_ids=[ctx.member.cooperative_id],
                                texts=_texts(ctx, body))
     if estimate.recipients == 0:
         return text("alert_empty_audience", ctx.lang)
     pending = {"text": body, "cooperative_id": ctx.member.cooperative_id}
-    get_redis().set(PENDING_KEY.format(member_id=ctx.member.id), json.dumps(pending),
+    ctx.redis.set(PENDING_KEY.format(member_id=ctx.member.id), json.dumps(pending),
                     ex=CONFIRM_SECONDS)
     return text("alert_preview", ctx.lang, recipients=estimate.recipients,
                 segments=estimate.segments, cost=estimate.estimated_cost,
@@ -49,7 +49,7 @@ def preview(ctx: Context, body: str) -> str:
 
 def _take(ctx: Context) -> dict[str, object] | None:
     # GETDEL: of two OUI arriving at once, exactly one finds the alert.
-    raw = get_redis().getdel(PENDING_KEY.format(member_id=ctx.member.id))
+    raw = ctx.redis.getdel(PENDING_KEY.format(member_id=ctx.member.id))
     return json.loads(raw) if raw else None
 
 
@@ -59,7 +59,8 @@ def confirm(ctx: Context) -> str:
     if pending is None or pending.get("cooperative_id") != ctx.member.cooperative_id:
         return text("nothing_pending", ctx.lang)
     outcome = start_alert(ctx.session, ctx.member, _texts(ctx, str(pending["text"])),
-                          urgent=True, channel=Channel.SMS)
+                          urgent=True, channel=Channel.SMS, settings=ctx.settings,
+                          redis=ctx.redis)
     if not outcome.ok:
         return text("nothing_pending", ctx.lang)
     ctx.after_commit.extend(outcome.after_commit)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app
+from redis import Redis
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,9 +36,8 @@ from ..models import (
     OutboundMessage,
 )
 from ..phones import try_normalize
-from ..redisconn import get_redis
 from ..services.members import members_by_phone
-from . import commands, limits, parse
+from . import dispatch, limits, parse
 from .texts import all_languages, text
 
 log = logging.getLogger(__name__)
@@ -114,11 +113,10 @@ def _duplicate(session: Session, sms: SmsIn) -> Outcome:
     return Outcome(existing.id, duplicate=True, command=existing.command, replies=replies)
 
 
-def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool = False,
-            channel: Channel = Channel.SMS) -> Outcome:
+def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
+            reply_provider: str, inline: bool = False, channel: Channel = Channel.SMS) -> Outcome:
     """Store and answer one inbound SMS; commits. ``inline``: the caller returns the reply
     in its HTTP answer (Twilio TwiML) and it is recorded as sent; otherwise it is queued."""
-    settings: Settings = current_app.config["SETTINGS"]
     sender = _sender_phone(_clean(sms.sender), settings.defaults.region)
     command = parse.parse(_clean(sms.text))
     # Reading who sent it changes nothing, so it may come first: the row then goes in with
@@ -128,17 +126,18 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
     inbound = _new_inbound(sms, sender, member, command.name)
     after_commit: list[Callable[[], None]] = []
     language = str(member.language) if member else settings.defaults.language
-    verdict = (limits.ReplyLimiter(get_redis(), settings.limits).check(sender, inbound["text"])
+    verdict = (limits.ReplyLimiter(redis, settings.limits).check(sender, inbound["text"])
                if sender else "reply")
     if verdict != "reply":
-        return _held_back(session, sms, inbound, verdict, language, settings,
+        return _held_back(session, sms, inbound, verdict, language, settings, redis,
                           reply_provider=reply_provider, inline=inline)
-    if member is not None and command.name in commands.WRITING_COMMANDS:
+    if member is not None and command.name in dispatch.WRITING_COMMANDS:
         if not _store(session, inbound):
             return _duplicate(session, sms)
         try:
             with session.begin_nested():
-                reply = _answer(session, settings, member, command, channel, after_commit)
+                reply = _answer(session, settings, redis, member, command, channel,
+                                after_commit)
         except Exception as error:  # noqa: BLE001  (an apology, never silence)
             reply = _failed(inbound, error, language, after_commit)
         _done(inbound)
@@ -147,7 +146,7 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
             {k: inbound[k] for k in ("status", "error", "processed_at")})
     else:
         try:
-            reply = _answer(session, settings, member, command, channel, after_commit)
+            reply = _answer(session, settings, redis, member, command, channel, after_commit)
         except Exception as error:  # noqa: BLE001
             session.rollback()  # only reads were made; PostgreSQL needs a clean transaction
             reply = _failed(inbound, error, language, after_commit)
@@ -163,7 +162,7 @@ def receive(session: Session, sms: SmsIn, *, reply_provider: str, inline: bool =
         return outcome
     _reply(session, outcome, inbound, reply, reply_provider=reply_provider, inline=inline)
     session.commit()
-    _after_commit(sender if outcome.queued else None, after_commit)
+    _after_commit(redis, sender if outcome.queued else None, after_commit)
     return outcome
 
 
@@ -180,7 +179,7 @@ def _reply(session: Session, outcome: Outcome, inbound: dict[str, Any], reply: s
 
 
 def _held_back(session: Session, sms: SmsIn, inbound: dict[str, Any], verdict: str,
-               language: str, settings: Settings, *, reply_provider: str,
+               language: str, settings: Settings, redis: Redis, *, reply_provider: str,
                inline: bool) -> Outcome:
     """Store a message its sender's limits hold back: not acted on, at most one notice."""
     _done(inbound)
@@ -195,7 +194,7 @@ def _held_back(session: Session, sms: SmsIn, inbound: dict[str, Any], verdict: s
         _reply(session, outcome, inbound, text("too_many", language, minutes=minutes),
                reply_provider=reply_provider, inline=inline)
     session.commit()
-    _after_commit(inbound["sender"] if outcome.queued else None, [])
+    _after_commit(redis, inbound["sender"] if outcome.queued else None, [])
     return outcome
 
 
@@ -215,24 +214,24 @@ def _failed(inbound: dict[str, Any], error: Exception, language: str,
     return text("error", language)
 
 
-def _after_commit(phone: str | None, actions: list[Callable[[], None]]) -> None:
+def _after_commit(redis: Redis, phone: str | None, actions: list[Callable[[], None]]) -> None:
     # Everything is committed: a failure to enqueue is logged, and the reply stays queued in
     # the database, rather than a 500 that would make the provider resend a handled message.
     try:
         # A reply stored while Redis is down is sent by the worker's sweep once it is back.
-        outbox.send_replies([phone] if phone else [])
+        outbox.send_replies([phone] if phone else [], redis)
         for action in actions:
             action()
     except Exception:  # noqa: BLE001
         log.exception("could not enqueue after an inbound message")
 
 
-def _answer(session: Session, settings: Settings, member: Member | None,
+def _answer(session: Session, settings: Settings, redis: Redis, member: Member | None,
             command: parse.Command, channel: Channel,
             after_commit: list[Callable[[], None]]) -> str:
     if member is None:
         if command.name == "stop":
             return text("stopped", settings.defaults.language)
         return all_languages("unknown_number", service_code=settings.ussd.service_code)
-    ctx = commands.Context(session, member, settings, channel, after_commit)
-    return commands.handle(ctx, command)
+    ctx = dispatch.Context(session, member, settings, redis, channel, after_commit)
+    return dispatch.handle(ctx, command)

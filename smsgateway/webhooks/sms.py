@@ -20,6 +20,7 @@ from handlers import africastalking, twilio
 from handlers.base import ParseError, SmsIn, StatusUpdate
 
 from ..db import get_db, get_session
+from ..redisconn import get_redis
 from ..reports import apply_status
 from ..sms.inbound import Outcome, receive
 from .guards import require_africastalking_secret, webhook_blueprint
@@ -78,7 +79,8 @@ def _turn() -> AbstractContextManager[object]:
 def _receive(sms: SmsIn, **options: Any) -> Outcome | None:
     try:
         with _turn():
-            return receive(get_session(), sms, **options)
+            return receive(get_session(), sms, current_app.config["SETTINGS"], get_redis(),
+                           **options)
     except LookupError:
         # The row its id collided with vanished (rolled back meanwhile): nothing was stored.
         log.warning("%s message %s collided with a vanished row", sms.provider,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from handlers import africastalking
 from handlers.base import ParseError, UssdOut
@@ -16,6 +16,7 @@ from menus.catalog import all_languages
 
 from .. import ussd
 from ..db import get_db
+from ..redisconn import get_redis
 from ..services import audit
 from .guards import require_africastalking_secret, webhook_blueprint
 
@@ -41,7 +42,8 @@ def africastalking_ussd() -> Response:
     except ParseError as error:
         log.info("malformed USSD callback: %s", error)
         return _plain(africastalking.render_ussd(MALFORMED))
-    return _plain(africastalking.render_ussd(ussd.handle(hop)))
+    answer = ussd.handle(hop, current_app.config["SETTINGS"], get_redis())
+    return _plain(africastalking.render_ussd(answer))
 
 
 @bp.post("/africastalking/ussd/events")
@@ -52,7 +54,7 @@ def africastalking_ussd_event() -> Response:
         event = africastalking.parse_ussd_event(request.form)
     except ParseError as error:
         return _plain(f"bad request: {error}", 400)
-    ussd.session_ended(event.session_id, event.phone, event.status)
+    ussd.session_ended(get_redis(), event.session_id, event.phone, event.status)
     with get_db().session() as session:
         audit.record(session, "ussd.session_end", "ussd_session", None, channel="ussd",
                      actor_label=event.phone[:100],

@@ -23,6 +23,7 @@ from menus.numbers import money
 from .. import broadcasts
 from ..db import get_db, utcnow
 from ..models import Cooperative
+from ..redisconn import get_redis
 from .members_import import import_members
 
 
@@ -51,6 +52,7 @@ def members_import(file: Path, slug: str) -> None:
             with click.progressbar(length=max(total, 0), label="importing",
                                    file=sys.stderr) as bar:
                 report = import_members(session, coop, csv.DictReader(handle),
+                                        current_app.config["SETTINGS"].defaults.region,
                                         progress=bar.update)
     for line, reason in report.errors:
         click.echo(f"line {line}: {reason}", err=True)
@@ -122,7 +124,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
         if not texts:
             raise click.UsageError("give --message or at least one --message-LANG")
         try:
-            preview = broadcasts.plan(session, cooperative_ids=[c.id for c in coops],
+            preview = broadcasts.plan(session, settings, cooperative_ids=[c.id for c in coops],
                                       groups=groups, roles=roles, languages=languages,
                                       texts=texts, fold=fold)
         except ValueError as error:
@@ -135,7 +137,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
             click.echo("no recipient: nothing sent")
             return
         created = broadcasts.create(
-            session, cooperative_id=coops[0].id,
+            session, settings, cooperative_id=coops[0].id,
             audience={"cooperatives": [c.id for c in coops], "groups": list(groups),
                       "roles": list(roles), "languages": list(languages)},
             texts=texts, urgent=urgent, fold=fold, scheduled_at=when,
@@ -143,7 +145,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
             created_by_label="cli", channel="cli")
         session.commit()
         broadcast_id, starts = created.id, created.scheduled_at
-    broadcasts.start(broadcast_id)
+    broadcasts.start(get_db(), get_redis(), broadcast_id)
     if starts:
         zone = ZoneInfo(settings.defaults.timezone)
         click.echo(f"broadcast {broadcast_id} scheduled for "

@@ -1,4 +1,4 @@
-"""What each SMS command does, and the reply it earns, in the member's language."""
+"""SMS keywords dispatched: what each command does, and the reply it earns, in her language."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from redis import Redis
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ class Context:
     session: Session
     member: Member
     settings: Settings
+    redis: Redis
     channel: Channel = Channel.SMS
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -39,7 +41,7 @@ class Context:
 
 def handle(ctx: Context, command: Command) -> str:
     """Carry out ``command`` for ``ctx.member`` and return the reply."""
-    return HANDLERS.get(command.name, _not_understood)(ctx, command)
+    return KEYWORD_ACTIONS.get(command.name, _not_understood)(ctx, command)
 
 
 def help_text(ctx: Context) -> str:
@@ -237,7 +239,8 @@ def _no(ctx: Context, _command: Command) -> str:
 WRITING_COMMANDS = frozenset({"delivery", "order", "language", "stop", "start", "alert", "yes",
                               "no"})
 
-HANDLERS: dict[str, Callable[[Context, Command], str]] = {
+#: The action of each command keyword (the parser names them; see sms/keywords.py).
+KEYWORD_ACTIONS: dict[str, Callable[[Context, Command], str]] = {
     "help": _help,
     parse.EMPTY: _help,
     "stock": _stock,

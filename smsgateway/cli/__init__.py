@@ -1,7 +1,8 @@
 """The ``smsgateway`` command: Flask's CLI plus the gateway's own commands.
 
-Commands are attached to ``app.cli`` by :func:`init_app`, so ``smsgateway``, ``flask`` and
-the test runner all see the same ones.
+The commands of each area live in a module beside this one (broadcasts, members import, menus,
+simulate). They are attached to ``app.cli`` by :func:`init_app`, so ``smsgateway``, ``flask``
+and the test runner all see the same ones.
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ import redis
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import migrate
-from .commands import broadcasts as broadcast_commands
-from .commands import menus as menus_commands
-from .commands.simulate import simulate_command
-from .config import SECRET_KEYS, load_settings
-from .db import get_db
-from .exceptions import ConfigError
+from .. import migrate
+from ..config import SECRET_KEYS, load_settings
+from ..db import get_db
+from ..exceptions import ConfigError
+from . import broadcasts as broadcast_commands
+from . import menus as menus_commands
+from .simulate import simulate_command
 
 #: Longest pause before a worker that lost Redis tries again.
 WORKER_RESTART_MAX_WAIT = 15.0
 
 
 def _create_app() -> Flask:
-    from . import create_app
+    from .. import create_app
 
     return create_app()
 
@@ -83,10 +84,10 @@ def db_revision(message: str) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Create the demo cooperative, its products, members and a pending order."""
-    from .seed import DEMO_COORDINATOR, DEMO_PASSWORD, DEMO_PIN, seed_demo
+    from ..seed import DEMO_COORDINATOR, DEMO_PASSWORD, DEMO_PIN, seed_demo
 
     with get_db().session() as session:
-        coop = seed_demo(session)
+        coop = seed_demo(session, current_app.config["SETTINGS"].defaults.region)
         click.echo(f"demo cooperative '{coop.slug}' ready: members +212600000001..4, PIN "
                    f"{DEMO_PIN}; dashboard login {DEMO_COORDINATOR} / {DEMO_PASSWORD}")
 
@@ -100,8 +101,8 @@ def seed_demo_command() -> None:
 @with_appcontext
 def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker for the gateway's queues."""
-    from .queues import PRIORITY
-    from .worker import make_worker
+    from ..queues import PRIORITY
+    from ..worker import make_worker
 
     app = current_app._get_current_object()
     wait = 1.0
@@ -123,7 +124,7 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
 @click.option("--no-seed", is_flag=True, help="Do not seed demo data into an empty database.")
 def dev_command(no_seed: bool) -> None:
     """Migrate, seed, then run the web server and a worker until Ctrl-C (``make run``)."""
-    from .devserver import run
+    from ..devserver import run
 
     sys.exit(run(seed=not no_seed))
 
@@ -163,7 +164,3 @@ def main() -> None:
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

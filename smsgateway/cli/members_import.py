@@ -48,13 +48,14 @@ def _has_controls(text: str) -> bool:
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
-def parse_row(line: int, raw: Mapping[str, str | None], default_language: str) -> Row:
-    """Check one CSV row; raises ValueError with the reason."""
+def parse_row(line: int, raw: Mapping[str, str | None], default_language: str,
+              region: str) -> Row:
+    """Check one CSV row (national numbers read in ``region``); raises ValueError if bad."""
     def get(key: str) -> str:
         return (raw.get(key) or "").strip()
 
     try:
-        phone = normalize_phone(get("phone"))
+        phone = normalize_phone(get("phone"), region)
     except InvalidPhoneNumber as error:
         raise ValueError(str(error)) from None
     language = get("language").lower() or default_language
@@ -81,7 +82,7 @@ def parse_row(line: int, raw: Mapping[str, str | None], default_language: str) -
 
 
 def import_members(session: Session, coop: Cooperative, rows: Iterable[Mapping[str, str | None]],
-                   progress: Callable[[int], None] | None = None) -> ImportReport:
+                   region: str, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Add or update the cooperative's members from CSV rows (commits every chunk)."""
     report = ImportReport()
     seen: dict[str, int] = {}
@@ -93,7 +94,7 @@ def import_members(session: Session, coop: Cooperative, rows: Iterable[Mapping[s
             report.errors.append((line, "more columns than the header"))
             continue
         try:
-            row = parse_row(line, raw, str(coop.default_language))
+            row = parse_row(line, raw, str(coop.default_language), region)
         except ValueError as error:
             report.errors.append((line, str(error)))
             continue
