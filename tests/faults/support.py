@@ -13,6 +13,7 @@ from fakes.providers import FakeAfricasTalking
 from smsgateway import broadcasts
 from smsgateway.db import get_db
 from smsgateway.models import Member, OutboundMessage
+from smsgateway.redisconn import get_redis
 from tests.broadcast_support import app_with, make_coop, phone
 
 from .harness import worker_env
@@ -60,12 +61,13 @@ def start_broadcast(app: Flask, coop_id: int) -> int:
     """Create an urgent broadcast to every member and start it; returns its id."""
     with app.app_context():
         with get_db(app).session() as session:
-            created = broadcasts.create(session, cooperative_id=coop_id, audience={},
+            created = broadcasts.create(session, app.config["SETTINGS"], cooperative_id=coop_id,
+                                        audience={},
                                         texts={"fr": "Crue: montez sur les hauteurs"},
                                         urgent=True, provider="africastalking")
             session.commit()
             broadcast_id = created.id
-        broadcasts.start(broadcast_id)
+        broadcasts.start(get_db(app), get_redis(app), broadcast_id)
     return broadcast_id
 
 
