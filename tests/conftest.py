@@ -9,6 +9,7 @@ never flushes anything it did not create.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from smsgateway import create_app
+from smsgateway import create_app, security
 from smsgateway.config import ENV_KEYS, ENV_OVERRIDE_PREFIX, normalize_database_url
 from smsgateway.db import Base, Database, get_db
 from smsgateway.migrate import upgrade
@@ -186,3 +187,19 @@ def run_jobs(app: Flask) -> Any:
 
 # Fake provider servers and their fixtures (fake_africastalking, fake_twilio).
 from fakes.providers import fake_africastalking, fake_twilio  # noqa: E402,F401
+
+
+@pytest.fixture
+def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every PIN or password hash compared, counted (the real comparison still runs)."""
+    seen: list[str] = []
+    lock = threading.Lock()
+    real = security.check_password_hash
+
+    def counted(pwhash: str, password: str) -> bool:
+        with lock:
+            seen.append(pwhash)
+        return real(pwhash, password)
+
+    monkeypatch.setattr(security, "check_password_hash", counted)
+    return seen

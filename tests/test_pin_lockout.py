@@ -7,34 +7,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smsgateway import security
 from smsgateway.models import Delivery
 from tests.ussd_support import Phone
 
 AICHA = "+212600000004"
 TO_PIN = ["2", "1", "5"]  # deliver, argan oil, 5 l: the next screen asks for the PIN
 SESSIONS = 20
-
-
-@pytest.fixture
-def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every PIN or password hash compared, counted (the real comparison still runs)."""
-    seen: list[str] = []
-    lock = threading.Lock()
-    real = security.check_password_hash
-
-    def counted(pwhash: str, password: str) -> bool:
-        with lock:
-            seen.append(pwhash)
-        return real(pwhash, password)
-
-    monkeypatch.setattr(security, "check_password_hash", counted)
-    return seen
 
 
 def _at_pin_screen(app: Flask) -> Phone:
