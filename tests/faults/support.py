@@ -3,10 +3,12 @@ fake Africa's Talking, members in bulk, a broadcast, and what became of its mess
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from fakes.providers import FakeAfricasTalking
@@ -84,3 +86,29 @@ def all_sent(app: Flask, broadcast_id: int, members: int) -> bool:
     """Whether every message of the broadcast reached the provider."""
     done = statuses(app, broadcast_id)
     return set(done) <= {"sent", "delivered"} and sum(done.values()) == members
+
+
+_inbound_ids = itertools.count(1)
+
+
+def inbound_forms(count: int, start: int = 1) -> list[dict[str, str]]:
+    """Africa's Talking inbound SMS (AIDE) from members ``start``.., each with a new id."""
+    return [{"from": phone(n), "to": "20880", "text": "AIDE", "date": "2026-12-01 10:00:00",
+             "id": f"ATXid_in_faults_{next(_inbound_ids)}", "linkId": "", "networkCode": "60400"}
+            for n in range(start, start + count)]
+
+
+def provider_posts(client: FlaskClient, forms: list[dict[str, str]]) -> list[int]:
+    """Post inbound SMS as the provider does; mark those not taken (not 2xx) for a retry.
+
+    Returns the statuses of the refused ones.
+    """
+    refused = []
+    for form in forms:
+        status = client.post("/webhooks/africastalking/sms", data=form).status_code
+        if status >= 300:
+            refused.append(status)
+            form["_retry"] = "1"
+        else:
+            form.pop("_retry", None)
+    return refused

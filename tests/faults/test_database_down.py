@@ -8,7 +8,6 @@ a file has no network to cut. Workers are real ``smsgateway worker`` processes.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from fakes.faults import FaultPlan
@@ -28,11 +26,19 @@ from tests.broadcast_support import phone
 
 from .conftest import report
 from .harness import CuttableProxy, start_worker, stop, wait_until
-from .support import add_members, all_sent, at_app, at_worker_env, start_broadcast, statuses
+from .support import (
+    add_members,
+    all_sent,
+    at_app,
+    at_worker_env,
+    inbound_forms,
+    provider_posts,
+    start_broadcast,
+    statuses,
+)
 
 OUTAGE = 3.0
 RECOVERY = 60
-_ids = itertools.count(1)
 
 
 @pytest.fixture
@@ -43,25 +49,6 @@ def db_proxy(database_url: str) -> Iterator[tuple[CuttableProxy, str]]:
     yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(
         hide_password=False)
     proxy.cut()
-
-
-def _inbound(count: int, start: int = 1) -> list[dict[str, str]]:
-    return [{"from": phone(n), "to": "20880", "text": "AIDE", "date": "2026-12-01 10:00:00",
-             "id": f"ATXid_in_dbdown_{next(_ids)}", "linkId": "", "networkCode": "60400"}
-            for n in range(start, start + count)]
-
-
-def _deliver(client: FlaskClient, forms: list[dict[str, str]]) -> list[int]:
-    """Post inbound SMS as the provider does; keep those not taken (not 2xx) for a retry."""
-    refused = []
-    for form in forms:
-        status = client.post("/webhooks/africastalking/sms", data=form).status_code
-        if status >= 300:
-            refused.append(status)
-            form["_retry"] = "1"
-        else:
-            form.pop("_retry", None)
-    return refused
 
 
 def _stored_once(app: Any, forms: list[dict[str, str]]) -> Counter[int]:
@@ -87,13 +74,13 @@ def test_inbound_sms_while_database_is_down(make_app: Any, redis_url: str, tmp_p
         worker = start_worker(at_worker_env(fake, url, redis_url, tmp_path / "worker"))
         try:
             client = app.test_client()
-            forms = _inbound(count)
+            forms = inbound_forms(count)
             proxy.cut()
-            refused = _deliver(client, forms)
+            refused = provider_posts(client, forms)
             time.sleep(OUTAGE)
             proxy.restore()
             restored = time.monotonic()
-            wait_until(lambda: not _deliver(client, [f for f in forms if f.get("_retry")]),
+            wait_until(lambda: not provider_posts(client, [f for f in forms if f.get("_retry")]),
                        RECOVERY, every=1)
             done = wait_until(lambda: len(fake.accepted) >= count, RECOVERY, every=0.5)
             recovered = time.monotonic() - restored
@@ -129,8 +116,8 @@ def test_jobs_while_database_is_down(make_app: Any, redis_url: str, tmp_path: Pa
         try:
             broadcast_id = start_broadcast(app, coop_id)
             wait_until(lambda: len(fake.accepted) >= members // 4, 120)
-            forms = _inbound(replies)
-            assert not _deliver(app.test_client(), forms)
+            forms = inbound_forms(replies)
+            assert not provider_posts(app.test_client(), forms)
             proxy.cut()
             time.sleep(OUTAGE)
             proxy.restore()

@@ -24,7 +24,16 @@ from tests.broadcast_support import phone
 
 from .conftest import report
 from .harness import CuttableProxy, RedisProcess, start_worker, stop, wait_until
-from .support import add_members, all_sent, at_app, at_worker_env, start_broadcast, statuses
+from .support import (
+    add_members,
+    all_sent,
+    at_app,
+    at_worker_env,
+    inbound_forms,
+    provider_posts,
+    start_broadcast,
+    statuses,
+)
 
 OUTAGE = 3.0
 RECOVERY = 60
@@ -78,25 +87,6 @@ def test_ussd_while_redis_is_down(make_app: Any, redis_proxy: CuttableProxy,
     assert back, "USSD did not come back once Redis did"
 
 
-def _provider_delivers(client: FlaskClient, forms: list[dict[str, str]]) -> list[int]:
-    """Post inbound SMS as the provider does; return the statuses of those not taken (2xx)."""
-    refused = []
-    for form in forms:
-        status = client.post("/webhooks/africastalking/sms", data=form).status_code
-        if status >= 300:
-            refused.append(status)
-            form["_retry"] = "1"
-        else:
-            form.pop("_retry", None)
-    return refused
-
-
-def _inbound(count: int) -> list[dict[str, str]]:
-    return [{"from": phone(n), "to": "20880", "text": "AIDE", "date": "2026-12-01 10:00:00",
-             "id": f"ATXid_in_faults_{next(_ids)}", "linkId": "", "networkCode": "60400"}
-            for n in range(1, count + 1)]
-
-
 @pytest.mark.slow
 def test_inbound_sms_while_redis_is_down(make_app: Any, database_url: str,
                                          redis_proxy: CuttableProxy, tmp_path: Path,
@@ -110,14 +100,14 @@ def test_inbound_sms_while_redis_is_down(make_app: Any, database_url: str,
                                             tmp_path / "worker"))
         try:
             client = app.test_client()
-            forms = _inbound(count)
+            forms = inbound_forms(count)
             redis_proxy.cut()
-            refused = _provider_delivers(client, forms)
+            refused = provider_posts(client, forms)
             time.sleep(OUTAGE)
             redis_proxy.restore()
             restored = time.monotonic()
             # The provider sends again what was not taken, until it is.
-            wait_until(lambda: not _provider_delivers(
+            wait_until(lambda: not provider_posts(
                 client, [f for f in forms if f.get("_retry")]), RECOVERY, every=1)
             done = wait_until(lambda: len(fake.accepted) >= count, RECOVERY, every=0.5)
             recovered = time.monotonic() - restored
