@@ -114,7 +114,8 @@ def test_one_phone_one_pin_across_two_cooperatives(
     code = _issue(session, second)
     phone = Phone(client, NEW)
     phone.dial()
-    for typed in ("11", code, "4826", "4826"):
+    # She chooses the demo cooperative; the code came from the other one: one PIN for both.
+    for typed in ("1", "11", code, "4826", "4826"):
         body = phone.press(typed)
     # Back on the PIN screen she came from: "My PIN" asks for the current one.
     assert "PIN actuel" in body
