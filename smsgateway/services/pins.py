@@ -8,7 +8,6 @@ compared at all, so a right PIN typed after the lock does nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from ..models import Member
+from ..redisconn import run_script
 from ..security import check_pin
 
 log = logging.getLogger(__name__)
@@ -39,14 +39,6 @@ return {1, tonumber(ARGV[1]) - used}
 """
 # KEYS: attempts. A right PIN hands its attempt back and clears the wrong ones before it.
 _REFUND = "redis.call('del', KEYS[1]) return 1"
-_SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_RESERVE, _REFUND)}
-
-
-def _run(client: redis.Redis, script: str, key: str, *args: object) -> list[int] | int:
-    try:
-        return client.execute_command("EVALSHA", _SHAS[script], 1, key, *args)
-    except redis.exceptions.NoScriptError:
-        return client.execute_command("EVAL", script, 1, key, *args)
 
 
 @dataclass(frozen=True)
@@ -74,11 +66,11 @@ def check_member_pin(client: redis.Redis, member: Member, pin: str, *, attempts:
         return PinCheck("no_pin")
     key = ATTEMPTS_KEY.format(member.id)
     lockout = lockout_minutes * 60
-    reserved, value = _run(client, _RESERVE, key, attempts, lockout)  # type: ignore[misc]
+    reserved, value = run_script(client, _RESERVE, (key,), (attempts, lockout))  # type: ignore[misc]
     if not reserved:
         return PinCheck("pin_locked", minutes=max(1, math.ceil(int(value) / 60)))
     if check_pin(member.pin_hash, pin):
-        _run(client, _REFUND, key)
+        run_script(client, _REFUND, (key,), ())
         return PinCheck()
     left = int(value)
     log.info("wrong PIN for member %s (%s attempts left)", member.id, left)
