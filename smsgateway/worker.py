@@ -60,7 +60,7 @@ class GatewayWorker(SimpleWorker):
                 settings, redis, db = self.flask_app.config["SETTINGS"], get_redis(), get_db()
                 sweep(settings, redis, db, lock_seconds=lock)
                 resume_stalled(redis, db)
-                reconcile.sweep()  # messages of unknown fate whose settle job Redis lost
+                reconcile.sweep(settings, redis, db)  # unknown fates whose settle job was lost
         except Exception:  # noqa: BLE001 - housekeeping must not stop the worker (DB/Redis down)
             self.log.exception("maintenance failed; trying again in %ss", MAINTENANCE_SECONDS)
 
