@@ -56,8 +56,10 @@ def members_import(file: Path, slug: str) -> None:
                                         progress=bar.update)
     for line, reason in report.errors:
         click.echo(f"line {line}: {reason}", err=True)
+    for line, warning in report.warnings:
+        click.echo(f"line {line}: warning: {warning}", err=True)
     click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.errors)} rejected")
+               f"{len(report.errors)} rejected, {len(report.warnings)} warnings")
 
 
 def _coop(session: object, slug: str) -> Cooperative:
