@@ -42,7 +42,7 @@ def test_members_import_reports_bad_lines_and_is_idempotent(bapp: Flask, tmp_pat
     runner = bapp.test_cli_runner()
     first = runner.invoke(args=["members", "import", str(path), "--coop", "demo"])
     assert first.exit_code == 0, first.output
-    assert "4 added, 0 updated, 0 unchanged, 4 rejected, 1 warnings" in first.output
+    assert "4 added, 0 updated, 0 unchanged, 4 rejected, 1 warning" in first.output
     for expected in ("line 4: not a valid number: '123'",
                      "line 5: warning: language 'xx' not understood: fr, the cooperative's",
                      "line 6: unknown role 'chief'", "line 7: +212612345678 already on line 2",
@@ -101,7 +101,7 @@ def test_members_import_warns_of_a_number_abroad(bapp: Flask, tmp_path: Path) ->
                     encoding="utf-8")
     result = bapp.test_cli_runner().invoke(args=["members", "import", str(path), "--coop",
                                                  "demo"])
-    assert "2 added, 0 updated, 0 unchanged, 0 rejected, 1 warnings" in result.output
+    assert "2 added, 0 updated, 0 unchanged, 0 rejected, 1 warning" in result.output
     assert ("line 2: warning: +33612345678 is a number of FR, not MA: each SMS to it is billed "
             "at the international rate") in result.output
     assert "line 3" not in result.output

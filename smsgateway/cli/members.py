@@ -143,8 +143,10 @@ def members_import(file: Path, slug: str, issue_codes: bool, as_phone: str | Non
         click.echo(f"line {line}: {reason}", err=True)
     for line, warning in report.warnings:
         click.echo(f"line {line}: warning: {warning}", err=True)
+    warned = len(report.warnings)
     click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.errors)} rejected, {len(report.warnings)} warnings"
+               f"{len(report.errors)} rejected"
+               + (f", {warned} warning{'s' if warned > 1 else ''}" if warned else "")
                + (f"; {sent} codes sent" if issue_codes else ""))
 
 
