@@ -65,7 +65,7 @@ def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
            member.cooperative_id, hours=hours)
     text = render("pin_code_sms", str(member.language),
                   {"code": code, "hours": hours, "service_code": service_code})
-    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
+    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.SECRET,
                       member_id=member.id)
 
 
