@@ -15,7 +15,7 @@ from menus.numbers import money, number
 
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Language, Product, Resolution, StockMovement
-from ..services import audit, deliveries, joins, votes
+from ..services import audit, deliveries, joins, resolutions, votes
 from ..services.outcome import Notice, Outcome
 from .base import Context, action, finish, pin_refusal, refusal
 
@@ -152,6 +152,22 @@ def cast_vote(ctx: Context, call: Call) -> Result:
         "resolution": resolution.titles.get(lang) or resolution.titles.get("fr"),
         "closes": f"{resolution.closes_at:%d/%m/%Y}"}, to_actor=True)]))
     return Result(params={"choice_label": label.removesuffix(" *")})
+
+
+@action("vote_results")
+def vote_results(ctx: Context, call: Call) -> Result:
+    """The results of the latest closed votes: count, turnout, quorum."""
+    lines = []
+    for resolution in resolutions.closed_for(ctx.session, ctx.member):
+        found = resolutions.results(ctx.session, resolution)
+        lines.append(ctx.menu.t(
+            "result_line", call.lang,
+            resolution=resolution.titles.get(call.lang) or resolution.titles.get("fr", ""),
+            results=resolutions.result_line(resolution, found, call.lang),
+            turnout=found.turnout_percent,
+            quorum=ctx.menu.t("quorum_met" if found.quorum_met else "quorum_not_met",
+                              call.lang)))
+    return Result(lines=lines or [ctx.menu.t("no_results", call.lang)])
 
 
 @action("set_language")
