@@ -48,7 +48,7 @@ def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
     text = render("pin_code_sms", str(member.language),
                   {"code": code, "hours": hours, "service_code": service_code})
     return outbox.add(session, to=member.phone, text=text, kind=MessageKind.SECRET,
-                      member_id=member.id)
+                      member_id=member.id, sender=member.cooperative.sender_name)
 
 
 def clear_lockout(client: redis.Redis, member: Member) -> None:

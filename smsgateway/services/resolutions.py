@@ -256,7 +256,8 @@ def send_results(session: Session, resolution: Resolution) -> list[OutboundMessa
             "eligible": found.eligible,
             "quorum": render("quorum_met" if found.quorum_met else "quorum_not_met", lang, {})})
         messages.append(outbox.add(session, to=member.phone, text=text,
-                                   kind=MessageKind.BROADCAST, member_id=member.id))
+                                   kind=MessageKind.BROADCAST, member_id=member.id,
+                                   sender=member.cooperative.sender_name))
     record_system(session, resolution, found, len(messages))
     return messages
 
