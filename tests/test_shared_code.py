@@ -88,3 +88,13 @@ def test_codes_name_what_her_cooperative_dials(two: Cooperative) -> None:
     assert dial_code(two, "*384*123#") == "*384*77#"
     two.ussd_code = None
     assert dial_code(two, "*384*123#") == "*384*123#"
+
+
+def test_an_unknown_caller_asks_to_join_the_cooperative_she_dialled(
+        client: FlaskClient, two: Cooperative, session: Session) -> None:
+    from smsgateway.models import JoinRequest
+
+    assert "Demander" in _dial(client, "+212611119999", "770", "*384*123#")
+    _dial(client, "+212611119999", "770*1", "*384*123#")
+    request = session.scalars(select(JoinRequest)).one()
+    assert request.cooperative_id == two.id

@@ -14,7 +14,7 @@ from menus.machine import Call, Result
 from menus.numbers import money, number
 
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
-from ..models import Channel, Language, Product, Resolution, StockMovement
+from ..models import Channel, Cooperative, Language, Product, Resolution, StockMovement
 from ..services import audit, deliveries, joins, resolutions, votes
 from ..services.outcome import Notice, Outcome
 from .base import Context, action, finish, pin_refusal, refusal
@@ -186,7 +186,8 @@ def set_language(ctx: Context, call: Call) -> Result:
 @action("join_request")
 def join_request(ctx: Context, call: Call) -> Result:
     """An unknown number asks to join; the coordinator sees the request."""
-    cooperative = joins.default_cooperative(ctx.session)
+    cooperative = (ctx.session.get(Cooperative, ctx.cooperative_id) if ctx.cooperative_id
+                   else joins.default_cooperative(ctx.session))
     if cooperative is None:
         return Result(ok=False, error="error", end=True)
     try:
