@@ -150,7 +150,7 @@ def cast_vote(ctx: Context, call: Call) -> Result:
     finish(ctx, Outcome(notices=[Notice(member, "sms_vote", {
         "choice": _choices(resolution, lang)[choice],
         "resolution": resolution.titles.get(lang) or resolution.titles.get("fr"),
-        "closes": f"{resolution.closes_at:%d/%m/%Y}"}, to_actor=True)]))
+        "closes": resolutions.closes_on(resolution)}, to_actor=True)]))
     return Result(params={"choice_label": label.removesuffix(" *")})
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -210,6 +211,11 @@ def results(session: Session, resolution: Resolution) -> Results:
         if 0 <= choice < len(counts):
             counts[choice] = count
     return Results(counts, sum(counts), eligible, resolution.quorum_percent)
+
+
+def closes_on(resolution: Resolution) -> str:
+    """The closing day as the cooperative's members read it (its time zone): ``30/06/2026``."""
+    return f"{resolution.closes_at.astimezone(ZoneInfo(resolution.cooperative.timezone)):%d/%m/%Y}"
 
 
 def result_line(resolution: Resolution, found: Results, lang: str) -> str:
