@@ -31,6 +31,10 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _cpu import cpu_seconds  # noqa: E402
+
 TEXTS = [
     "STOCK", "PRIX", "SOLDE", "AIDE", "LIVRAISON ARGAN 5", "livraison amlou ٣", "مخزون",
     "رصيد", "تسليم أركان ٢", "stcok", "prix argan", "awigh argan 2,5", "bonjour", "STOCK amlou",
@@ -158,22 +162,6 @@ def _client(args: tuple[int, int, int, int, int]) -> list[float]:
     return latencies
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (gunicorn's workers), from /proc."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-        for p in pids:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    except (OSError, ValueError):
-        return float("nan")
-    return total
-
-
 def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -255,12 +243,12 @@ def main() -> int:
             per_client = args.messages // args.clients
             jobs = [(port, c * per_client, per_client, args.threads, args.members)
                     for c in range(args.clients)]
-            cpu_before = _cpu_seconds(web.pid)
+            cpu_before = cpu_seconds(web.pid)
             began = time.perf_counter()
             with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
                 latencies = [x for chunk in pool.map(_client, jobs) for x in chunk]
             elapsed = time.perf_counter() - began
-            cpu = _cpu_seconds(web.pid) - cpu_before
+            cpu = cpu_seconds(web.pid) - cpu_before
         finally:
             web.send_signal(signal.SIGTERM)
             web.wait(timeout=30)

@@ -30,6 +30,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _cpu import cpu_seconds  # noqa: E402
+
 PATH = "/webhooks/africastalking/ussd"
 #: The path each session walks: home, stock, back, prices, back, deliver, product, quantity,
 #: back, home.
@@ -222,17 +226,32 @@ def main() -> int:
             asyncio.run(drive(port, 20, 1, 0, phones))  # warm up every worker
         # Alternate the two, so that a burst of load from elsewhere hits both alike.
         rates: dict[str, list[float]] = {"floor": [], "gateway": []}
+        # CPU per hop of each server's processes, and of the Redis they share: on a shared
+        # machine, the figure that other load disturbs least.
+        cpu: dict[str, list[tuple[float, float]]] = {"floor": [], "gateway": []}
+        servers = {"floor": (floor_port, procs[1]), "gateway": (gateway_port, procs[0])}
         for repeat in range(args.repeats):
-            for label, port in (("floor", floor_port), ("gateway", gateway_port)):
-                figures = report(f"{label} saturation #{repeat + 1}", *asyncio.run(
-                    drive(port, args.sessions, args.rounds, 0, phones)))
+            for label, (port, proc) in servers.items():
+                before = cpu_seconds(proc.pid), cpu_seconds(redis_server.pid)
+                seconds, latencies, errors = asyncio.run(
+                    drive(port, args.sessions, args.rounds, 0, phones))
+                after = cpu_seconds(proc.pid), cpu_seconds(redis_server.pid)
+                figures = report(f"{label} saturation #{repeat + 1}", seconds, latencies, errors)
                 rates[label].append(figures["rate"])
+                cpu[label].append(tuple((a - b) * 1000 / len(latencies)  # type: ignore[misc]
+                                        for a, b in zip(after, before, strict=True)))
+                print(f"{'':<24} CPU per hop: server {cpu[label][-1][0]:.3f} ms, "
+                      f"Redis {cpu[label][-1][1]:.3f} ms", flush=True)
         for label, port in (("floor", floor_port), ("gateway", gateway_port)):
             report(f"{label} paced {args.think:g}s",
                    *asyncio.run(drive(port, args.sessions, 1, args.think, phones)))
         floor, gateway = (statistics.median(rates[k]) for k in ("floor", "gateway"))
         print(f"median saturation: floor {floor:.0f} hops/s, gateway {gateway:.0f} hops/s "
               f"= {gateway / floor:.0%} of the floor")
+        for label in ("floor", "gateway"):
+            print(f"median CPU per hop, {label}: server "
+                  f"{statistics.median(c[0] for c in cpu[label]):.3f} ms, Redis "
+                  f"{statistics.median(c[1] for c in cpu[label]):.3f} ms")
     finally:
         for proc in procs:
             stop(proc)

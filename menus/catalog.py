@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
+from .encoding import fold_to_gsm7
 from .errors import CatalogError, YamlError
-from .languages import FALLBACK, LANGUAGES
-from .numbers import as_decimal, money, number
+from .languages import FALLBACK, LANGUAGES, LATIN_SCRIPT
+from .numbers import as_decimal, money, number, signed, unit
 
 DEFAULT_PATH = Path(__file__).with_name("texts.yaml")
 #: Sections of the catalog and the channel each one's texts travel on.
@@ -65,14 +66,20 @@ class Catalog:
     entries: Mapping[str, Entry]
     numbers: frozenset[str] = frozenset()
     money: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
     #: template -> its number and money placeholders, worked out on first use.
     _typed: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def text(self, key: str, lang: str, **params: Any) -> str:
         """Message ``key`` in ``lang`` (French when missing), with ``params`` filled in."""
-        texts = self.entries[key].texts
+        entry = self.entries[key]
+        texts = entry.texts
         template = texts.get(lang) or texts.get(FALLBACK) or next(iter(texts.values()))
-        return self.fill(template, params, lang)
+        filled = self.fill(template, params, lang)
+        # An SMS in a Latin-script language stays GSM-7 (160 characters a segment, not 70):
+        # what GSM-7 has (é, è, à, ù) is kept, the rest (ç, ê, ï of a name) folded.
+        return fold_to_gsm7(filled) if entry.channel == "sms" and lang in LATIN_SCRIPT \
+            else filled
 
     def all_languages(self, key: str, **params: Any) -> str:
         """A message in all its languages at once, for a reader whose language is unknown."""
@@ -87,13 +94,16 @@ class Catalog:
         typed = self._typed.get(template)
         if typed is None:
             typed = self._typed[template] = tuple(
-                sorted(n for n in fields_of(template) if n in self.numbers or n in self.money))
+                sorted(n for n in fields_of(template)
+                       if n in self.numbers or n in self.money or n in self.units))
         values = _Blank(params)
         for name in typed:
             if name not in params:
                 continue
             if name in self.numbers:
                 values[name] = _number(params[name], lang)
+            elif name in self.units:
+                values[name] = unit(str(params[name]), lang)
             else:
                 values[name] = _money(params[name], lang,
                                       params.get("currency") or DEFAULT_CURRENCY)
@@ -107,8 +117,9 @@ def _number(value: Any, lang: str) -> Any:
     # A signed change keeps its "+"; text that is not a number (already written) is kept.
     if isinstance(value, bool) or as_decimal(value) is None:
         return value
-    sign = "+" if isinstance(value, str) and value.strip().startswith("+") else ""
-    return sign + number(value, lang)
+    if isinstance(value, str) and value.strip().startswith("+"):
+        return signed(value, lang)
+    return number(value, lang)
 
 
 def _money(value: Any, lang: str, currency: str) -> Any:
@@ -178,13 +189,17 @@ def build_catalog(raw: Any) -> tuple[Catalog | None, list[str]]:
         if section not in (*CHANNELS, "fields"):
             problems.append(f"{section}: not a section (one of {[*CHANNELS, 'fields']})")
     numbers, amounts = _fields(raw.get("fields"), problems)
+    units = raw.get("fields", {}).get("units", []) if isinstance(raw.get("fields"), dict) else []
+    if not isinstance(units, list) or not all(isinstance(n, str) for n in units):
+        problems.append("fields.units: a list of placeholder names")
+        units = []
     for entry in entries.values():
         for lang, template in entry.texts.items():
             used = fields_of(template)
             if "currency" in used and used & amounts:
                 problems.append(f"{entry.channel}.{entry.key}.{lang}: an amount carries its "
                                 "currency: no {currency} next to it")
-    return Catalog(entries, numbers, amounts), problems
+    return Catalog(entries, numbers, amounts, frozenset(units)), problems
 
 
 def _fields(raw: Any, problems: list[str]) -> tuple[frozenset[str], frozenset[str]]:

@@ -25,6 +25,12 @@ class NumberStyle:
     decimal: str
     #: Currency code -> the word members read for it (else the code itself), after the number.
     currencies: dict[str, str] = field(default_factory=dict)
+    #: Unit as products store it (``l``, ``kg``) -> the word members read (else the unit).
+    units: dict[str, str] = field(default_factory=dict)
+    #: Between the items of a list: ", ", or the Arabic comma "، " in Arabic.
+    comma: str = ", "
+    #: Written right to left: a signed number needs a mark to keep its sign in front.
+    rtl: bool = False
 
 
 # Decisions (issue 9), the same on USSD, in SMS, on the dashboard and in cost previews:
@@ -35,9 +41,13 @@ class NumberStyle:
 #   between thousands would read as the decimal sign).
 # - The currency after the amount, separated by a space: "12,50 MAD", "12,50 درهم" (Arabic
 #   names the dirham; a Latin code inside Arabic text reads badly right to left).
+# - Units (issue 15): Arabic reads لتر and كلغ, never a Latin "l" or "kg" inside Arabic text
+#   (where "بl" glued a Latin letter to an Arabic one); Latin-script languages keep l, kg.
 STYLES: dict[str, NumberStyle] = {
     "fr": NumberStyle(decimal=","),
-    "ar": NumberStyle(decimal=",", currencies={"MAD": "درهم"}),
+    "ar": NumberStyle(decimal=",", currencies={"MAD": "درهم"}, rtl=True, comma="، ",
+                      units={"l": "لتر", "L": "لتر", "kg": "كلغ", "g": "غ", "u": "وحدة",
+                             "unite": "وحدة", "unit": "وحدة"}),
     "zgh": NumberStyle(decimal=","),
     "en": NumberStyle(decimal="."),
 }

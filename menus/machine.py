@@ -66,6 +66,12 @@ class State(TypedDict):
     resume: NotRequired[State]
 
 _QUANTITY_RE = re.compile(r"^[0-9]{1,7}([.,#][0-9]{1,3})?$")
+# Arabic-Indic and Extended Arabic-Indic digits, and the Arabic decimal separator, as Arabic
+# keypads type them: read like their ASCII forms in options, quantities and PINs (the SMS
+# parser reads them the same way).
+_DIGITS = {ord(c): str(i) for i, c in enumerate("٠١٢٣٤٥٦٧٨٩")}
+_DIGITS.update({ord(c): str(i) for i, c in enumerate("۰۱۲۳۴۵۶۷۸۹")})
+_DIGITS.update({ord("٫"): ",", ord("،"): ","})
 _PIN_RE = re.compile(r"^[0-9]{4}$")
 _CODE_RE = re.compile(r"^[0-9]{6}$")
 
@@ -193,7 +199,7 @@ def step(menu: Menu, state: State, raw: str) -> Step:
     """Apply one input to ``state``; return the new state and the action to run, if any."""
     state = copy_state(state)
     state["notice"] = None
-    value = raw.strip()
+    value = raw.strip().translate(_DIGITS)
     screen = menu.screens[state["screen"]]
     if value == MORE:
         if state["page"] + 1 < render(menu, state).pages:

@@ -35,9 +35,32 @@ def plain(value: Number) -> str:
     return format(number.normalize(), "f")
 
 
+#: LEFT-TO-RIGHT MARK. Right to left, the Unicode bidi algorithm leaves "2,5" and "12/06" in
+#: order but moves a leading sign behind the digits ("+2,5" shows as "2,5+"). A mark before
+#: the sign keeps it in front. Marks, not the isolates of Unicode 6.3 (U+2066..U+2069): the
+#: feature phones members use (Nokia S30+, older KaiOS and MTK handsets) implement the old
+#: bidi rules and draw the isolates as boxes, while LRM has been zero-width on them since
+#: Unicode 1.1. It costs one UCS-2 character, only where a sign is written.
+LRM = "\u200e"
+
+
 def _with_decimal_sign(written: str, lang: str) -> str:
     decimal = style(lang).decimal
-    return written.replace(".", decimal) if decimal != "." else written
+    written = written.replace(".", decimal) if decimal != "." else written
+    return LRM + written if style(lang).rtl and written[:1] in "+-" and written[1:2] else written
+
+
+def signed(value: Number, lang: str) -> str:
+    """A change with its sign, ``+2,5`` (a mark keeps the sign in front right to left)."""
+    number_ = as_decimal(value)
+    if number_ is None:
+        return str(value)
+    return _with_decimal_sign(("+" if number_ > 0 else "") + plain(number_), lang)
+
+
+def unit(name: str, lang: str) -> str:
+    """A product's unit as members of ``lang`` read it: ``l``, ``kg``; ``لتر``, ``كلغ``."""
+    return style(lang).units.get(name, name)
 
 
 def number(value: Number, lang: str) -> str:
@@ -62,3 +85,8 @@ def money(value: Number, lang: str, currency: str) -> str:
         amount = abs(amount)  # -0.001 rounds to 0, not "-0"
     written = plain(amount) if amount == amount.to_integral_value() else f"{amount:f}"
     return f"{_with_decimal_sign(written, lang)} {style(lang).currencies.get(currency, currency)}"
+
+
+def listing(items: list[str], lang: str) -> str:
+    """Items one after the other, separated the way ``lang`` writes a list."""
+    return style(lang).comma.join(items)

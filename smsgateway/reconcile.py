@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from handlers.base import SendError, StatusUpdate
 
-from .db import get_db, utcnow
+from .config import Settings
+from .db import Database, get_db, utcnow
 from .jobs import QUEUE_FOR_KIND, enqueue_send, enqueue_settle
 from .models import MessageKind, OutboundMessage, OutboundStatus
 from .phones import try_normalize
@@ -53,15 +54,16 @@ class Held(Protocol):
     kind: str
 
 
-def _grace() -> int:
-    return int(current_app.config["SETTINGS"].broadcast.unknown_grace_seconds)
+def _grace(settings: Settings) -> int:
+    return int(settings.broadcast.unknown_grace_seconds)
 
 
 def _queue_for(kind: str) -> str:
     return QUEUE_FOR_KIND[MessageKind(kind)]
 
 
-def hold(session: Session, round_: Sequence[Held], error: SendError) -> list[str]:
+def hold(session: Session, settings: Settings, redis_client: redis.Redis,
+         round_: Sequence[Held], error: SendError) -> list[str]:
     """Hold a round the provider may have taken as ``unknown``; commits; returns statuses."""
     ids = [m.id for m in round_]
     session.execute(
@@ -73,25 +75,26 @@ def hold(session: Session, round_: Sequence[Held], error: SendError) -> list[str
     session.commit()
     log.warning("%d messages to %s held: the request may have been taken (%s)", len(ids),
                 round_[0].provider, error)
-    apply_remembered(session, round_[0].provider, [m.to_phone for m in round_])
+    apply_remembered(session, settings, redis_client, round_[0].provider,
+                     [m.to_phone for m in round_])
     try:
-        enqueue_settle(get_redis(), _queue_for(round_[0].kind), ids, _grace())
+        enqueue_settle(redis_client, _queue_for(round_[0].kind), ids, _grace(settings))
     except redis.RedisError:
         # The rows are stored as unknown: the maintenance sweep settles them later.
         log.warning("settle job for %d held messages not scheduled: Redis is down", len(ids))
     return [str(UNKNOWN)] * len(ids)
 
 
-def claim_for_report(session: Session, report: StatusUpdate) -> int | None:
+def claim_for_report(session: Session, settings: Settings, report: StatusUpdate) -> int | None:
     """Give a report's id to the oldest ``unknown`` message of its phone; return that id.
 
     None when the report names no phone or no message of that phone is unknown (the caller
     then remembers the report for a while: it may precede the send job's own verdict).
     """
-    phone = _phone(report.phone)
+    phone = _phone(report.phone, settings)
     if phone is None:
         return None
-    prices = current_app.config["SETTINGS"].prices
+    prices = settings.prices
     for _attempt in range(3):
         row = session.execute(
             select(OutboundMessage.id, OutboundMessage.segments).where(
@@ -118,30 +121,31 @@ def claim_for_report(session: Session, report: StatusUpdate) -> int | None:
     return None
 
 
-def remember(report: StatusUpdate) -> None:
+def remember(settings: Settings, redis_client: redis.Redis, report: StatusUpdate) -> None:
     """Keep a report on an unheard id for the grace window (best effort: Redis may be down)."""
-    phone = _phone(report.phone)
+    phone = _phone(report.phone, settings)
     if phone is None:
         return
     key = ORPHANS_KEY.format(provider=report.provider, phone=phone)
     try:
-        with get_redis().pipeline() as pipe:
+        with redis_client.pipeline() as pipe:
             pipe.rpush(key, json.dumps(asdict(report)))
             pipe.ltrim(key, -MAX_ORPHANS, -1)
-            pipe.expire(key, _grace() + 60)
+            pipe.expire(key, _grace(settings) + 60)
             pipe.execute()
     except redis.RedisError:
         log.warning("could not keep a report on unheard %s message %s", report.provider,
                     report.provider_message_id)
 
 
-def apply_remembered(session: Session, provider: str, phones: Sequence[str]) -> int:
+def apply_remembered(session: Session, settings: Settings, redis_client: redis.Redis,
+                     provider: str, phones: Sequence[str]) -> int:
     """Apply the kept reports of these phones to their ``unknown`` messages; commits."""
     from .reports import apply_status
 
     reports: list[dict[str, Any]] = []
     try:
-        with get_redis().pipeline() as pipe:
+        with redis_client.pipeline() as pipe:
             for phone in set(phones):
                 key = ORPHANS_KEY.format(provider=provider, phone=phone)
                 pipe.lrange(key, 0, -1)
@@ -154,7 +158,8 @@ def apply_remembered(session: Session, provider: str, phones: Sequence[str]) -> 
         reports.extend(json.loads(entry) for entry in entries)
     applied = 0
     for fields in reports:
-        if apply_status(session, StatusUpdate(**fields), remember_unheard=False) is not None:
+        if apply_status(session, settings, redis_client, StatusUpdate(**fields),
+                        remember_unheard=False) is not None:
             applied += 1
     session.commit()
     return applied
@@ -162,8 +167,14 @@ def apply_remembered(session: Session, provider: str, phones: Sequence[str]) -> 
 
 def settle(message_ids: list[int]) -> dict[str, int]:
     """The grace window closed (an RQ job): apply kept reports, send the rest again."""
-    settings = current_app.config["SETTINGS"]
-    with get_db().session() as session:
+    # The worker runs every job inside the app's context: read what this job needs, once.
+    return settle_messages(current_app.config["SETTINGS"], get_redis(), get_db(), message_ids)
+
+
+def settle_messages(settings: Settings, redis_client: redis.Redis, db: Database,
+                    message_ids: list[int]) -> dict[str, int]:
+    """Apply the kept reports of these ``unknown`` messages, then send the rest again."""
+    with db.session() as session:
         rows = session.execute(
             select(OutboundMessage.provider, OutboundMessage.to_phone)
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == UNKNOWN)).all()
@@ -171,7 +182,7 @@ def settle(message_ids: list[int]) -> dict[str, int]:
         for provider, phone in rows:
             by_provider[provider].append(phone)
         for provider, phones in by_provider.items():
-            apply_remembered(session, provider, phones)
+            apply_remembered(session, settings, redis_client, provider, phones)
         again = session.execute(
             update(OutboundMessage)
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == UNKNOWN,
@@ -189,7 +200,7 @@ def settle(message_ids: list[int]) -> dict[str, int]:
         for queue_name, ids in by_queue.items():
             # Names the job on the rows, then pushes it: if Redis fails here, the sweep of
             # queued rows without a live job sends them.
-            enqueue_send(session, get_redis(), queue_name, ids,
+            enqueue_send(session, redis_client, queue_name, ids,
                          batch_size=settings.broadcast.batch_size)
     if again or failed:
         log.warning("%d messages of unknown fate sent again, %d failed for good", len(again),
@@ -197,17 +208,16 @@ def settle(message_ids: list[int]) -> dict[str, int]:
     return {"resent": len(again), "failed": failed, "settled": len(message_ids) - len(rows)}
 
 
-def sweep() -> int:
+def sweep(settings: Settings, redis_client: redis.Redis, db: Database) -> int:
     """Settle ``unknown`` messages whose settle job was lost (Redis down at the time)."""
-    cutoff = utcnow() - timedelta(seconds=2 * _grace() + 60)
-    with get_db().session() as session:
+    cutoff = utcnow() - timedelta(seconds=2 * _grace(settings) + 60)
+    with db.session() as session:
         ids = list(session.scalars(select(OutboundMessage.id).where(
             OutboundMessage.status == UNKNOWN, OutboundMessage.status_at < cutoff)))
-    return settle(ids)["resent"] if ids else 0
+    return settle_messages(settings, redis_client, db, ids)["resent"] if ids else 0
 
 
-def _phone(raw: str | None) -> str | None:
+def _phone(raw: str | None, settings: Settings) -> str | None:
     if not raw:
         return None
-    region = current_app.config["SETTINGS"].defaults.region
-    return try_normalize(raw, region) or raw
+    return try_normalize(raw, settings.defaults.region) or raw

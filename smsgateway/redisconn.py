@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import hashlib
 import json
 import logging
 import threading
@@ -19,6 +20,9 @@ import redis
 from flask import Flask, current_app
 
 EXTENSION = "smsgateway.redis"
+
+# The SHA1 of each Lua script run through :func:`run_script`, computed once per process.
+_shas: dict[str, str] = {}
 
 # The servers this process started, kept for its life so that they outlive any one client.
 _owned: dict[str, object] = {}
@@ -148,3 +152,19 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     """The app's Redis client."""
     return get_redis_handle(app).client
 
+
+
+def run_script(client: redis.Redis, script: str, keys: tuple[str, ...] | list[str],
+               args: tuple[object, ...] | list[object]) -> object:
+    """Run a Lua ``script`` atomically in one round trip: EVALSHA, or EVAL the first time.
+
+    Straight through ``execute_command``: redis-py's ``Script`` objects cost more per call,
+    and these scripts run on every webhook request.
+    """
+    sha = _shas.get(script)
+    if sha is None:
+        sha = _shas[script] = hashlib.sha1(script.encode()).hexdigest()
+    try:
+        return client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return client.execute_command("EVAL", script, len(keys), *keys, *args)

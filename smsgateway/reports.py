@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.base import STATUS_RANK, StatusUpdate, moves_forward
 
 from . import reconcile
+from .config import Settings
 from .db import utcnow
 from .models import OutboundMessage, OutboundStatus
 from .sending import OPTED_OUT_REASON
@@ -24,7 +26,7 @@ def _find(session: Session, report: StatusUpdate) -> OutboundMessage | None:
         OutboundMessage.provider_message_id == report.provider_message_id))
 
 
-def apply_status(session: Session, report: StatusUpdate,
+def apply_status(session: Session, settings: Settings, redis: Redis, report: StatusUpdate,
                  remember_unheard: bool = True) -> OutboundMessage | None:
     """Apply a delivery report to the message it names (the caller commits).
 
@@ -38,13 +40,13 @@ def apply_status(session: Session, report: StatusUpdate,
     the order.
     """
     message = _find(session, report)
-    if message is None and reconcile.claim_for_report(session, report) is not None:
+    if message is None and reconcile.claim_for_report(session, settings, report) is not None:
         message = _find(session, report)
     if message is None:
         log.warning("delivery report for unknown %s message %s (%s)", report.provider,
                     report.provider_message_id, report.provider_status)
         if remember_unheard:
-            reconcile.remember(report)
+            reconcile.remember(settings, redis, report)
         return None
     if report.opted_out:
         set_opt_out(session, message.to_phone, True, channel="sms")

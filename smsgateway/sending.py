@@ -257,7 +257,8 @@ class Sender:
             if wait:
                 time.sleep(wait)
             retry: dict[int, list[int]] = defaultdict(list)
-            for status in _record(session, settings, round_, _call(provider, round_), retry):
+            for status in _record(session, settings, self.redis, round_,
+                                  _call(provider, round_), retry):
                 counts[status] += 1
             self.held.difference_update(m.id for m in round_)
             self._renew(session)
@@ -307,12 +308,12 @@ def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendE
         return SendError(f"unexpected error: {error}"[:200], retryable=True, code="bug")
 
 
-def _record(session: Session, settings: Settings, round_: list[Claimed],
+def _record(session: Session, settings: Settings, redis: Redis, round_: list[Claimed],
             outcome: list[SendResult] | SendError, retry: dict[int, list[int]]) -> list[str]:
     """Store a round's results with one bulk UPDATE by primary key; return the statuses."""
     if isinstance(outcome, SendError) and outcome.maybe_sent:
         # The provider may have taken the request: delivery reports settle it, not a resend.
-        return reconcile.hold(session, round_, outcome)
+        return reconcile.hold(session, settings, redis, round_, outcome)
     if isinstance(outcome, SendError):
         results = {m.id: SendResult(reference=m.id, error=outcome) for m in round_}
     else:

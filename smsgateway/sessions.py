@@ -8,7 +8,6 @@ start over at home.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from typing import Any
 import redis
 
 from menus.machine import State
+
+from .redisconn import run_script
 
 SESSION_KEY = "ussd:session:{}"
 RESUME_KEY = "ussd:resume:{}"
@@ -108,17 +109,6 @@ return 1
 """
 
 
-_SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_BEGIN, _END)}
-
-
-def _script(client: redis.Redis, script: str, keys: tuple[str, ...],
-            args: tuple[Any, ...]) -> Any:
-    # EVALSHA straight through execute_command: the hot path of every hop.
-    try:
-        return client.execute_command("EVALSHA", _SHAS[script], len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return client.execute_command("EVAL", script, len(keys), *keys, *args)
-
 
 class Hop:
     """One hop's view of its session: the lock, the stored state, and what to write at the end.
@@ -177,7 +167,8 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
     token = f"{time.time_ns()}-{id(object())}"
     deadline = time.monotonic() + HOP_WAIT_SECONDS
     while True:
-        acquired, raw, resume = _script(client, _BEGIN, keys, (token, HOP_LOCK_MS))
+        acquired, raw, resume = run_script(  # type: ignore[misc]
+            client, _BEGIN, keys, (token, HOP_LOCK_MS))
         if acquired or time.monotonic() >= deadline:
             break
         time.sleep(0.02)
@@ -186,7 +177,7 @@ def hop(client: redis.Redis, session_id: str, phone: str = "") -> Iterator[Hop]:
         yield current
     finally:
         if current.acquired:
-            _script(client, _END, keys, (token, current._session, current._ttl,
+            run_script(client, _END, keys, (token, current._session, current._ttl,
                                          current._resume_action, current._resume_json,
                                          current._window))
 

@@ -61,7 +61,7 @@ class GatewayWorker(SimpleWorker):
                 settings, redis, db = self.flask_app.config["SETTINGS"], get_redis(), get_db()
                 sweep(settings, redis, db, lock_seconds=lock)
                 resume_stalled(redis, db)
-                reconcile.sweep()  # messages of unknown fate whose settle job Redis lost
+                reconcile.sweep(settings, redis, db)  # unknown fates whose settle job was lost
                 with db.session() as session:
                     # Resolutions that closed at their time: their results go out once.
                     send_due_results(session, redis)

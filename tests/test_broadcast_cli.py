@@ -42,8 +42,9 @@ def test_members_import_reports_bad_lines_and_is_idempotent(bapp: Flask, tmp_pat
     runner = bapp.test_cli_runner()
     first = runner.invoke(args=["members", "import", str(path), "--coop", "demo"])
     assert first.exit_code == 0, first.output
-    assert "3 added, 0 updated, 0 unchanged, 5 rejected" in first.output
-    for expected in ("line 4: not a valid number: '123'", "line 5: unknown language 'xx'",
+    assert "4 added, 0 updated, 0 unchanged, 4 rejected, 1 warnings" in first.output
+    for expected in ("line 4: not a valid number: '123'",
+                     "line 5: warning: language 'xx' not understood: fr, the cooperative's",
                      "line 6: unknown role 'chief'", "line 7: +212612345678 already on line 2",
                      "line 8: more columns than the header"):
         assert expected in first.output
@@ -56,10 +57,54 @@ def test_members_import_reports_bad_lines_and_is_idempotent(bapp: Flask, tmp_pat
         counts = (session.scalar(select(func.count()).select_from(Member)),
                   session.scalar(select(func.count()).select_from(Group)))
     second = runner.invoke(args=["members", "import", str(path), "--coop", "demo"])
-    assert "0 added, 0 updated, 3 unchanged, 5 rejected" in second.output
+    assert "0 added, 0 updated, 4 unchanged, 4 rejected" in second.output
     with bapp.app_context(), get_db(bapp).session() as session:
         assert counts == (session.scalar(select(func.count()).select_from(Member)),
                           session.scalar(select(func.count()).select_from(Group)))
+
+
+# A language written as a word the SMS LANGUE command reads; a number abroad.
+IMPORT_LANGUAGES = {
+    "arabe": ("arabe", "ar", ""),
+    "darija": ("Darija", "ar", ""),
+    "arabic-in-arabic": ("العربية", "ar", ""),
+    "tamazight": ("tamazight", "zgh", ""),
+    "tachelhit": ("Tachelhit", "zgh", ""),
+    "francais-with-cedilla": ("Français", "fr", ""),
+    "anglais": ("anglais", "en", ""),
+    "code": ("ZGH", "zgh", ""),
+    "empty-is-the-default": ("", "fr", ""),
+    "unreadable-falls-back-with-a-warning": ("klingon", "fr",
+                                             "language 'klingon' not understood: fr"),
+}
+
+
+@pytest.mark.parametrize("written,language,warning", IMPORT_LANGUAGES.values(),
+                         ids=IMPORT_LANGUAGES.keys())
+def test_members_import_reads_language_words(bapp: Flask, tmp_path: Path, written: str,
+                                             language: str, warning: str) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(f"phone,name,language\n0612345699,Zahra,{written}\n", encoding="utf-8")
+    result = bapp.test_cli_runner().invoke(args=["members", "import", str(path), "--coop",
+                                                 "demo"])
+    assert "1 added, 0 updated, 0 unchanged, 0 rejected" in result.output, result.output
+    assert (f"line 2: warning: {warning}" in result.output) if warning else (
+        "line 2: warning" not in result.output)
+    with bapp.app_context(), get_db(bapp).session() as session:
+        zahra = session.scalar(select(Member).where(Member.phone == "+212612345699"))
+        assert zahra.language == language
+
+
+def test_members_import_warns_of_a_number_abroad(bapp: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("phone,name,language\n+33612345678,Nadia,fr\n0612345698,Samira,ar\n",
+                    encoding="utf-8")
+    result = bapp.test_cli_runner().invoke(args=["members", "import", str(path), "--coop",
+                                                 "demo"])
+    assert "2 added, 0 updated, 0 unchanged, 0 rejected, 1 warnings" in result.output
+    assert ("line 2: warning: +33612345678 is a number of FR, not MA: each SMS to it is billed "
+            "at the international rate") in result.output
+    assert "line 3" not in result.output
 
 
 def test_members_import_unknown_coop(bapp: Flask, tmp_path: Path) -> None:

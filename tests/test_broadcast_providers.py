@@ -211,7 +211,8 @@ def test_statuses_from_delivery_reports(make_app: Any, at_server: FakeAfricasTal
             form = {"id": row.provider_message_id, "status": word, "phoneNumber": phone(2)}
             if failure:
                 form["failureReason"] = failure
-            apply_status(session, at.parse_delivery_report(form))
+            apply_status(session, app.config["SETTINGS"], get_redis(app),
+                         at.parse_delivery_report(form))
             session.commit()
         progress = broadcasts.progress(session, broadcast_id)
     updated = rows_of(app, broadcast_id)[phone(2)]
@@ -226,8 +227,9 @@ def test_twilio_status_callback_moves_forward(make_app: Any, tw_server: FakeTwil
     row = rows_of(app, broadcast_id)[phone(1)]
     with app.app_context(), get_db(app).session() as session:
         for word in ("delivered", "sent"):
-            apply_status(session, tw.parse_status({"MessageSid": row.provider_message_id,
-                                                   "MessageStatus": word}))
+            apply_status(session, app.config["SETTINGS"], get_redis(app),
+                         tw.parse_status({"MessageSid": row.provider_message_id,
+                                          "MessageStatus": word}))
             session.commit()
     assert rows_of(app, broadcast_id)[phone(1)].status == "delivered"
 

@@ -264,6 +264,27 @@ def test_one_address_over_the_webhook_limit_gets_429_and_nothing_is_stored(
                                        "text": ""}).status_code == 429
 
 
+def test_webhook_limit_taken_in_blocks_never_lets_more_through_across_processes(
+    app: Any,
+) -> None:
+    # Two web processes (two allowances) on one Redis: each takes blocks of limit // 1000
+    # calls, and together they pass no more than the limit, nor refuse more than a block
+    # each early.
+    from smsgateway.redisconn import get_redis
+    from smsgateway.webhooks.guards import SourceAllowance
+
+    limit, minute = 5000, 123
+    client = get_redis(app)
+    processes = [SourceAllowance(), SourceAllowance()]
+    passed = [processes[i % 2].take(client, "198.51.100.7", limit, minute)[0]
+              for i in range(limit + 500)]
+    assert limit - 2 * (limit // 1000 - 1) <= sum(passed) <= limit
+    assert not any(passed[limit:])
+    # Another address, and the next minute, start afresh.
+    assert processes[0].take(client, "198.51.100.8", limit, minute) == (True, False)
+    assert processes[1].take(client, "198.51.100.7", limit, minute + 1) == (True, False)
+
+
 def test_limits_without_redis_let_messages_through(make_app: Any, demo: Any,
                                                    session: Session) -> None:
     client = make_app(redis_url=f"redis://127.0.0.1:{_free_port()}/0").test_client()

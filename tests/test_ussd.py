@@ -108,10 +108,35 @@ TRANSCRIPTS = {
     "ar-delivery-quantity-too-small": (KHADIJA, [
         ("#", "مرحبا"),
         ("2", "ما المنتوج الذي تورده؟"),
-        ("1", "كمية زيت أركان بl؟"),
+        ("1", "كمية زيت أركان (لتر)؟"),
         ("0,0001", "اكتب رقما"),
         ("0.0001", "اكتب رقما"),
         ("0", "ما المنتوج"),
+    ]),
+    # Arabic keypads type Eastern Arabic digits and the Arabic decimal sign: read in options,
+    # quantities and PINs as in SMS; the quantity is echoed with a decimal comma.
+    "ar-eastern-digits-in-option-quantity-and-pin": (KHADIJA, [
+        ("#", "مرحبا"),
+        ("٢", "ما المنتوج الذي تورده؟"),
+        ("١", "كمية زيت أركان (لتر)؟"),
+        ("٢٫٥", "2,5 لتر زيت أركان. أدخل الرمز السري"),
+        ("١٢٣٤", "END تم تسجيل التوريد"),
+    ]),
+    "ar-decimal-comma-echoed": (KHADIJA, [
+        ("#", "مرحبا"), ("2", "ما المنتوج"), ("2", "كمية أملو (كلغ)؟"),
+        ("٧,٥", "7,5 كلغ أملو."),
+    ]),
+    "fr-decimal-comma-echoed": (AICHA, [
+        ("#", "Bonjour"), ("2", "Quel produit"), ("2", "en kg ?"),
+        ("2,5", "2,5 kg Amlou. Tapez votre PIN"),
+        ("1234", "END Livraison"),
+    ]),
+    "fr-eastern-digits-read-too": (AICHA, [("#", "Bonjour"), ("١", "Stock de la coop")]),
+    "ar-stock-in-arabic-units": (KHADIJA, [
+        ("#", "مرحبا"), ("1", "زيت أركان: 120 لتر\nأملو: 53 كلغ"),
+    ]),
+    "ar-prices-in-dirhams-per-litre": (KHADIJA, [
+        ("#", "مرحبا"), ("4", "زيت أركان: 180 درهم/لتر"),
     ]),
 }
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select
 
 from menus.machine import Call, Result
-from menus.numbers import money, number
+from menus.numbers import money, number, unit
 
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
 from ..models import Channel, Cooperative, Language, Product, Resolution, StockMovement
@@ -57,14 +57,15 @@ def _name(product: Row[Any], lang: str) -> str:
 def stock_levels(ctx: Context, call: Call) -> Result:
     """The cooperative's stock, one line per product."""
     rows = ctx.session.execute(_STOCK, {"coop": _coop(ctx)})
-    return Result(lines=[f"{_name(p, call.lang)}: {number(p.level, call.lang)} {p.unit}"
-                         for p in rows])
+    return Result(lines=[f"{_name(p, call.lang)}: {number(p.level, call.lang)} "
+                         f"{unit(p.unit, call.lang)}" for p in rows])
 
 
 @action("prices")
 def prices(ctx: Context, call: Call) -> Result:
     """What the cooperative pays members per unit of each product."""
-    lines = [f"{_name(p, call.lang)}: {money(p.member_price, call.lang, ctx.currency)}/{p.unit}"
+    lines = [f"{_name(p, call.lang)}: {money(p.member_price, call.lang, ctx.currency)}/"
+             f"{unit(p.unit, call.lang)}"
              for p in _products(ctx)]
     return Result(lines=lines)
 
@@ -86,7 +87,7 @@ def my_account(ctx: Context, call: Call) -> Result:
                               currency=ctx.currency)
     lines = [
         f"{d.created_at:%d/%m} {d.product.name_in(call.lang)} {number(d.quantity, call.lang)} "
-        f"{d.product.unit}: {ctx.menu.t('status_' + str(d.status), call.lang)}"
+        f"{unit(d.product.unit, call.lang)}: {ctx.menu.t('status_' + str(d.status), call.lang)}"
         for d in deliveries.recent_deliveries(ctx.session, member, RECENT_DELIVERIES)
     ] or [ctx.menu.t("no_deliveries", call.lang)]
     return Result(params={"balance_line": balance_line}, lines=lines)

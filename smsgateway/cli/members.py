@@ -140,8 +140,11 @@ def members_import(file: Path, slug: str, issue_codes: bool, as_phone: str | Non
         sent = _codes_for_all(session, who, coop.id) if issue_codes else 0
     for line, reason in report.errors:
         click.echo(f"line {line}: {reason}", err=True)
+    for line, warning in report.warnings:
+        click.echo(f"line {line}: warning: {warning}", err=True)
     click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.errors)} rejected" + (f"; {sent} codes sent" if issue_codes else ""))
+               f"{len(report.errors)} rejected, {len(report.warnings)} warnings"
+               + (f"; {sent} codes sent" if issue_codes else ""))
 
 
 def _codes_for_all(session: object, who: object, coop_id: int) -> int:

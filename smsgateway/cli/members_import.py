@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..config import LANGUAGES
 from ..exceptions import InvalidPhoneNumber
 from ..models import Cooperative, Group, Language, Member, Role
 from ..phones import normalize_phone
 from ..services.members import ensure_group
+from ..sms import parse
 
 #: Rows written per transaction: a large file never sits whole in one session.
 CHUNK = 500
@@ -32,6 +33,8 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    #: Rows taken with something to check (line number, what).
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Row:
     language: str
     role: str
     groups: tuple[str, ...] | None
+    warnings: tuple[str, ...] = ()
 
 
 def _has_controls(text: str) -> bool:
@@ -58,9 +62,19 @@ def parse_row(line: int, raw: Mapping[str, str | None], default_language: str,
         phone = normalize_phone(get("phone"), region)
     except InvalidPhoneNumber as error:
         raise ValueError(str(error)) from None
-    language = get("language").lower() or default_language
-    if language not in LANGUAGES:
-        raise ValueError(f"unknown language {language!r} (use {', '.join(LANGUAGES)})")
+    warnings: list[str] = []
+    written = get("language")
+    # The words the SMS LANGUE command reads (arabe, darija, tamazight, français...): one
+    # table for both. A word it cannot read keeps the member, in the cooperative's language.
+    language = parse.language(parse.normalize(written)) if written else default_language
+    if language is None:
+        language = default_language
+        warnings.append(f"language {written!r} not understood: {default_language}, the "
+                        "cooperative's default")
+    country = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    if region and country != region:
+        warnings.append(f"{phone} is a number of {country or 'another country'}, not {region}: "
+                        "each SMS to it is billed at the international rate")
     role = get("role").lower() or Role.MEMBER.value
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (use member or coordinator)")
@@ -78,7 +92,7 @@ def parse_row(line: int, raw: Mapping[str, str | None], default_language: str,
         groups = tuple(sorted({g.strip() for g in text.split(";") if g.strip()}))
         if any(len(g) > 100 for g in groups):
             raise ValueError("group name longer than 100 characters")
-    return Row(line, phone, name, language, role, groups)
+    return Row(line, phone, name, language, role, groups, tuple(warnings))
 
 
 def import_members(session: Session, coop: Cooperative, rows: Iterable[Mapping[str, str | None]],
@@ -102,6 +116,7 @@ def import_members(session: Session, coop: Cooperative, rows: Iterable[Mapping[s
             report.errors.append((line, f"{row.phone} already on line {seen[row.phone]}"))
             continue
         seen[row.phone] = line
+        report.warnings.extend((line, warning) for warning in row.warnings)
         pending.append(row)
         if len(pending) >= CHUNK:
             _write(session, coop, pending, groups, report)

@@ -14,9 +14,9 @@ limit. ``request.remote_addr`` is the client's address once the app trusts its p
 
 from __future__ import annotations
 
-import hashlib
-
 import redis
+
+from ..redisconn import run_script
 
 MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -43,7 +43,6 @@ for i = 2, #KEYS do
 end
 return 1
 """
-_SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_RESERVE, _REFUND)}
 
 
 def _keys(account: str, address: str) -> list[str]:
@@ -51,20 +50,13 @@ def _keys(account: str, address: str) -> list[str]:
             KEY.format(f"account:{account}")]
 
 
-def _run(client: redis.Redis, script: str, keys: list[str], *args: object) -> int:
-    try:
-        return int(client.execute_command("EVALSHA", _SHAS[script], len(keys), *keys, *args))
-    except redis.exceptions.NoScriptError:
-        return int(client.execute_command("EVAL", script, len(keys), *keys, *args))
-
-
 def reserve(client: redis.Redis, account: str, address: str) -> bool:
     """Take one sign-in attempt for ``account`` from ``address``; False when locked."""
     limits = (MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS, MAX_FAILURES_PER_ADDRESS,
               MAX_FAILURES_PER_ACCOUNT)
-    return bool(_run(client, _RESERVE, _keys(account, address), *limits, LOCK_SECONDS))
+    return bool(run_script(client, _RESERVE, _keys(account, address), (*limits, LOCK_SECONDS)))
 
 
 def succeeded(client: redis.Redis, account: str, address: str) -> None:
     """The password was right: hand the attempt back and forget this pair's failures."""
-    _run(client, _REFUND, _keys(account, address))
+    run_script(client, _REFUND, _keys(account, address), ())

@@ -13,7 +13,6 @@ compared at all, so a right PIN typed after the lock does nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, object_session
 
 from ..db import utcnow
 from ..models import Member, PhoneCredential
+from ..redisconn import run_script
 from ..security import check_code as check_code_hash
 from ..security import check_pin
 
@@ -49,14 +49,6 @@ return {1, tonumber(ARGV[1]) - used}
 """
 # KEYS: attempts. A right PIN hands its attempt back and clears the wrong ones before it.
 _REFUND = "redis.call('del', KEYS[1]) return 1"
-_SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_RESERVE, _REFUND)}
-
-
-def _run(client: redis.Redis, script: str, key: str, *args: object) -> list[int] | int:
-    try:
-        return client.execute_command("EVALSHA", _SHAS[script], 1, key, *args)
-    except redis.exceptions.NoScriptError:
-        return client.execute_command("EVAL", script, 1, key, *args)
 
 
 @dataclass(frozen=True)
@@ -103,11 +95,11 @@ def _guarded(client: redis.Redis, phone: str, attempts: int, lockout_minutes: in
              compare: Callable[[], bool]) -> PinCheck:
     key = ATTEMPTS_KEY.format(phone)
     lockout = lockout_minutes * 60
-    reserved, value = _run(client, _RESERVE, key, attempts, lockout)  # type: ignore[misc]
+    reserved, value = run_script(client, _RESERVE, (key,), (attempts, lockout))  # type: ignore[misc]
     if not reserved:
         return PinCheck("pin_locked", minutes=max(1, math.ceil(int(value) / 60)))
     if compare():
-        _run(client, _REFUND, key)
+        run_script(client, _REFUND, (key,), ())
         return PinCheck()
     left = int(value)
     # The phone's last digits only: a log names no member's number in full.

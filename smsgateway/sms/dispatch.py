@@ -16,7 +16,7 @@ from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
 from ..services import deliveries, members, orders, stock
 from . import alerts, parse, votes
 from .parse import Command
-from .texts import money, number, status_name, text
+from .texts import listing, money, number, status_name, text, unit
 
 #: Pending orders listed in one reply; the rest wait for the next COMMANDE.
 ORDERS_PER_REPLY = 4
@@ -101,10 +101,11 @@ def _stock(ctx: Context, command: Command) -> str:
     if not chosen:
         return text("no_products", ctx.lang)
     levels = stock.stock_levels(ctx.session, ctx.member.cooperative_id)
-    items = ", ".join(
-        f"{p.name_in(ctx.lang)} {number(levels.get(p.id, Decimal(0)), ctx.lang)} {p.unit}"
+    items = listing([
+        f"{p.name_in(ctx.lang)} {number(levels.get(p.id, Decimal(0)), ctx.lang)} "
+        f"{unit(p.unit, ctx.lang)}"
         for p in chosen
-    )
+    ], ctx.lang)
     return text("stock", ctx.lang, items=items)
 
 
@@ -113,10 +114,11 @@ def _price(ctx: Context, command: Command) -> str:
     if not chosen:
         return text("no_products", ctx.lang)
     currency = ctx.settings.defaults.currency
-    items = ", ".join(
-        f"{p.name_in(ctx.lang)} {money(p.member_price, ctx.lang, currency)}/{p.unit}"
+    items = listing([
+        f"{p.name_in(ctx.lang)} {money(p.member_price, ctx.lang, currency)}/"
+        f"{unit(p.unit, ctx.lang)}"
         for p in chosen
-    )
+    ], ctx.lang)
     return text("price", ctx.lang, items=items)
 
 
@@ -174,7 +176,8 @@ def _order(ctx: Context, command: Command) -> str:
         if not pending:
             return text("no_orders", ctx.lang)
         items = "; ".join(
-            f"#{o.id} {number(o.quantity, ctx.lang)} {o.product.unit} {o.product.code} "
+            f"#{o.id} {number(o.quantity, ctx.lang)} {unit(o.product.unit, ctx.lang)} "
+            f"{o.product.code} "
             f"{o.buyer_name[:20]}" for o in pending[:ORDERS_PER_REPLY]
         )
         return text("orders", ctx.lang, items=items)

@@ -16,6 +16,7 @@ from typing import Literal
 import redis
 
 from ..config import LimitSettings
+from ..redisconn import run_script
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ class ReplyLimiter:
     def __init__(self, client: redis.Redis, settings: LimitSettings) -> None:
         self.client = client
         self.settings = settings
-        self.script = client.register_script(_SCRIPT)
 
     def check(self, phone: str, text: str) -> Verdict:
         """``reply``, ``notice`` (send the one notice), ``silent`` or ``loop`` (send nothing).
@@ -66,9 +66,9 @@ class ReplyLimiter:
                 KEY.format(phone=phone, kind=f"text:{digest}")]
         limits = self.settings
         try:
-            verdict = self.script(keys=keys, args=[
+            verdict = run_script(self.client, _SCRIPT, keys, (
                 limits.replies_per_window, limits.reply_window_seconds, limits.silence_seconds,
-                limits.loop_repeats, limits.loop_window_seconds])
+                limits.loop_repeats, limits.loop_window_seconds))
         except redis.RedisError as error:
             log.warning("reply limits not checked (Redis: %s): answering", type(error).__name__)
             return "reply"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from menus.catalog import all_languages, packaged, text
 from menus.languages import FALLBACK
-from menus.numbers import money, number
+from menus.numbers import listing, money, number, unit
 
-__all__ = ["FALLBACK", "all_languages", "money", "number", "status_name", "text"]
+__all__ = ["FALLBACK", "all_languages", "listing", "money", "number", "status_name", "text", "unit"]
 
 
 def status_name(status: str, language: str) -> str:

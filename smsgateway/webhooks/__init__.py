@@ -9,8 +9,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Register the USSD and SMS webhook blueprints on ``app``."""
-    from . import sms, ussd
+    """Register the USSD and SMS webhook blueprints, and their per-address limit, on ``app``."""
+    from . import guards, sms, ussd
 
+    guards.init_app(app)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)

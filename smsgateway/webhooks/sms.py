@@ -138,7 +138,7 @@ def _report(parse: Callable[[Any], StatusUpdate]) -> Any:
     except ParseError as error:
         return _bad_request(error)
     session = get_session()
-    message = apply_status(session, report)
+    message = apply_status(session, current_app.config["SETTINGS"], get_redis(), report)
     session.commit()
     return jsonify({"status": "applied" if message is not None else "unknown",
                     "message": message.id if message is not None else None,

@@ -34,6 +34,7 @@ from smsgateway.db import get_db, utcnow
 from smsgateway.models import Broadcast, OutboundMessage
 from smsgateway.queues import PRIORITY, get_queue
 from smsgateway.reconcile import sweep
+from smsgateway.redisconn import get_redis
 from smsgateway.worker import make_worker, run_burst
 from tests.broadcast_support import phone
 
@@ -141,7 +142,7 @@ def test_held_messages_whose_settle_job_was_lost_are_swept(make_app: Any) -> Non
                 session.execute(update(OutboundMessage).values(
                     status_at=utcnow() - timedelta(minutes=10)))
                 session.commit()
-            assert sweep() == 10
+            assert sweep(app.config["SETTINGS"], get_redis(app), get_db(app)) == 10
         run_burst(app)
         assert statuses(app, broadcast_id) == {"sent": 10}
         assert fake.received == {phone(n): 2 for n in range(1, 11)}
