@@ -22,6 +22,7 @@ from . import actions, sessions
 from .config import Settings
 from .models import Cooperative, Member, PhoneCredential
 from .phones import normalize_phone
+from .services import coops
 from .sessions import Verdict
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,15 @@ def _start(ctx: actions.Context, menu: Menu, text: str, snapshot: machine.State 
     """
     rows = _find_members(ctx)
     if not rows:
-        return machine.new_state(menu, role=GUEST, lang="fr"), inputs
+        # An unknown caller asks to join the cooperative whose code or extension she dialled.
+        coop = coops.for_ussd_code(ctx.session, service_code)
+        if coop is None and inputs:
+            coop = coops.for_ussd_code(ctx.session, inputs[0])
+            inputs = inputs[1:] if coop is not None else inputs
+        ctx.cooperative_id = coop.id if coop is not None else None
+        state = machine.new_state(menu, role=GUEST, lang="fr",
+                                  vars={COOP: coop.id} if coop is not None else {})
+        return state, inputs
     own = [r for r in rows if r.ussd_code and r.ussd_code == service_code]
     if own:
         rows = own

@@ -78,3 +78,23 @@ def test_a_member_of_one_lands_in_hers(client: FlaskClient, two: Cooperative,
     assert "enregistrée" in body
     aicha = session.scalars(select(Member).where(Member.phone == "+212600000004")).one()
     assert session.scalars(select(Delivery).where(Delivery.member_id == aicha.id)).one()
+
+
+def test_codes_name_what_her_cooperative_dials(two: Cooperative) -> None:
+    from smsgateway.services.coops import dial_code
+
+    assert dial_code(two, "*384*123#") == "*384*123*770#"
+    two.ussd_code = "*384*77#"
+    assert dial_code(two, "*384*123#") == "*384*77#"
+    two.ussd_code = None
+    assert dial_code(two, "*384*123#") == "*384*123#"
+
+
+def test_an_unknown_caller_asks_to_join_the_cooperative_she_dialled(
+        client: FlaskClient, two: Cooperative, session: Session) -> None:
+    from smsgateway.models import JoinRequest
+
+    assert "Demander" in _dial(client, "+212611119999", "770", "*384*123#")
+    _dial(client, "+212611119999", "770*1", "*384*123#")
+    request = session.scalars(select(JoinRequest)).one()
+    assert request.cooperative_id == two.id

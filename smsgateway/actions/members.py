@@ -14,8 +14,8 @@ from menus.machine import Call, Result
 from menus.numbers import money, number, unit
 
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
-from ..models import Channel, Language, Product, Resolution, StockMovement
-from ..services import audit, deliveries, joins, votes
+from ..models import Channel, Cooperative, Language, Product, Resolution, StockMovement
+from ..services import audit, deliveries, joins, resolutions, votes
 from ..services.outcome import Notice, Outcome
 from .base import Context, action, finish, pin_refusal, refusal
 
@@ -151,8 +151,24 @@ def cast_vote(ctx: Context, call: Call) -> Result:
     finish(ctx, Outcome(notices=[Notice(member, "sms_vote", {
         "choice": _choices(resolution, lang)[choice],
         "resolution": resolution.titles.get(lang) or resolution.titles.get("fr"),
-        "closes": f"{resolution.closes_at:%d/%m/%Y}"}, to_actor=True)]))
+        "closes": resolutions.closes_on(resolution)}, to_actor=True)]))
     return Result(params={"choice_label": label.removesuffix(" *")})
+
+
+@action("vote_results")
+def vote_results(ctx: Context, call: Call) -> Result:
+    """The results of the latest closed votes: count, turnout, quorum."""
+    lines = []
+    for resolution in resolutions.closed_for(ctx.session, ctx.member):
+        found = resolutions.results(ctx.session, resolution)
+        lines.append(ctx.menu.t(
+            "result_line", call.lang,
+            resolution=resolution.titles.get(call.lang) or resolution.titles.get("fr", ""),
+            results=resolutions.result_line(resolution, found, call.lang),
+            turnout=found.turnout_percent,
+            quorum=ctx.menu.t("quorum_met" if found.quorum_met else "quorum_not_met",
+                              call.lang)))
+    return Result(lines=lines or [ctx.menu.t("no_results", call.lang)])
 
 
 @action("set_language")
@@ -171,7 +187,8 @@ def set_language(ctx: Context, call: Call) -> Result:
 @action("join_request")
 def join_request(ctx: Context, call: Call) -> Result:
     """An unknown number asks to join; the coordinator sees the request."""
-    cooperative = joins.default_cooperative(ctx.session)
+    cooperative = (ctx.session.get(Cooperative, ctx.cooperative_id) if ctx.cooperative_id
+                   else joins.default_cooperative(ctx.session))
     if cooperative is None:
         return Result(ok=False, error="error", end=True)
     try:

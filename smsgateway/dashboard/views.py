@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from .. import outbox
 from ..db import get_session
-from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundMessage, Product
+from ..models import (
+    Channel,
+    Delivery,
+    InboundMessage,
+    Member,
+    MessageKind,
+    Order,
+    OutboundMessage,
+    Product,
+)
 from ..redisconn import get_redis
 from ..services import deliveries, orders, stock
 from ..services.outcome import Outcome, queue_notices
@@ -54,7 +63,9 @@ def overview() -> ResponseReturnValue:
         select(InboundMessage).where(InboundMessage.sender.in_(member_phones))
         .order_by(InboundMessage.id.desc()).limit(RECENT_MESSAGES)))
     outbound = list(db.scalars(
-        select(OutboundMessage).where(OutboundMessage.to_phone.in_(member_phones))
+        select(OutboundMessage).where(OutboundMessage.to_phone.in_(member_phones),
+                                      # A one-time code is for its member's eyes only.
+                                      OutboundMessage.kind != MessageKind.SECRET)
         .order_by(OutboundMessage.id.desc()).limit(RECENT_MESSAGES)))
     return render_template(
         "dashboard/overview.html", coordinator=coordinator, products=products, levels=levels,

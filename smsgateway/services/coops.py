@@ -120,3 +120,12 @@ def for_ussd_code(session: Session, code: str | None) -> Cooperative | None:
     if not code:
         return None
     return session.scalar(select(Cooperative).where(Cooperative.ussd_code == code))
+
+
+def dial_code(coop: Cooperative, shared: str) -> str:
+    """What its members dial: its own service code, the shared one with its extension
+    (``*384*123*770#``), or the shared one."""
+    code = coop.ussd_code
+    if not code:
+        return shared
+    return code if code.startswith("*") else f"{shared[:-1]}*{code}#"

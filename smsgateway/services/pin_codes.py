@@ -10,34 +10,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..db import utcnow
 from ..exceptions import Refused
 from ..models import Member, MessageKind, OutboundMessage, PhoneCredential
-from ..phones import try_normalize
 from ..security import generate_code, hash_code, hash_pin, is_valid_pin, is_weak_pin
 from . import pins
 from .accounts import Actor, record, require_cooperative
 from .outcome import render
-
-
-def find_member(session: Session, actor: Actor, cooperative_id: int, phone: str,
-                region: str) -> Member:
-    """The cooperative's member with that phone (the actor must manage the cooperative)."""
-    require_cooperative(session, actor, cooperative_id)
-    e164 = try_normalize(phone, region)
-    if e164 is None:
-        raise Refused("phone", f"not a phone number: {phone!r}")
-    member = session.scalar(select(Member).where(Member.cooperative_id == cooperative_id,
-                                                 Member.phone == e164))
-    if member is None:
-        raise Refused("phone", f"{e164} is not a member of this cooperative")
-    if not member.active:
-        raise Refused("phone", f"{e164} is deactivated")
-    return member
 
 
 def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
@@ -65,8 +47,8 @@ def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
            member.cooperative_id, hours=hours)
     text = render("pin_code_sms", str(member.language),
                   {"code": code, "hours": hours, "service_code": service_code})
-    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
-                      member_id=member.id)
+    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.SECRET,
+                      member_id=member.id, sender=member.cooperative.sender_name)
 
 
 def clear_lockout(client: redis.Redis, member: Member) -> None:

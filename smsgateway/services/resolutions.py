@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -212,6 +213,11 @@ def results(session: Session, resolution: Resolution) -> Results:
     return Results(counts, sum(counts), eligible, resolution.quorum_percent)
 
 
+def closes_on(resolution: Resolution) -> str:
+    """The closing day as the cooperative's members read it (its time zone): ``30/06/2026``."""
+    return f"{resolution.closes_at.astimezone(ZoneInfo(resolution.cooperative.timezone)):%d/%m/%Y}"
+
+
 def result_line(resolution: Resolution, found: Results, lang: str) -> str:
     """"Oui 12, Non 3" in ``lang``."""
     labels = resolution.choices.get(lang) or resolution.choices["fr"]
@@ -256,7 +262,8 @@ def send_results(session: Session, resolution: Resolution) -> list[OutboundMessa
             "eligible": found.eligible,
             "quorum": render("quorum_met" if found.quorum_met else "quorum_not_met", lang, {})})
         messages.append(outbox.add(session, to=member.phone, text=text,
-                                   kind=MessageKind.BROADCAST, member_id=member.id))
+                                   kind=MessageKind.BROADCAST, member_id=member.id,
+                                   sender=member.cooperative.sender_name))
     record_system(session, resolution, found, len(messages))
     return messages
 
@@ -284,3 +291,11 @@ def send_due_results(session: Session, client: Any) -> int:
         outbox.commit_and_send(session, messages, client)
         sent += len(messages)
     return sent
+
+
+def closed_for(session: Session, member: Member, limit: int = 3) -> list[Resolution]:
+    """The latest closed resolutions the member could vote on, newest first."""
+    found = session.scalars(select(Resolution).where(
+        Resolution.cooperative_id == member.cooperative_id, Resolution.closes_at <= utcnow())
+        .order_by(Resolution.closes_at.desc()).limit(limit * 3))
+    return [r for r in found if may_vote(session, r, member)][:limit]

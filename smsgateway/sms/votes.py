@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import InvalidTransition
 from ..models import Resolution
-from ..services import votes
+from ..services import resolutions, votes
 from . import parse
 from .parse import Command
 from .texts import text
@@ -41,7 +41,7 @@ def vote(ctx: Context, command: Command) -> str:
         return text("no_votes", lang)
     return text("sms_vote", lang, choice=choices[numbers[1] - 1],
                 resolution=_title(resolution, lang),
-                closes=f"{resolution.closes_at:%d/%m/%Y}")
+                closes=resolutions.closes_on(resolution))
 
 
 def _title(resolution: Resolution, lang: str) -> str:
