@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from dashboard_support import login as _login
+from dashboard_support import post as _post
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -30,34 +31,6 @@ from smsgateway.models import (
 from smsgateway.seed import DEMO_COORDINATOR, DEMO_PASSWORD
 from smsgateway.services.deliveries import record_delivery
 from smsgateway.services.stock import stock_level
-
-TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _token(client: FlaskClient, path: str = "/dashboard/login") -> str:
-    match = TOKEN_RE.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _login(client: FlaskClient, phone: str = DEMO_COORDINATOR,
-           password: str = DEMO_PASSWORD) -> Any:
-    return client.post("/dashboard/login", data={
-        "phone": phone, "password": password, "csrf_token": _token(client)})
-
-
-@pytest.fixture
-def signed_in(client: FlaskClient, demo: Any) -> FlaskClient:
-    response = _login(client)
-    assert response.status_code == 302 and response.location.endswith("/dashboard")
-    return client
-
-
-def _post(client: FlaskClient, path: str, **form: str) -> str:
-    form["csrf_token"] = _token(client, "/dashboard")
-    response = client.post(path, data=form, follow_redirects=True)
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
 
 
 def test_root_redirects_to_the_dashboard_and_the_dashboard_to_login(

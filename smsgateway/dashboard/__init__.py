@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import auth, formatting, views
+from . import auth, formatting, i18n, views
+
+#: The pages in the menu: endpoint, catalog key of its name.
+NAV_PAGES: list[tuple[str, str]] = [("dashboard.overview", "nav_home")]
 
 
 def init_app(app: Flask) -> None:
     """Register the dashboard's pages, its CSRF check and its sign-in on ``app``."""
     bp = Blueprint("dashboard", __name__)
     auth.register(bp)
+    i18n.register(bp)
     formatting.register(bp)
     views.register(bp)
+    bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)

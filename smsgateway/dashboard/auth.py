@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -33,7 +35,12 @@ from ..models import Member, Role
 from ..phones import try_normalize
 from ..redisconn import get_redis
 from ..security import check_password
-from . import lockout
+from . import i18n, lockout
+from .i18n import t
+
+#: A session unused this long ends; one ends this long after its sign-in whatever its use.
+IDLE_SECONDS = 2 * 3600
+SESSION_MAX_AGE = 12 * 3600
 
 
 def register(bp: Blueprint) -> None:
@@ -49,8 +56,11 @@ def register(bp: Blueprint) -> None:
 
 def _cookie_policy(state: BlueprintSetupState) -> None:
     # The session cookie signs a coordinator in: keep it off cross-site requests.
-    if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config = state.app.config
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Idle sessions end (the cookie is refreshed on each request, so this counts idleness).
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=IDLE_SECONDS)
 
 
 def csrf_token() -> str:
@@ -76,11 +86,15 @@ def _check_csrf() -> None:
 
 def _load_coordinator() -> None:
     g.coordinator = None
-    if not request.path.startswith("/dashboard") or "member_id" not in session:
-        return
-    member = get_session().get(Member, session["member_id"])
-    if member is not None and member.active and member.role == Role.COORDINATOR:
-        g.coordinator = member
+    if request.path.startswith("/dashboard") and "member_id" in session:
+        if time.time() - session.get("signed_in_at", 0) > SESSION_MAX_AGE:
+            session.pop("member_id", None)
+            flash(t("session_expired"), "error")
+        else:
+            member = get_session().get(Member, session["member_id"])
+            if member is not None and member.active and member.role == Role.COORDINATOR:
+                g.coordinator = member
+    i18n.pick_language()
 
 
 def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -117,22 +131,32 @@ def login() -> ResponseReturnValue:
     if not lockout.reserve(client, account, address):
         current_app.logger.warning("dashboard sign-in refused: locked (%s)", address)
         return render_template("dashboard/login.html", phone=raw_phone,
-                               error="Trop d'essais. Réessayez dans 15 minutes."), 429
+                               error="login_locked"), 429
     member = _find_coordinator(phone) if phone else None
     if member is None or not check_password(member.password_hash, password):
         return render_template("dashboard/login.html", phone=raw_phone,
-                               error="Numéro ou mot de passe incorrect."), 401
+                               error="login_wrong"), 401
     lockout.succeeded(client, account, address)
+    chosen = session.get("lang")
     session.clear()
+    # A new session on sign-in (no fixation); it expires after a while without use
+    # (PERMANENT_SESSION_LIFETIME) and in any case SESSION_MAX_AGE after signing in.
+    session.permanent = True
     session["member_id"] = member.id
+    session["signed_in_at"] = int(time.time())
+    if chosen:
+        session["lang"] = chosen
     csrf_token()
     return redirect(url_for("dashboard.overview"))
 
 
 def logout() -> ResponseReturnValue:
     """Sign out."""
+    chosen = session.get("lang")
     session.clear()
-    flash("Déconnexion réussie.")
+    if chosen:
+        session["lang"] = chosen
+    flash(t("logged_out"))
     return redirect(url_for("dashboard.login"))
 
 

@@ -18,25 +18,14 @@ from ..services.outcome import Outcome, queue_notices
 from .auth import login_required
 from .formatting import money as _money
 from .formatting import number as _quantity
+from .i18n import language, t, word
 
 RECENT_MESSAGES = 15
-#: What the dashboard says of a decision on an order or a delivery, by outcome.
+#: The catalog key of what the dashboard says of a decision, by kind and outcome.
 SAID = {
-    "order": {"not_found": "Commande introuvable.",
-              "already_decided": "La commande n°{id} a déjà été traitée.",
-              "insufficient_stock": "Stock insuffisant pour la commande n°{id} : {available} "
-                                    "{unit} de {product} en stock, {requested} demandés.",
-              "confirm": "Commande n°{id} confirmée.", "reject": "Commande n°{id} refusée."},
-    "delivery": {"not_found": "Livraison introuvable.",
-                 "already_decided": "La livraison n°{id} a déjà été traitée.",
-                 "accept": "Livraison n°{id} acceptée.", "reject": "Livraison n°{id} refusée."},
-    "stock": {"not_found": "Produit introuvable.",
-              "bad_quantity": "Quantité invalide : un nombre non nul, négatif pour retirer.",
-              "no_reason": "Indiquez la raison de l'ajustement.",
-              "insufficient_stock": "Impossible : seulement {available} {unit} en stock.",
-              "done": "Stock de {product} ajusté de {change} {unit}."},
+    "order": {"confirm": "order_confirmed", "reject": "order_rejected"},
+    "delivery": {"accept": "delivery_accepted", "reject": "delivery_rejected"},
 }
-
 
 
 @login_required
@@ -65,24 +54,26 @@ def overview() -> ResponseReturnValue:
 
 def _order_row(order: Order) -> tuple[int, list[str]]:
     product = order.product
-    return order.id, [order.buyer_name, product.name_in("fr"),
+    return order.id, [order.buyer_name, product.name_in(language()),
                       f"{_quantity(order.quantity)} {product.unit}", _money(order.total)]
 
 
 def _delivery_row(delivery: Delivery) -> tuple[int, list[str]]:
     product = delivery.product
-    return delivery.id, [delivery.member.name or delivery.member.phone, product.name_in("fr"),
+    return delivery.id, [delivery.member.name or delivery.member.phone,
+                         product.name_in(language()),
                          f"{_quantity(delivery.quantity)} {product.unit}",
-                         str(delivery.channel)]
+                         word("channel", delivery.channel)]
 
 
 def _say(kind: str, key: str, outcome: Outcome, **values: object) -> None:
-    """Flash what became of a decision, in French, with the outcome's values."""
+    """Flash what became of a decision, in her language, with the outcome's values."""
     shown = {name: _quantity(value) if isinstance(value, Decimal) else value
              for name, value in outcome.params.items()}
     if outcome.subject is not None and hasattr(outcome.subject, "name_in"):
-        shown["product"] = outcome.subject.name_in("fr")
-    flash(SAID[kind][key].format(**{**shown, **values}), "ok" if outcome.ok else "error")
+        shown["product"] = outcome.subject.name_in(language())
+    message = SAID.get(kind, {}).get(key) or f"{kind}_{key}"
+    flash(t(message, **{**shown, **values}), "ok" if outcome.ok else "error")
 
 
 def _commit(outcome: Outcome) -> None:
@@ -99,7 +90,7 @@ def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision
     subject = outcome.subject
     values: dict[str, object] = {"id": subject.id if subject is not None else subject_id}
     if outcome.error == "insufficient_stock":
-        values["product"] = subject.product.name_in("fr")
+        values["product"] = subject.product.name_in(language())
     if outcome.ok:
         _commit(outcome)
     _say(kind, outcome.error or decision, outcome, **values)
