@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import auth, formatting, i18n, views
+from . import alerts, auth, formatting, i18n, views
 
-#: The pages in the menu: endpoint, catalog key of its name.
-NAV_PAGES: list[tuple[str, str]] = [("dashboard.overview", "nav_home")]
+#: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
+NAV_PAGES: list[tuple[str, str, str]] = [
+    ("dashboard.overview", "nav_home", "dashboard.overview"),
+    ("dashboard.alert_list", "nav_alerts", "dashboard.alert"),
+]
 
 
 def init_app(app: Flask) -> None:
@@ -18,5 +21,6 @@ def init_app(app: Flask) -> None:
     i18n.register(bp)
     formatting.register(bp)
     views.register(bp)
+    alerts.register(bp)
     bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)
