@@ -12,7 +12,9 @@ from dashboard_support import post as _post
 from dashboard_support import token as _token
 from flask.testing import FlaskClient
 
+from menus.languages import LANGUAGES
 from smsgateway.dashboard import i18n
+from smsgateway.models import BroadcastStatus, OutboundStatus, Role
 
 TEMPLATES = Path(i18n.__file__).parents[1] / "templates" / "dashboard"
 PYTHON = Path(i18n.__file__).parent
@@ -21,8 +23,13 @@ PYTHON = Path(i18n.__file__).parent
 def test_every_key_the_pages_use_is_in_the_catalog_in_every_language() -> None:
     used: set[str] = set()
     for path in [*TEMPLATES.glob("*.html"), *PYTHON.glob("*.py")]:
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", path.read_text()))
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""", path.read_text()))
     assert used, "no t() call found"
+    missing = sorted(used - set(i18n.catalog()))
+    assert not missing, missing
+    # Keys built from a value: every value has its text.
+    used |= {f"lang_{code}" for code in LANGUAGES} | {f"role_{role}" for role in Role}
+    used |= {f"status_{status}" for status in [*BroadcastStatus, *OutboundStatus]}
     missing = sorted(used - set(i18n.catalog()))
     assert not missing, missing
     for key, texts in i18n.catalog().items():
