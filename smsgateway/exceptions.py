@@ -43,3 +43,16 @@ class InvalidTransition(GatewayError):
 
 class UnknownProvider(GatewayError):
     """A provider name that no handler serves."""
+
+
+class Refused(GatewayError, ValueError):
+    """An operation that would break a rule: one line naming the field; nothing changed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotPermitted(GatewayError, PermissionError):
+    """The acting account may not read or change that cooperative's records."""

@@ -10,6 +10,7 @@ PIN_RE = re.compile(r"^[0-9]{4}$")
 # A 4-digit PIN has 10,000 values: the hash only keeps it out of sight; lockouts protect it.
 PIN_METHOD = "pbkdf2:sha256:60000"
 PASSWORD_METHOD = "scrypt"
+MIN_PASSWORD_LENGTH = 8
 
 
 def is_valid_pin(pin: str) -> bool:
@@ -33,8 +34,8 @@ def check_pin(pin_hash: str | None, pin: str) -> bool:
 
 def hash_password(password: str) -> str:
     """Hash a dashboard password."""
-    if len(password) < 8:
-        raise ValueError("a password has at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from .db import utcnow
 from .models import (
+    Account,
+    AccountRole,
     Channel,
     Cooperative,
     Language,
@@ -80,7 +82,9 @@ def seed_demo(session: Session, region: str) -> Cooperative:
         for phone, name, lang, role, groups in DEMO_MEMBERS
     ]
     coordinator = members[0]
-    coordinator.password_hash = hash_password(DEMO_PASSWORD)
+    session.add(Account(phone=coordinator.phone, name=coordinator.name, member=coordinator,
+                        role=AccountRole.COORDINATOR, cooperative=coop,
+                        password_hash=hash_password(DEMO_PASSWORD)))
 
     for product, quantity in ((argan, Decimal("120")), (amlou, Decimal("45"))):
         move_stock(session, product, quantity, MovementReason.INITIAL, channel=Channel.SYSTEM,

@@ -172,12 +172,12 @@ def test_ussd_reads_the_callers_number_in_the_configured_region(
 def test_dashboard_sign_in_reads_the_number_in_the_configured_region(
     make_app: Any, demo: Any, session: Session
 ) -> None:
-    from smsgateway.security import hash_password
+    from smsgateway.services.accounts import create_account, operator
     from tests.test_dashboard import _login
 
-    camille = add_member(session, demo, "+33612345678", region="MA", name="Camille Martin",
-                         role="coordinator")
-    camille.password_hash = hash_password("un mot de passe assez long")
+    create_account(session, operator(), phone="+33612345678", name="Camille Martin",
+                   role="coordinator", password="un mot de passe assez long", region="MA",
+                   cooperative_id=demo.id)
     session.commit()
     client = make_app(defaults={"region": "FR"}).test_client()
     response = _login(client, "06 12 34 56 78", "un mot de passe assez long")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import alerts, auth, formatting, i18n, views
+from . import alerts, auth, formatting, i18n, scope, views
 
 #: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
 NAV_PAGES: list[tuple[str, str, str]] = [
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     bp = Blueprint("dashboard", __name__)
     auth.register(bp)
     i18n.register(bp)
+    scope.register(bp)
     formatting.register(bp)
     views.register(bp)
     alerts.register(bp)

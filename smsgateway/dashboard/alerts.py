@@ -166,7 +166,8 @@ def _compose(draft: Draft, status: int = 200) -> ResponseReturnValue:
 def alert_list() -> ResponseReturnValue:
     """Past and running alerts, newest first, with their delivery rate."""
     db = get_session()
-    rows = [(b, broadcasts.progress(db, b.id)) for b in alerts.alerts_of(db, cooperative_ids())]
+    rows = [(b, broadcasts.progress(db, b.id))
+            for b in alerts.alerts_of(db, [current_cooperative().id])]
     return render_template("dashboard/alerts.html", rows=rows)
 
 
@@ -223,6 +224,9 @@ def alert_send() -> ResponseReturnValue:
     draft = read_draft(request.form, set(_groups()))
     if draft.errors:
         return _compose(draft, 400)
+    if g.coordinator is None:
+        draft.errors.append("no_membership")
+        return _compose(draft, 403)
     db = get_session()
     outcome = alerts.start_alert(
         db, g.coordinator, draft.texts, urgent=draft.urgent, channel=Channel.WEB,
@@ -310,7 +314,7 @@ def alert_cancel(broadcast_id: int) -> ResponseReturnValue:
                                view=progress_view(broadcast))
     db = get_session()
     outcome = alerts.cancel_alert(db, broadcast.id, channel=Channel.WEB, actor=g.coordinator,
-                                  cooperative_ids=cooperative_ids())
+                                  actor_label=g.account.label, cooperative_ids=cooperative_ids())
     db.commit()
     if outcome.ok:
         flash(t("alert_cancelled_done", id=broadcast.id, dropped=outcome.params["dropped"]),

@@ -1,6 +1,8 @@
 """Signing in to the dashboard, and the CSRF token every dashboard form carries.
 
-Coordinators sign in with their phone and a password (not their 4-digit PIN). Every form
+Accounts (administrators and coordinators) sign in with their phone and a password (not a
+4-digit PIN). ``g.account`` is the signed-in account; ``g.coordinator`` her membership, through
+which she decides, when she has one; :func:`visible_cooperative_ids` what she may see. Every form
 carries the session's CSRF token; repeated failed sign-ins lock (see :mod:`.lockout`).
 """
 
@@ -28,13 +30,13 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from ..db import get_session
-from ..models import Member, Role
+from ..models import Account
 from ..phones import try_normalize
 from ..redisconn import get_redis
 from ..security import check_password
+from ..services import accounts
 from . import i18n, lockout
 from .i18n import t
 
@@ -44,11 +46,11 @@ SESSION_MAX_AGE = 12 * 3600
 
 
 def register(bp: Blueprint) -> None:
-    """Attach sign-in, sign-out, the CSRF check and the signed-in coordinator to ``bp``."""
+    """Attach sign-in, sign-out, the CSRF check and the signed-in account to ``bp``."""
     bp.record_once(_cookie_policy)
     bp.app_context_processor(_inject)
     bp.before_app_request(_check_csrf)
-    bp.before_app_request(_load_coordinator)
+    bp.before_app_request(_load_account)
     bp.add_url_rule("/dashboard/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/dashboard/logout", view_func=logout, methods=["POST"])
     bp.add_url_rule("/", view_func=index, methods=["GET"])
@@ -84,17 +86,39 @@ def _check_csrf() -> None:
             abort(400, "jeton CSRF invalide")
 
 
-def _load_coordinator() -> None:
+def _load_account() -> None:
+    g.account = None
     g.coordinator = None
-    if request.path.startswith("/dashboard") and "member_id" in session:
+    if request.path.startswith("/dashboard") and "account_id" in session:
         if time.time() - session.get("signed_in_at", 0) > SESSION_MAX_AGE:
-            session.pop("member_id", None)
+            session.pop("account_id", None)
             flash(t("session_expired"), "error")
         else:
-            member = get_session().get(Member, session["member_id"])
-            if member is not None and member.active and member.role == Role.COORDINATOR:
-                g.coordinator = member
+            account = get_session().get(Account, session["account_id"])
+            if account is not None and account.active:
+                g.account = account
+                member = account.member
+                if member is not None and member.active and member.is_coordinator:
+                    g.coordinator = member
     i18n.pick_language()
+
+
+def visible_cooperative_ids() -> set[int]:
+    """The cooperatives the signed-in account may see (none when signed out)."""
+    return accounts.visible_cooperative_ids(get_session(), g.get("account"))
+
+
+def current_cooperative_id() -> int | None:
+    """The cooperative the page shows: the coordinator's own, or the one an administrator
+    picked with ``?coop=`` or the switch (the first she may see otherwise); None when she sees none."""
+    visible = visible_cooperative_ids()
+    account = g.get("account")
+    if account is not None and not account.is_administrator:
+        return account.cooperative_id if account.cooperative_id in visible else None
+    for wanted in (request.args.get("coop", type=int), session.get("coop")):
+        if wanted in visible:
+            return wanted
+    return min(visible) if visible else None
 
 
 def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -102,23 +126,15 @@ def login_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., Re
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        if g.coordinator is None:
+        if g.account is None:
             return redirect(url_for("dashboard.login"))
         return view(*args, **kwargs)
 
     return wrapper
 
 
-def _find_coordinator(phone: str) -> Member | None:
-    return get_session().scalar(
-        select(Member).where(Member.phone == phone, Member.role == Role.COORDINATOR,
-                             Member.active.is_(True), Member.password_hash.is_not(None))
-        .order_by(Member.id).limit(1)
-    )
-
-
 def login() -> ResponseReturnValue:
-    """Sign in with a coordinator's phone and password."""
+    """Sign in with an account's phone and password."""
     if request.method == "GET":
         return render_template("dashboard/login.html", phone="")
     raw_phone = request.form.get("phone", "")
@@ -132,8 +148,8 @@ def login() -> ResponseReturnValue:
         current_app.logger.warning("dashboard sign-in refused: locked (%s)", address)
         return render_template("dashboard/login.html", phone=raw_phone,
                                error="login_locked"), 429
-    member = _find_coordinator(phone) if phone else None
-    if member is None or not check_password(member.password_hash, password):
+    found = accounts.find_account(get_session(), phone) if phone else None
+    if found is None or not check_password(found.password_hash, password):
         return render_template("dashboard/login.html", phone=raw_phone,
                                error="login_wrong"), 401
     lockout.succeeded(client, account, address)
@@ -142,7 +158,7 @@ def login() -> ResponseReturnValue:
     # A new session on sign-in (no fixation); it expires after a while without use
     # (PERMANENT_SESSION_LIFETIME) and in any case SESSION_MAX_AGE after signing in.
     session.permanent = True
-    session["member_id"] = member.id
+    session["account_id"] = found.id
     session["signed_in_at"] = int(time.time())
     if chosen:
         session["lang"] = chosen

@@ -15,7 +15,7 @@ from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundM
 from ..redisconn import get_redis
 from ..services import deliveries, orders, stock
 from ..services.outcome import Outcome, queue_notices
-from .auth import login_required
+from .auth import current_cooperative_id, login_required
 from .formatting import money as _money
 from .formatting import number as _quantity
 from .i18n import language, t, word
@@ -32,8 +32,8 @@ SAID = {
 def overview() -> ResponseReturnValue:
     """Stock, pending orders and deliveries, recent messages."""
     db = get_session()
-    coordinator: Member = g.coordinator
-    coop_id = coordinator.cooperative_id
+    coordinator: Member | None = g.coordinator
+    coop_id = current_cooperative_id() or 0
     levels = stock.stock_levels(db, coop_id)
     products = list(db.scalars(
         select(Product).where(Product.cooperative_id == coop_id).order_by(Product.code)))
@@ -86,6 +86,10 @@ def _commit(outcome: Outcome) -> None:
 
 def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision: str,
             yes: str) -> ResponseReturnValue:
+    if g.coordinator is None:
+        # Decisions are a coordinator's, through her membership of the cooperative.
+        flash(t("no_membership"), "error")
+        return redirect(url_for("dashboard.overview"))
     outcome = decide(get_session(), subject_id, g.coordinator, decision == yes, Channel.WEB)
     subject = outcome.subject
     values: dict[str, object] = {"id": subject.id if subject is not None else subject_id}
@@ -112,6 +116,9 @@ def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
 @login_required
 def adjust_stock() -> ResponseReturnValue:
     """Add or remove stock with a reason (an inventory count, a loss, a sample)."""
+    if g.coordinator is None:
+        flash(t("no_membership"), "error")
+        return redirect(url_for("dashboard.overview"))
     try:
         quantity = Decimal(request.form.get("quantity", "").strip().replace(",", "."))
     except InvalidOperation:

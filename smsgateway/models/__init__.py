@@ -1,5 +1,6 @@
 """The records the gateway keeps, grouped by domain."""
 
+from .accounts import Account, AccountRole
 from .audit import AuditLog
 from .coop import Cooperative, Group, Language, Member, Product, Role, member_groups
 from .governance import JoinRequest, JoinRequestStatus, Resolution, Vote
@@ -26,6 +27,8 @@ from .stock import (
 
 __all__ = [
     "OPTED_OUT_REASON",
+    "Account",
+    "AccountRole",
     "AuditLog",
     "Broadcast",
     "BroadcastStatus",

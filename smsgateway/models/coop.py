@@ -85,8 +85,6 @@ class Member(Base):
     language: Mapped[Language] = mapped_column(str_enum(Language, "language"), default=Language.FR)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.MEMBER)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
-    # Coordinators who use the web dashboard sign in with a password, not their 4-digit PIN.
-    password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     opted_out: Mapped[bool] = mapped_column(default=False, index=True)
     opted_out_at: Mapped[datetime | None]
