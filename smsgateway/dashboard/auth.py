@@ -110,7 +110,7 @@ def visible_cooperative_ids() -> set[int]:
 
 def current_cooperative_id() -> int | None:
     """The cooperative the page shows: the coordinator's own, or the one an administrator
-    picked with ``?coop=`` or the switch (the first she may see otherwise); None when she sees none."""
+    picked (``?coop=``, else the switch, else the first); None when she sees none."""
     visible = visible_cooperative_ids()
     account = g.get("account")
     if account is not None and not account.is_administrator:
