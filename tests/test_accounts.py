@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dashboard_support import login as _login
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +14,7 @@ from smsgateway.models import Account, AuditLog, Cooperative, Member, Role
 from smsgateway.security import check_password
 from smsgateway.services import accounts
 from smsgateway.services.accounts import actor_for, create_account, operator
+from tests.test_dashboard import _login
 
 ADMIN_PHONE = "+212611000001"
 OTHER_COORDINATOR = "+212611000002"

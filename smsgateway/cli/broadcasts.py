@@ -21,10 +21,10 @@ from menus.languages import LANGUAGES
 from menus.numbers import money
 
 from .. import broadcasts
-from ..services import alerts
 from ..db import get_db, utcnow
 from ..models import Cooperative
 from ..redisconn import get_redis
+from ..services import alerts
 from .members_import import import_members
 
 
