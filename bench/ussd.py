@@ -53,7 +53,7 @@ def prepare(instance: Path, members: int) -> dict[str, str]:
 from smsgateway import create_app
 from smsgateway.db import get_db
 from smsgateway.migrate import upgrade
-from smsgateway.models import Member
+from smsgateway.models import Member, PhoneCredential
 from smsgateway.redisconn import get_redis_handle
 from smsgateway.seed import seed_demo
 app = create_app()
@@ -61,9 +61,11 @@ with app.app_context():
     upgrade(get_db())
     with get_db().session() as s:
         coop = seed_demo(s, app.config["SETTINGS"].defaults.region)
-        pin = s.query(Member).first().pin_hash
+        pin = s.query(PhoneCredential).first().pin_hash
         s.add_all([Member(cooperative_id=coop.id, phone=f"+2126{{10000000 + i}}", name=f"M{{i}}",
-                          language=("fr", "ar", "zgh", "en")[i % 4], pin_hash=pin)
+                          language=("fr", "ar", "zgh", "en")[i % 4])
+                   for i in range({members})])
+        s.add_all([PhoneCredential(phone=f"+2126{{10000000 + i}}", pin_hash=pin)
                    for i in range({members})])
     print(get_redis_handle().kind, flush=True)
 """

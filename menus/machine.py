@@ -16,7 +16,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict
 
 from .languages import FALLBACK
-from .model import MEMBER, RESUME_TARGET, Menu, Screen
+from .model import (
+    HAS_PIN,
+    MEMBER,
+    PIN_RETURN,
+    RESUME_TARGET,
+    RETURN_TARGET,
+    SECRET_KINDS,
+    Menu,
+    Screen,
+)
 from .numbers import plain
 from .paging import paginate
 
@@ -58,6 +67,7 @@ class State(TypedDict):
 
 _QUANTITY_RE = re.compile(r"^[0-9]{1,7}([.,#][0-9]{1,3})?$")
 _PIN_RE = re.compile(r"^[0-9]{4}$")
+_CODE_RE = re.compile(r"^[0-9]{6}$")
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,14 @@ def _goto(menu: Menu, state: State, target: str) -> None:
         state.update(loaded=False, page=0, notice=None, pending=None)
         return
     state.pop("resume", None)
+    if target == RETURN_TARGET:
+        target = state["vars"].pop(PIN_RETURN, None) or state["home"]
+    screen = menu.screens.get(target)
+    if (menu.pin_setup and screen is not None and screen.kind == "pin"
+            and state["vars"].get(HAS_PIN) is False):
+        # She has no PIN yet: she chooses it (with her one-time code) first, then comes back.
+        state["vars"][PIN_RETURN] = target
+        target = menu.pin_setup
     if target == RESUME_TARGET or target == state["home"]:
         state["stack"] = []
         target = state["home"]
@@ -241,9 +259,11 @@ def _choose_item(menu: Menu, state: State, screen: Screen, value: str) -> Step:
 def _take_input(menu: Menu, state: State, screen: Screen, value: str) -> Step:
     if not value:
         return Step(_notice(state, "empty_input"))
-    if screen.kind == "pin":
-        if not _PIN_RE.match(value):
-            return Step(_notice(state, "bad_pin_format"))
+    if screen.kind in SECRET_KINDS:
+        pattern, problem = (_CODE_RE, "bad_code_format") if screen.kind == "code" else (
+            _PIN_RE, "bad_pin_format")
+        if not pattern.match(value):
+            return Step(_notice(state, problem))
         return _leave(menu, state, screen, screen.goto or state["home"], screen.do, pin=value)
     # quantity: members type 2,5 or 2.5; the keypad's # stands in for a decimal point.
     if not _QUANTITY_RE.match(value):

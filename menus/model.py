@@ -22,18 +22,27 @@ from .errors import MenuError, YamlError
 from .languages import FALLBACK, LANGUAGES
 
 SCREEN_TYPES = frozenset({"menu", "list", "input", "info", "end"})
-INPUT_KINDS = frozenset({"quantity", "pin"})
+#: ``pin`` checks her PIN; ``new_pin`` takes one she chooses; ``code`` a one-time code. None
+#: of the three is ever stored in the session: each goes to its action as ``Call.pin``.
+INPUT_KINDS = frozenset({"quantity", "pin", "new_pin", "code"})
+SECRET_KINDS = frozenset({"pin", "new_pin", "code"})
 #: Screens the machine itself sends members to, so they count as reachable.
 SPECIAL_SCREENS = ("failed", "resume")
 #: A goto to this name restores the snapshot of a dropped session.
 RESUME_TARGET = "@resume"
+#: A goto to this name goes back to the PIN screen a member without a PIN was taken from.
+RETURN_TARGET = "@return"
+#: The session variable saying whether the caller has a PIN (set when she dials), and the
+#: one keeping the PIN screen to come back to once she has chosen it.
+HAS_PIN = "has_pin"
+PIN_RETURN = "pin_return"
 #: Roles with a home screen: every menu has a member home; a caller we do not know is a guest.
 MEMBER = "member"
 COORDINATOR = "coordinator"
 GUEST = "guest"
 #: Catalog messages the machine itself shows.
 NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_number",
-                "too_small", "too_big", "bad_pin_format", "error")
+                "too_small", "too_big", "bad_pin_format", "bad_code_format", "error")
 DEFAULT_PATH = Path(__file__).with_name("cooperative.yaml")
 _FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -80,6 +89,8 @@ class Menu:
     homes: Mapping[str, str]
     catalog: Catalog
     screens: Mapping[str, Screen]
+    #: Where a member without a PIN goes when a screen asks for it (None: nowhere).
+    pin_setup: str | None = None
 
     def t(self, key: str, lang: str, **params: Any) -> str:
         """A catalog message in ``lang`` (falling back to French), with ``params`` filled in."""
@@ -147,7 +158,10 @@ def build_menu(raw: Any, catalog: Catalog | None = None) -> tuple[Menu | None, l
         screen = _screen(str(sid), body, languages, problems)
         if screen is not None:
             screens[screen.id] = screen
-    menu = Menu(languages, dict(homes), catalog, screens)
+    pin_setup = raw.get("pin_setup")
+    menu = Menu(languages, dict(homes), catalog, screens, pin_setup)
+    if pin_setup is not None and pin_setup not in screens:
+        problems.append(f"pin_setup: no screen '{pin_setup}'")
     problems.extend(_graph_problems(menu))
     return menu, problems
 
@@ -202,8 +216,8 @@ def _screen(sid: str, body: Any, languages: tuple[str, ...],
     store = body.get("store")
     if store is not None and not _FIELD_RE.match(str(store)):
         problems.append(f"{where}.store: not a valid name")
-    if input_kind == "pin" and store:
-        problems.append(f"{where}.store: a PIN is never stored")
+    if input_kind in SECRET_KINDS and store:
+        problems.append(f"{where}.store: a PIN is never stored, nor a code")
     empty = body.get("empty")
     return Screen(
         id=sid,
@@ -227,7 +241,7 @@ def targets(screen: Screen) -> list[str]:
     found = [o.goto for o in screen.options if o.goto]
     if screen.goto:
         found.append(screen.goto)
-    return [t for t in found if t != RESUME_TARGET]
+    return [t for t in found if t not in (RESUME_TARGET, RETURN_TARGET)]
 
 
 def _graph_problems(menu: Menu) -> list[str]:
@@ -243,7 +257,8 @@ def _graph_problems(menu: Menu) -> list[str]:
         if sid not in menu.screens:
             problems.append(f"screens.{sid}: missing (the machine sends members there)")
     seen: set[str] = set()
-    todo = [s for s in (*menu.homes.values(), *SPECIAL_SCREENS) if s in menu.screens]
+    roots = (*menu.homes.values(), *SPECIAL_SCREENS, *filter(None, [menu.pin_setup]))
+    todo = [s for s in roots if s in menu.screens]
     while todo:
         sid = todo.pop()
         if sid in seen:

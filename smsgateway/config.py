@@ -114,6 +114,8 @@ class UssdSettings(_Section):
     resume_window_seconds: int = Field(300, ge=0, le=3600)
     pin_attempts: int = Field(3, ge=1, le=10)
     pin_lockout_minutes: int = Field(15, ge=1, le=1440)
+    # How long a one-time code sent by SMS lets a member choose her PIN.
+    pin_code_hours: int = Field(72, ge=1, le=24 * 30)
 
 
 class SmsSettings(_Section):

@@ -18,6 +18,7 @@ from .models import (
     MovementReason,
     Order,
     Product,
+    ProductPrice,
     Resolution,
     Role,
 )
@@ -75,6 +76,8 @@ def seed_demo(session: Session, region: str) -> Cooperative:
     )
     session.add_all([argan, amlou])
     session.flush()
+    session.add_all([ProductPrice(product=p, member_price=p.member_price, valid_from=utcnow(),
+                                  actor_label="seed-demo") for p in (argan, amlou)])
 
     members = [
         add_member(session, coop, phone, name=name, language=lang, role=role, pin=DEMO_PIN,

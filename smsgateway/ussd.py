@@ -16,11 +16,11 @@ from handlers.base import UssdIn, UssdOut
 from menus import machine
 from menus.catalog import all_languages
 from menus.machine import COOP, ME
-from menus.model import GUEST, Menu, cached_menu
+from menus.model import GUEST, HAS_PIN, Menu, cached_menu
 
 from . import actions, sessions
 from .config import Settings
-from .models import Member
+from .models import Member, PhoneCredential
 from .phones import normalize_phone
 from .sessions import Verdict
 
@@ -35,7 +35,9 @@ UNAVAILABLE = all_languages("unavailable")
 
 # Built once: it runs on the first hop of every session.
 _MEMBER_BY_PHONE = (
-    select(Member.id, Member.cooperative_id, Member.name, Member.role, Member.language)
+    select(Member.id, Member.cooperative_id, Member.name, Member.role, Member.language,
+           PhoneCredential.pin_hash.is_not(None).label("has_pin"))
+    .outerjoin(PhoneCredential, PhoneCredential.phone == Member.phone)
     .where(Member.phone == bindparam("phone"), Member.active.is_(True))
     .order_by(Member.id).limit(1)
 )
@@ -60,7 +62,7 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
     state = machine.new_state(
         menu, role=str(member.role), lang=str(member.language),
         vars={"name": (member.name or "").split(" ")[0], ME: member.id,
-              COOP: member.cooperative_id})
+              COOP: member.cooperative_id, HAS_PIN: bool(member.has_pin)})
     # A dial string (non-empty first text) says where she wants to go: no offer then.
     if not text and snapshot is not None and snapshot.get("vars", {}).get(ME) == member.id:
         if _usable(menu, snapshot) and machine.resumable(snapshot):

@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from smsgateway.db import get_db
 from smsgateway.migrate import alembic_config
-from smsgateway.models import Account, Cooperative, Member, Order, OrderStatus, Product, Role
+from smsgateway.models import (
+    Account,
+    Cooperative,
+    Member,
+    Order,
+    OrderStatus,
+    PhoneCredential,
+    Product,
+    Role,
+)
 from smsgateway.security import check_password, check_pin
 from smsgateway.seed import DEMO_PASSWORD
 from smsgateway.services.stock import stock_level
@@ -41,7 +50,8 @@ def test_seed_demo_builds_the_demo_cooperative(runner: FlaskCliRunner, session: 
         "+212600000003": (Role.MEMBER, "zgh"),
         "+212600000004": (Role.MEMBER, "fr"),
     }
-    assert all(check_pin(m.pin_hash, "1234") for m in people.values())
+    assert all(check_pin(session.get(PhoneCredential, phone).pin_hash, "1234")
+               for phone in people)
     account = session.scalars(select(Account)).one()
     assert account.member == people["+212600000001"] and account.cooperative == coop
     assert check_password(account.password_hash, DEMO_PASSWORD)

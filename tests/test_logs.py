@@ -155,10 +155,9 @@ def test_request_id_travels_from_the_webhook_to_the_worker(
 def test_no_pin_in_any_log_line_during_a_ussd_pin_entry(
     client: FlaskClient, demo: Any, session: Session, log_lines: Lines, run_jobs: Any
 ) -> None:
-    from smsgateway.models import Member
+    from smsgateway.services.pins import change_pin
 
-    member = session.query(Member).filter_by(phone=AICHA).one()
-    member.pin_hash = hash_pin("8642")
+    change_pin(session, AICHA, hash_pin("8642"))
     session.commit()
     client.environ_base["HTTP_X_REQUEST_ID"] = "req-ussd-pin-1"
     phone = Phone(client, AICHA)

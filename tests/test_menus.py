@@ -175,7 +175,7 @@ def test_cumulative_text_is_classified(previous: str | None, text: str,
 def test_menus_check_command(runner: FlaskCliRunner, tmp_path: Path) -> None:
     result = runner.invoke(args=["menus", "check"])
     assert result.exit_code == 0, result.output
-    assert "34 screens, 4 languages" in result.output
+    assert f"{len(load_menu().screens)} screens, 4 languages" in result.output
     broken = tmp_path / "menu.yaml"
     broken.write_text(yaml.safe_dump(_broken(BROKEN["dangling-goto"][0]), allow_unicode=True))
     result = runner.invoke(args=["menus", "check", "--path", str(broken)])

@@ -101,6 +101,13 @@ def test_upgrade_keeps_every_row_and_moves_the_password_to_an_account(
     assert account[:4] == (coordinator["phone"], "coordinator", coordinator["cooperative_id"],
                            coordinator["id"])
     assert check_password(account.password_hash, "argan-demo")
+    with old_database.engine.connect() as conn:
+        pins = dict(conn.execute(sa.text("SELECT phone, pin_hash FROM phone_credentials")).all())
+        prices = conn.execute(sa.text(
+            "SELECT product_id, member_price FROM product_prices ORDER BY product_id")).all()
+    assert pins == {m["phone"]: m["pin_hash"] for m in SEEDED["members"]}
+    assert [(p, float(v)) for p, v in prices] == [
+        (p["id"], float(p["member_price"])) for p in SEEDED["products"]]
 
 
 def test_downgrade_gives_the_password_back_to_the_membership(old_database: Database) -> None:
@@ -111,5 +118,7 @@ def test_downgrade_gives_the_password_back_to_the_membership(old_database: Datab
         assert _count(old_database, table) == len(SEEDED[table]), table
     with old_database.engine.connect() as conn:
         hashes = dict(conn.execute(sa.text("SELECT phone, password_hash FROM members")).all())
+        pins = dict(conn.execute(sa.text("SELECT phone, pin_hash FROM members")).all())
     assert check_password(hashes["+212600000001"], "argan-demo")
+    assert pins == {m["phone"]: m["pin_hash"] for m in SEEDED["members"]}
     assert [p for p, h in hashes.items() if h] == ["+212600000001"]

@@ -21,6 +21,7 @@ from smsgateway.models import (
     MovementReason,
     Order,
     OrderStatus,
+    PhoneCredential,
     Product,
     StockMovement,
 )
@@ -115,12 +116,12 @@ def test_pin_is_never_stored_in_clear(session: Session) -> None:
     coop, _ = _coop(session)
     member = members.add_member(session, coop, "0612345678", region="MA", pin="4821")
     session.commit()
-    stored = session.execute(select(Member.pin_hash)).scalar_one()
+    stored = session.execute(select(PhoneCredential.pin_hash)).scalar_one()
     assert "4821" not in stored
     again = members.add_member(session, coop, "0712345678", region="MA", pin="4821")
-    assert stored != again.pin_hash
-    assert check_pin(member.pin_hash, "4821")
-    assert not check_pin(member.pin_hash, "4822")
+    assert stored != session.get(PhoneCredential, again.phone).pin_hash
+    assert check_pin(session.get(PhoneCredential, member.phone).pin_hash, "4821")
+    assert not check_pin(stored, "4822")
     assert not check_pin(None, "4821")
     with pytest.raises(ValueError):
         members.add_member(session, coop, "0698765432", region="MA", pin="12a4")

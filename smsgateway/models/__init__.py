@@ -2,7 +2,17 @@
 
 from .accounts import Account, AccountRole
 from .audit import AuditLog
-from .coop import Cooperative, Group, Language, Member, Product, Role, member_groups
+from .coop import (
+    Cooperative,
+    Group,
+    Language,
+    Member,
+    Product,
+    ProductPrice,
+    Role,
+    member_groups,
+)
+from .credentials import PhoneCredential
 from .governance import JoinRequest, JoinRequestStatus, Resolution, Vote
 from .messaging import (
     OPTED_OUT_REASON,
@@ -50,7 +60,9 @@ __all__ = [
     "OutboundMessage",
     "OutboundStatus",
     "Payment",
+    "PhoneCredential",
     "Product",
+    "ProductPrice",
     "Resolution",
     "Role",
     "StockMovement",

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 Language = enum.StrEnum("Language", [(code.upper(), code) for code in LANGUAGES])
 
 
+DEFAULT_TIMEZONE = "Africa/Casablanca"
+
+
 class Role(enum.StrEnum):
     MEMBER = "member"
     COORDINATOR = "coordinator"
@@ -39,6 +42,12 @@ class Cooperative(Base):
     default_language: Mapped[Language] = mapped_column(
         str_enum(Language, "language"), default=Language.FR
     )
+    # Where its members live: what "today" and a vote's closing time mean for them.
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    # Its own USSD service code or extension ("*384*77#", "77"); NULL: it shares the code.
+    ussd_code: Mapped[str | None] = mapped_column(String(30), unique=True)
+    # The SMS sender members see (an alphanumeric sender of up to 11 characters).
+    sender_name: Mapped[str | None] = mapped_column(String(11))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[Member]] = relationship(back_populates="cooperative")
@@ -84,7 +93,6 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[Language] = mapped_column(str_enum(Language, "language"), default=Language.FR)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.MEMBER)
-    pin_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     opted_out: Mapped[bool] = mapped_column(default=False, index=True)
     opted_out_at: Mapped[datetime | None]
@@ -127,6 +135,8 @@ class Product(Base):
 
     cooperative: Mapped[Cooperative] = relationship(back_populates="products")
     movements: Mapped[list[StockMovement]] = relationship(back_populates="product")
+    prices: Mapped[list[ProductPrice]] = relationship(
+        back_populates="product", order_by="ProductPrice.valid_from")
 
     def name_in(self, language: str, fallback: str = "fr") -> str:
         """The product's name in ``language``, else the fallback language, else its code."""
@@ -134,3 +144,22 @@ class Product(Base):
 
     def __repr__(self) -> str:
         return f"<Product {self.code}>"
+
+
+class ProductPrice(Base):
+    """The member price of a product from ``valid_from`` on: rows are added, never changed.
+
+    A delivery is valued at the price in force on its date; ``Product.member_price`` is the
+    one in force now, kept for the screens that show it.
+    """
+
+    __tablename__ = "product_prices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    member_price: Mapped[Money]
+    valid_from: Mapped[datetime]
+    actor_label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="prices")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
 from .coop import Cooperative, Member
-from .types import JsonDict, str_enum
+from .types import JsonDict, JsonList, str_enum
 
 
 class Resolution(Base):
@@ -26,6 +26,13 @@ class Resolution(Base):
     choices: Mapped[JsonDict]
     opens_at: Mapped[datetime] = mapped_column(default=utcnow)
     closes_at: Mapped[datetime]
+    # Who may vote: members of these groups (names); empty, every active member.
+    voter_groups: Mapped[JsonList]
+    # The turnout needed for the result to count, in percent of those who may vote (0: none).
+    quorum_percent: Mapped[int] = mapped_column(default=0)
+    # When the results went out to the members by SMS (NULL until then).
+    results_sent_at: Mapped[datetime | None]
+    created_by_label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     cooperative: Mapped[Cooperative] = relationship()

@@ -15,6 +15,8 @@ Quantity = Annotated[Decimal, mapped_column(Numeric(14, 3))]
 Money = Annotated[Decimal, mapped_column(Numeric(14, 4))]
 #: Free-form JSON (texts per language, filters, provider payloads).
 JsonDict = Annotated[dict[str, Any], mapped_column(JSON, default=dict)]
+#: A JSON list (group names).
+JsonList = Annotated[list[Any], mapped_column(JSON, default=list)]
 
 
 def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:

@@ -12,6 +12,7 @@ from ..exceptions import InvalidTransition
 from ..models import Channel, Delivery, DeliveryStatus, Member, MovementReason, Payment, Product
 from . import audit
 from .outcome import Money, Notice, Outcome, Phrase, attempt, refused
+from .products import price_on
 from .stock import move_stock
 
 #: The largest delivery a member may record, whatever the channel: more is a typing slip (an
@@ -121,9 +122,11 @@ def _decide(session: Session, delivery: Delivery, status: DeliveryStatus, actor:
 
 def accept_delivery(session: Session, delivery: Delivery, actor: Member,
                     channel: Channel) -> Delivery:
-    """Accept a pending delivery: it enters the stock and the member is owed its price."""
+    """Accept a pending delivery: it enters the stock and the member is owed the price in
+    force on the day she recorded it."""
     product = delivery.product
-    _decide(session, delivery, DeliveryStatus.ACCEPTED, actor, unit_price=product.member_price)
+    _decide(session, delivery, DeliveryStatus.ACCEPTED, actor,
+            unit_price=price_on(session, product, delivery.created_at))
     movement = move_stock(
         session, product, delivery.quantity, MovementReason.DELIVERY, channel=channel,
         actor=actor, reference=f"delivery:{delivery.id}",

@@ -11,7 +11,7 @@ from ..db import utcnow
 from ..models import Cooperative, Group, Language, Member, Role
 from ..phones import normalize_phone
 from ..security import hash_pin
-from . import audit
+from . import audit, pins
 
 
 def add_member(
@@ -33,10 +33,12 @@ def add_member(
         name=name,
         language=Language(language or cooperative.default_language),
         role=Role(role),
-        pin_hash=hash_pin(pin) if pin else None,
     )
     session.add(member)
     session.flush()
+    if pin:
+        # Demo data and tests: a PIN set directly (members choose theirs with a code).
+        pins.change_pin(session, member.phone, hash_pin(pin))
     member.groups = [ensure_group(session, cooperative, g) for g in groups]
     session.flush()
     return member

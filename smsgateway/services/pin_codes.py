@@ -1,0 +1,88 @@
+"""A coordinator gives a member a one-time code by SMS; the member chooses her PIN with it.
+
+The code is shown to nobody but the member: it goes out in one SMS, is kept as a hash, and
+no log, CSV or audit row holds it. A reset after a lockout clears the PIN and the lockout,
+then sends a new code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import outbox
+from ..db import utcnow
+from ..exceptions import Refused
+from ..models import Member, MessageKind, OutboundMessage, PhoneCredential
+from ..phones import try_normalize
+from ..security import generate_code, hash_code, hash_pin, is_valid_pin, is_weak_pin
+from . import pins
+from .accounts import Actor, record, require_cooperative
+from .outcome import render
+
+
+def find_member(session: Session, actor: Actor, cooperative_id: int, phone: str,
+                region: str) -> Member:
+    """The cooperative's member with that phone (the actor must manage the cooperative)."""
+    require_cooperative(session, actor, cooperative_id)
+    e164 = try_normalize(phone, region)
+    if e164 is None:
+        raise Refused("phone", f"not a phone number: {phone!r}")
+    member = session.scalar(select(Member).where(Member.cooperative_id == cooperative_id,
+                                                 Member.phone == e164))
+    if member is None:
+        raise Refused("phone", f"{e164} is not a member of this cooperative")
+    if not member.active:
+        raise Refused("phone", f"{e164} is deactivated")
+    return member
+
+
+def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
+               service_code: str, reset: bool = False) -> OutboundMessage:
+    """Give the member's phone a new one-time code and queue the SMS that carries it.
+
+    ``reset``: also forget her PIN (she forgot it, or it was locked). The caller commits,
+    then sends the returned message. An earlier code stops working.
+    """
+    require_cooperative(session, actor, member.cooperative_id)
+    found = pins.credential(session, member.phone)
+    if found is None:
+        found = PhoneCredential(phone=member.phone)
+        session.add(found)
+    if found.pin_hash and not reset:
+        raise Refused("phone", f"{member.phone} has a PIN already; use pins reset")
+    code = generate_code()
+    now = utcnow()
+    found.code_hash, found.code_issued_at = hash_code(code), now
+    found.code_expires_at, found.code_used_at = now + timedelta(hours=hours), None
+    if reset:
+        found.pin_hash = found.pin_set_at = None
+    session.flush()
+    record(session, actor, "pin.reset" if reset else "pin.code_issued", "member", member.id,
+           member.cooperative_id, hours=hours)
+    text = render("pin_code_sms", str(member.language),
+                  {"code": code, "hours": hours, "service_code": service_code})
+    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
+                      member_id=member.id)
+
+
+def clear_lockout(client: redis.Redis, member: Member) -> None:
+    """Let the member try again at once (after a reset)."""
+    pins.clear_lockout(client, member.phone)
+
+
+def new_pin_problem(pin: str) -> str | None:
+    """Why a member may not choose ``pin`` (a catalog key), or None."""
+    if not is_valid_pin(pin):
+        return "bad_pin_format"
+    if is_weak_pin(pin):
+        return "pin_too_easy"
+    return None
+
+
+def pending_pin_hash(pin: str) -> str:
+    """The first typing of a new PIN, kept hashed in the session until she types it again."""
+    return hash_pin(pin)
