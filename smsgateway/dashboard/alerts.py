@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -40,7 +39,7 @@ from ..models import Broadcast, BroadcastStatus, Channel, Group, Role
 from ..redisconn import get_redis
 from ..services import alerts
 from .auth import login_required
-from .formatting import localtime
+from .formatting import localtime, zone
 from .formatting import money as _money
 from .i18n import language, t
 from .scope import cooperative_ids, current_cooperative
@@ -87,8 +86,7 @@ class Draft:
         """When she asked it to go (UTC), None for now."""
         if self.mode != "later" or not self.at:
             return None
-        zone = ZoneInfo(current_app.config["SETTINGS"].defaults.timezone)
-        return datetime.fromisoformat(self.at).replace(tzinfo=zone).astimezone(UTC)
+        return datetime.fromisoformat(self.at).replace(tzinfo=zone()).astimezone(UTC)
 
     def expires_at(self) -> datetime:
         """When an alert not sent yet becomes stale."""

@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, g
 
 from menus import numbers
 
+from ..db import get_session
+from ..models import Cooperative
+from .auth import current_cooperative_id
 from .i18n import language
 
 #: Day first, 24-hour clock: how Morocco writes a date in all three languages.
@@ -31,11 +34,20 @@ def money(value: Decimal | int | str) -> str:
     return numbers.money(value, language(), current_app.config["SETTINGS"].defaults.currency)
 
 
+def zone() -> ZoneInfo:
+    """The time zone of the cooperative the page shows (the configured one otherwise)."""
+    if "zone" not in g:
+        name = current_app.config["SETTINGS"].defaults.timezone
+        coop_id = current_cooperative_id() if g.get("account") is not None else None
+        coop = get_session().get(Cooperative, coop_id) if coop_id is not None else None
+        g.zone = ZoneInfo(getattr(coop, "timezone", None) or name)
+    return g.zone
+
+
 def local(value: datetime) -> datetime:
     """A stored time (naive UTC) in the cooperative's time zone."""
-    zone = ZoneInfo(current_app.config["SETTINGS"].defaults.timezone)
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(zone)
+    return aware.astimezone(zone())
 
 
 def localtime(value: datetime | None, fmt: str = TIME_FORMAT) -> str:
