@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import alerts, auth, formatting, i18n, scope, views
+from . import alerts, auth, formatting, i18n, members, scope, views
 
 #: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
 NAV_PAGES: list[tuple[str, str, str]] = [
     ("dashboard.overview", "nav_home", "dashboard.overview"),
     ("dashboard.alert_list", "nav_alerts", "dashboard.alert"),
+    ("dashboard.member_list", "nav_members", "dashboard.member"),
 ]
 
 
@@ -23,5 +24,6 @@ def init_app(app: Flask) -> None:
     formatting.register(bp)
     views.register(bp)
     alerts.register(bp)
+    members.register(bp)
     bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)
