@@ -208,3 +208,25 @@ def test_logout(signed_in: FlaskClient) -> None:
     page = _post(signed_in, "/dashboard/logout")
     assert "Déconnexion réussie." in page
     assert signed_in.get("/dashboard").status_code == 302
+
+
+def test_home_shows_counts_waiting_items_charts_and_last_alerts(
+    signed_in: FlaskClient, session: Session, demo: Any
+) -> None:
+    from smsgateway.services.joins import request_join
+
+    khadija = session.scalar(select(Member).where(Member.phone == "+212600000002"))
+    amlou = session.scalar(select(Product).where(Product.code == "AMLOU"))
+    record_delivery(session, khadija, amlou, Decimal("5"), Channel.USSD)
+    request_join(session, demo, "0677777777", Channel.USSD, "MA")
+    khadija.opted_out = True
+    session.commit()
+    page = signed_in.get("/dashboard").get_data(as_text=True)
+    assert '<li id="fig-active"><b>4</b>' in page and '<li id="fig-opted-out"><b>1</b>' in page
+    for tile in ("fig-orders", "fig-deliveries", "fig-joins"):
+        assert f'<li id="{tile}"><a href=' in page and f'id="{tile}"><a' in page
+    assert page.count("<b>1</b> ") >= 3  # one order, one delivery, one join request
+    for chart in ("chart-deliveries", "chart-messages", "chart-rate"):
+        assert f'id="{chart}"' in page
+    assert page.count("<rect ") == 8 + 14 + 14
+    assert "Aucune alerte envoyée." in page

@@ -43,7 +43,7 @@ LAYOUT_JS = """() => {
   for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect();
     if (r.width > 0 && (r.right > width + 1 || r.left < -1))
-      wide.push(`${el.tagName}#${el.id}.${el.className} ${Math.round(r.left)}..${Math.round(r.right)}`);
+      wide.push(`${el.tagName}#${el.id} ${Math.round(r.left)}..${Math.round(r.right)}`);
   }
   return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8),
           dir: document.documentElement.dir, lang: document.documentElement.lang};

@@ -9,11 +9,11 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from .. import outbox
-from ..db import get_session
+from .. import broadcasts, outbox
+from ..db import get_session, utcnow
 from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundMessage, Product
 from ..redisconn import get_redis
-from ..services import deliveries, orders, stock
+from ..services import alerts, deliveries, figures, orders, stock
 from ..services.outcome import Outcome, queue_notices
 from .auth import current_cooperative_id, login_required
 from .formatting import money as _money
@@ -44,8 +44,10 @@ def overview() -> ResponseReturnValue:
     outbound = list(db.scalars(
         select(OutboundMessage).where(OutboundMessage.to_phone.in_(member_phones))
         .order_by(OutboundMessage.id.desc()).limit(RECENT_MESSAGES)))
+    last = [(b, broadcasts.progress(db, b.id)) for b in alerts.alerts_of(db, [coop_id], 3)]
     return render_template(
-        "dashboard/overview.html", coordinator=coordinator, products=products, levels=levels,
+        "dashboard/overview.html", figures=figures.cooperative_figures(db, coop_id, utcnow()),
+        last_alerts=last, coordinator=coordinator, products=products, levels=levels,
         orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
         deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
         inbound=inbound, outbound=outbound,
