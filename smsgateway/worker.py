@@ -50,6 +50,7 @@ class GatewayWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         """RQ's housekeeping, then the sweep and stalled fan-outs (at start and every interval)."""
         from .broadcasts.fanout import resume_stalled
+        from .services.resolutions import send_due_results
         from .sweep import sweep
 
         # A worker starting (after a crash, say) sweeps at once; later, one worker per interval.
@@ -61,6 +62,9 @@ class GatewayWorker(SimpleWorker):
                 sweep(settings, redis, db, lock_seconds=lock)
                 resume_stalled(redis, db)
                 reconcile.sweep()  # messages of unknown fate whose settle job Redis lost
+                with db.session() as session:
+                    # Resolutions that closed at their time: their results go out once.
+                    send_due_results(session, redis)
         except Exception:  # noqa: BLE001 - housekeeping must not stop the worker (DB/Redis down)
             self.log.exception("maintenance failed; trying again in %ss", MAINTENANCE_SECONDS)
 

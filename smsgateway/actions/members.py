@@ -110,7 +110,8 @@ def record_delivery(ctx: Context, call: Call) -> Result:
 def open_resolutions(ctx: Context, call: Call) -> Result:
     """Resolutions open for voting."""
     items = [{"id": r.id, "label": r.titles.get(call.lang) or r.titles.get("fr", "")}
-             for r in votes.open_resolutions(ctx.session, ctx.member.cooperative_id)]
+             for r in votes.open_resolutions(ctx.session, ctx.member.cooperative_id,
+                                             member=ctx.member)]
     return Result(items=items)
 
 

@@ -19,7 +19,9 @@ from .. import migrate
 from ..config import SECRET_KEYS, load_settings
 from ..db import get_db
 from ..exceptions import ConfigError
+from . import admin, catalog, resolutions
 from . import broadcasts as broadcast_commands
+from . import members as members_commands
 from . import menus as menus_commands
 from .simulate import simulate_command
 
@@ -154,6 +156,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(menus_commands.menus_group)
     app.cli.add_command(simulate_command)
     broadcast_commands.register(app)
+    for group in (admin.coops_group, admin.users_group, catalog.products_group,
+                  catalog.orders_group, members_commands.members_group,
+                  members_commands.pins_group, resolutions.resolutions_group):
+        app.cli.add_command(group)
 
 
 def main() -> None:

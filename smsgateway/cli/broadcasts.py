@@ -1,14 +1,12 @@
-"""CLI: ``members import``, ``broadcast send|status|list|cancel`` and ``segments``."""
+"""CLI: ``broadcast send|status|list|cancel`` and ``segments``."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -25,40 +23,12 @@ from ..db import get_db, utcnow
 from ..models import Cooperative
 from ..redisconn import get_redis
 from ..services import alerts
-from .members_import import import_members
 
 
 def register(app: Flask) -> None:
     """Attach this module's commands to the app's CLI."""
-    for command in (members, broadcast, segments_command):
+    for command in (broadcast, segments_command):
         app.cli.add_command(command)
-
-
-@click.group()
-def members() -> None:
-    """Members of a cooperative."""
-
-
-@members.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--coop", "slug", required=True, help="The cooperative's slug.")
-@with_appcontext
-def members_import(file: Path, slug: str) -> None:
-    """Import members from a CSV file: phone,name,language,role,groups (groups split by ;)."""
-    with get_db().session() as session:
-        coop = _coop(session, slug)
-        with file.open(newline="", encoding="utf-8-sig") as handle:
-            total = sum(1 for _ in handle) - 1
-            handle.seek(0)
-            with click.progressbar(length=max(total, 0), label="importing",
-                                   file=sys.stderr) as bar:
-                report = import_members(session, coop, csv.DictReader(handle),
-                                        current_app.config["SETTINGS"].defaults.region,
-                                        progress=bar.update)
-    for line, reason in report.errors:
-        click.echo(f"line {line}: {reason}", err=True)
-    click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.errors)} rejected")
 
 
 def _coop(session: object, slug: str) -> Cooperative:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..exceptions import InvalidTransition
-from ..models import Channel, Member, MovementReason, Order, OrderStatus
+from ..exceptions import InvalidTransition, Refused
+from ..models import Channel, Member, MovementReason, Order, OrderStatus, Product
+from ..phones import try_normalize
 from . import audit
+from .accounts import Actor, record, require_cooperative
 from .outcome import Money, Notice, Outcome, Phrase, attempt, refused
+from .products import money
 from .stock import move_stock
 
 
@@ -96,3 +100,39 @@ def decide_order(session: Session, order_id: int, actor: Member, confirm: bool,
     receipt = Notice(actor, "order_decided_confirmed" if confirm else "order_decided_rejected",
                      values, to_actor=True)
     return Outcome(params={**values, "outcome": outcome}, subject=order, notices=[receipt])
+
+
+def record_order(session: Session, actor: Actor, product: Product, *, buyer_name: str,
+                 quantity: Any, unit_price: Any = None, buyer_phone: str | None = None,
+                 region: str = "MA") -> Order:
+    """A buyer's order, pending until a coordinator confirms or rejects it (the caller commits).
+
+    ``unit_price`` defaults to the product's sale price.
+    """
+    require_cooperative(session, actor, product.cooperative_id)
+    buyer_name = buyer_name.strip()
+    if not buyer_name or len(buyer_name) > 200:
+        raise Refused("buyer", "a buyer's name, at most 200 characters")
+    try:
+        amount = Decimal(str(quantity).strip().replace(",", "."))
+    except InvalidOperation:
+        raise Refused("quantity", f"{quantity!r} is not a number") from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.001")):
+        raise Refused("quantity", "above zero, to the gram")
+    if amount > Decimal("1000000"):
+        raise Refused("quantity", "at most 1,000,000")
+    price = product.sale_price if unit_price is None else money(unit_price, "price")
+    phone = None
+    if buyer_phone:
+        phone = try_normalize(buyer_phone, region)
+        if phone is None:
+            raise Refused("buyer-phone", f"not a phone number: {buyer_phone!r}")
+    if not product.active:
+        raise Refused("product", f"{product.code} is no longer offered")
+    order = Order(cooperative_id=product.cooperative_id, product_id=product.id,
+                  buyer_name=buyer_name, buyer_phone=phone, quantity=amount, unit_price=price)
+    session.add(order)
+    session.flush()
+    record(session, actor, "order.record", "order", order.id, product.cooperative_id,
+           product=product.code, quantity=str(amount), unit_price=str(price), buyer=buyer_name)
+    return order

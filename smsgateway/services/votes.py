@@ -12,18 +12,21 @@ from ..db import utcnow
 from ..exceptions import InvalidTransition
 from ..models import Channel, Member, Resolution, Vote
 from . import audit
+from .resolutions import may_vote
 
 
-def open_resolutions(session: Session, cooperative_id: int,
-                     now: datetime | None = None) -> list[Resolution]:
-    """The cooperative's resolutions open for voting now, closing soonest first."""
+def open_resolutions(session: Session, cooperative_id: int, now: datetime | None = None,
+                     member: Member | None = None) -> list[Resolution]:
+    """The cooperative's resolutions open for voting now (the member's, when one is given),
+    closing soonest first."""
     now = now or utcnow()
-    return list(session.scalars(
+    found = list(session.scalars(
         select(Resolution)
         .where(Resolution.cooperative_id == cooperative_id, Resolution.opens_at <= now,
                Resolution.closes_at > now)
         .order_by(Resolution.closes_at, Resolution.id)
     ))
+    return [r for r in found if member is None or may_vote(session, r, member)]
 
 
 def current_vote(session: Session, resolution: Resolution, member: Member) -> Vote | None:
@@ -38,6 +41,8 @@ def cast_vote(session: Session, member: Member, resolution: Resolution, choice: 
     now = utcnow()
     if resolution.cooperative_id != member.cooperative_id:
         raise PermissionError("the resolution belongs to another cooperative")
+    if not may_vote(session, resolution, member):
+        raise PermissionError("the member is not among those who may vote")
     if not resolution.opens_at <= now < resolution.closes_at:
         raise InvalidTransition(f"resolution {resolution.id} is not open")
     count = len(next(iter(resolution.choices.values()), []))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..models import Channel, Delivery, DeliveryStatus, Member, Order, Product
 from ..services import deliveries, members, orders, stock
-from . import alerts, parse
+from . import alerts, parse, votes
 from .parse import Command
 from .texts import money, number, status_name, text
 
@@ -237,7 +237,7 @@ def _no(ctx: Context, _command: Command) -> str:
 #: Commands that change something (the database, or a pending alert in Redis): their message
 #: is stored before they act, and they act in a savepoint. The others only read.
 WRITING_COMMANDS = frozenset({"delivery", "order", "language", "stop", "start", "alert", "yes",
-                              "no"})
+                              "no", "vote"})
 
 #: The action of each command keyword (the parser names them; see sms/keywords.py).
 KEYWORD_ACTIONS: dict[str, Callable[[Context, Command], str]] = {
@@ -254,4 +254,5 @@ KEYWORD_ACTIONS: dict[str, Callable[[Context, Command], str]] = {
     "alert": _alert,
     "yes": _yes,
     "no": _no,
+    "vote": votes.vote,
 }

@@ -78,6 +78,12 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "TANBIH", "I3LAN",
         "ASSIWEL",
     ),
+    "vote": (
+        "VOTE", "VOTER", "VOTES",
+        "تصويت", "التصويت", "صوت",
+        "TASWIT", "SAWWT",
+        "AFRAN",
+    ),
     "yes": ("OUI", "YES", "OK", "نعم", "اه", "واخا", "WAH", "IYEH", "EYEH", "WAKHA", "IH", "YAH"),
     "no": ("NON", "NO", "لا", "لالا", "LA", "LALA", "UHU", "OHO", "ALA"),
 }
