@@ -143,3 +143,55 @@ def test_member_forms_need_their_csrf_token(signed_in: FlaskClient, session: Ses
     for path in ("/dashboard/members/import", f"/dashboard/members/{member.id}/pin-code",
                  f"/dashboard/members/{member.id}/unlock", "/dashboard/joins/1/accept"):
         assert signed_in.post(path, data={}).status_code == 400, path
+
+
+def test_add_edit_groups_deactivate_and_export(signed_in: FlaskClient, session: Session,
+                                               demo: Any) -> None:
+    page = post(signed_in, "/dashboard/members/add", phone="0655555555", name="=Salma",
+                language="en", groups="Tafraout; nouveaux")
+    assert "=Salma ajoutée." in page
+    salma = session.scalar(select(Member).where(Member.phone == "+212655555555"))
+    assert salma.language == "en" and sorted(g.name for g in salma.groups) == [
+        "Tafraout", "nouveaux"]
+    assert "Refusé" in post(signed_in, "/dashboard/members/add", phone="0655555555")
+    page = post(signed_in, f"/dashboard/members/{salma.id}", name="=Salma B", language="ar",
+                role="member", groups="nouveaux")
+    assert "Fiche de =Salma B enregistrée." in page
+    session.expire_all()
+    salma = session.get(Member, salma.id)
+    assert (salma.name, salma.language, [g.name for g in salma.groups]) == (
+        "=Salma B", "ar", ["nouveaux"])
+    assert "Désactiver =Salma B ?" in post(signed_in, f"/dashboard/members/{salma.id}/deactivate")
+    session.expire_all()
+    assert session.get(Member, salma.id).active
+    assert "est désactivée" in post(signed_in, f"/dashboard/members/{salma.id}/deactivate",
+                                    confirmed="1")
+    session.expire_all()
+    assert not session.get(Member, salma.id).active
+    export = signed_in.get("/dashboard/members/export.csv")
+    assert export.mimetype == "text/csv"
+    body = export.get_data(as_text=True)
+    assert body.startswith("\ufeffphone,name,language,role,groups,active,has_pin")
+    # A name a spreadsheet would run as a formula is written as text; phones stay phones.
+    assert "+212655555555,'=Salma B,ar,member,nouveaux,no,no" in body
+    assert "+212600000002,Khadija Oubella,ar,member" in body
+
+
+def test_another_cooperatives_member_cannot_be_edited(signed_in: FlaskClient,
+                                                      session: Session) -> None:
+    other = Cooperative(slug="autre2", name="Autre")
+    session.add(other)
+    session.flush()
+    stranger = add_member(session, other, "+212699999990", name="Stranger", region="MA")
+    session.commit()
+    assert signed_in.get(f"/dashboard/members/{stranger.id}").status_code == 404
+    csrf = token(signed_in, "/dashboard/members")
+    for path in (f"/dashboard/members/{stranger.id}",
+                 f"/dashboard/members/{stranger.id}/deactivate"):
+        assert signed_in.post(path, data={"csrf_token": csrf, "confirmed": "1",
+                                          "name": "pwned"}).status_code == 404
+    session.expire_all()
+    assert session.get(Member, stranger.id).name == "Stranger"
+    assert session.get(Member, stranger.id).active
+    assert "Stranger" not in signed_in.get("/dashboard/members/export.csv").get_data(
+        as_text=True)

@@ -1,5 +1,6 @@
-"""The Members page: search and paging, PIN state with "issue a code" and "unlock", CSV import
-with its report of rejected lines, and the join requests to accept or refuse."""
+"""The Members page: search and paging, add, edit, groups, deactivate, PIN state with "issue a
+code" and "unlock", CSV import with its report of rejected lines, CSV export, and the join
+requests to accept or refuse. Changes go through :mod:`smsgateway.services.members`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -27,9 +29,9 @@ from .. import outbox
 from ..cli.members_import import import_members
 from ..db import get_session
 from ..exceptions import Refused
-from ..models import Channel, JoinRequest, Member
+from ..models import Channel, JoinRequest, Member, Role
 from ..redisconn import get_redis
-from ..services import joins, pin_codes
+from ..services import joins, members, pin_codes
 from ..services.accounts import actor_for, record
 from ..services.outcome import queue_notices
 from .auth import login_required
@@ -138,6 +140,93 @@ def import_csv() -> ResponseReturnValue:
     return render_template("dashboard/import_report.html", report=report)
 
 
+def _actor():  # noqa: ANN202 - an accounts.Actor
+    return actor_for(g.account, Channel.WEB.value)
+
+
+def _groups_field(raw: str) -> list[str]:
+    return [name.strip()[:100] for name in raw.replace(",", ";").split(";") if name.strip()]
+
+
+@login_required
+def add() -> ResponseReturnValue:
+    """Add one member by hand."""
+    db = get_session()
+    form = request.form
+    try:
+        member = members.register_member(
+            db, _actor(), current_cooperative(), form.get("phone", "")[:40],
+            name=form.get("name", "")[:300], language=form.get("language") or None,
+            role=form.get("role", "member"), groups=_groups_field(form.get("groups", "")),
+            region=_settings().defaults.region)
+    except Refused as error:
+        db.rollback()
+        flash(t("member_refused", reason=error.message), "error")
+        return redirect(url_for("dashboard.member_list"))
+    db.commit()
+    flash(t("member_added", name=member.name or member.phone), "ok")
+    return redirect(url_for("dashboard.member_edit", member_id=member.id))
+
+
+@login_required
+def member_edit(member_id: int) -> ResponseReturnValue:
+    """Her card: name, language, role, groups; deactivate or reactivate."""
+    member = _member_or_404(member_id)
+    if request.method == "GET":
+        return render_template("dashboard/member.html", member=member,
+                               languages_all=LANGUAGES, roles=[r.value for r in Role])
+    db = get_session()
+    form = request.form
+    wanted = set(_groups_field(form.get("groups", "")))
+    current = {grp.name for grp in member.groups}
+    try:
+        members.edit_member(db, _actor(), member, name=form.get("name", "")[:300],
+                            language=form.get("language"), role=form.get("role"))
+        members.set_groups(db, _actor(), member, add=sorted(wanted - current),
+                           remove=sorted(current - wanted))
+    except Refused as error:
+        db.rollback()
+        flash(t("member_refused", reason=error.message), "error")
+        return redirect(url_for("dashboard.member_edit", member_id=member_id))
+    db.commit()
+    flash(t("member_saved", name=member.name or member.phone), "ok")
+    return redirect(url_for("dashboard.member_edit", member_id=member_id))
+
+
+@login_required
+def set_active(member_id: int, state: str) -> ResponseReturnValue:
+    """Deactivate (asked once more) or reactivate a member."""
+    member = _member_or_404(member_id)
+    if state == "deactivate" and request.form.get("confirmed") != "1":
+        return render_template("dashboard/member_deactivate.html", member=member)
+    db = get_session()
+    members.edit_member(db, _actor(), member, active=state == "activate")
+    db.commit()
+    flash(t("member_deactivated" if state == "deactivate" else "member_activated",
+            name=member.name or member.phone), "ok")
+    return redirect(url_for("dashboard.member_edit", member_id=member_id))
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet runs a cell starting with = + - @ as a formula: never from a member's name.
+    phone = value[:1] == "+" and value[1:].isdigit()
+    return "'" + value if value[:1] in ("=", "+", "-", "@") and not phone else value
+
+
+@login_required
+def export_csv() -> ResponseReturnValue:
+    """Every member of the cooperative as CSV (the import's columns; never a PIN)."""
+    coop = current_cooperative()
+    rows = members.export_rows(get_session(), _actor(), coop)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=members.CSV_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="members-{coop.slug}.csv"'})
+
+
 def _join_or_404(request_id: int) -> JoinRequest:
     found = get_session().get(JoinRequest, request_id)
     if found is None or found.cooperative_id not in cooperative_ids():
@@ -174,6 +263,12 @@ def register(bp: Blueprint) -> None:
     """Attach the Members pages to ``bp``."""
     bp.add_url_rule("/dashboard/members", view_func=member_list, methods=["GET"])
     bp.add_url_rule("/dashboard/members/import", view_func=import_csv, methods=["POST"])
+    bp.add_url_rule("/dashboard/members/export.csv", view_func=export_csv, methods=["GET"])
+    bp.add_url_rule("/dashboard/members/add", view_func=add, methods=["POST"])
+    bp.add_url_rule("/dashboard/members/<int:member_id>", view_func=member_edit,
+                    methods=["GET", "POST"])
+    bp.add_url_rule("/dashboard/members/<int:member_id>/<any(activate, deactivate):state>",
+                    view_func=set_active, methods=["POST"])
     bp.add_url_rule("/dashboard/members/<int:member_id>/pin-code", view_func=issue_pin_code,
                     methods=["POST"])
     bp.add_url_rule("/dashboard/members/<int:member_id>/unlock", view_func=unlock_pin,
