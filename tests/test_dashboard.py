@@ -230,3 +230,28 @@ def test_home_shows_counts_waiting_items_charts_and_last_alerts(
         assert f'id="{chart}"' in page
     assert page.count("<rect ") == 8 + 14 + 14
     assert "Aucune alerte envoyée." in page
+
+
+def test_a_delivery_far_above_her_usual_asks_once_more(
+    signed_in: FlaskClient, session: Session
+) -> None:
+    from smsgateway.services.deliveries import accept_delivery
+
+    khadija = session.scalar(select(Member).where(Member.phone == "+212600000002"))
+    fatima = session.scalar(select(Member).where(Member.phone == DEMO_COORDINATOR))
+    amlou = session.scalar(select(Product).where(Product.code == "AMLOU"))
+    for quantity in ("4", "5", "6"):
+        accept_delivery(session, record_delivery(session, khadija, amlou, Decimal(quantity),
+                                                 Channel.USSD), fatima, Channel.WEB)
+    usual = record_delivery(session, khadija, amlou, Decimal("7"), Channel.USSD)
+    typo = record_delivery(session, khadija, amlou, Decimal("50"), Channel.USSD)
+    session.commit()
+    assert "acceptée" in _post(signed_in, f"/dashboard/deliveries/{usual.id}/accept")
+    page = _post(signed_in, f"/dashboard/deliveries/{typo.id}/accept")
+    assert "quantité inhabituelle" in page and "d&#39;habitude 5,5 kg" in page
+    session.expire_all()
+    assert session.get(Delivery, typo.id).status == DeliveryStatus.PENDING
+    page = _post(signed_in, f"/dashboard/deliveries/{typo.id}/accept", confirmed="1")
+    assert f"Livraison n°{typo.id} acceptée." in page
+    session.expire_all()
+    assert session.get(Delivery, typo.id).status == DeliveryStatus.ACCEPTED

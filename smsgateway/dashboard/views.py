@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from .. import broadcasts, outbox
 from ..db import get_session, utcnow
-from ..models import Channel, Delivery, InboundMessage, Member, Order, OutboundMessage, Product
+from ..models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    InboundMessage,
+    Member,
+    Order,
+    OutboundMessage,
+    Product,
+)
 from ..redisconn import get_redis
 from ..services import alerts, deliveries, figures, orders, stock
 from ..services.outcome import Outcome, queue_notices
@@ -111,7 +120,17 @@ def decide_order(order_id: int, decision: str) -> ResponseReturnValue:
 
 @login_required
 def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
-    """Accept (into stock) or reject a member's pending delivery; she gets an SMS."""
+    """Accept (into stock) or reject a member's pending delivery; she gets an SMS.
+
+    A quantity far above her usual deliveries is accepted only once confirmed.
+    """
+    found = deliveries.find_delivery(get_session(), delivery_id, current_cooperative_id() or 0)
+    if (found is not None and decision == "accept" and request.form.get("confirmed") != "1"
+            and found.status == DeliveryStatus.PENDING):
+        usual = deliveries.far_above_usual(get_session(), found)
+        if usual is not None:
+            return render_template("dashboard/delivery_confirm.html", delivery=found,
+                                   usual=usual)
     return _decide("delivery", deliveries.decide_delivery, delivery_id, decision, "accept")
 
 
