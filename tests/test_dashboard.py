@@ -248,7 +248,7 @@ def test_a_delivery_far_above_her_usual_asks_once_more(
     session.commit()
     assert "acceptée" in _post(signed_in, f"/dashboard/deliveries/{usual.id}/accept")
     page = _post(signed_in, f"/dashboard/deliveries/{typo.id}/accept")
-    assert "quantité inhabituelle" in page and "d&#39;habitude 5,5 kg" in page
+    assert "quantité inhabituelle" in page and "livre 50 kg de Amlou, d&#39;habitude" in page
     session.expire_all()
     assert session.get(Delivery, typo.id).status == DeliveryStatus.PENDING
     page = _post(signed_in, f"/dashboard/deliveries/{typo.id}/accept", confirmed="1")
