@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import alerts, auth, formatting, i18n, members, scope, views
+from . import alerts, auth, formatting, i18n, members, products, scope, views
 
 #: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
 NAV_PAGES: list[tuple[str, str, str]] = [
     ("dashboard.overview", "nav_home", "dashboard.overview"),
     ("dashboard.alert_list", "nav_alerts", "dashboard.alert"),
     ("dashboard.member_list", "nav_members", "dashboard.member"),
+    ("dashboard.product_list", "nav_products", "dashboard.product"),
 ]
 
 
@@ -25,5 +26,6 @@ def init_app(app: Flask) -> None:
     views.register(bp)
     alerts.register(bp)
     members.register(bp)
+    products.register(bp)
     bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)

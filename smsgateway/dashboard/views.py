@@ -150,7 +150,9 @@ def adjust_stock() -> ResponseReturnValue:
     if outcome.ok:
         _commit(outcome)
     _say("stock", outcome.error or "done", outcome)
-    return redirect(url_for("dashboard.overview"))
+    back = request.form.get("next", "")
+    return redirect(back if back == url_for("dashboard.product_list")
+                    else url_for("dashboard.overview"))
 
 
 def register(bp: Blueprint) -> None:
