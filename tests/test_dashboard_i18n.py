@@ -14,7 +14,14 @@ from flask.testing import FlaskClient
 
 from menus.languages import LANGUAGES
 from smsgateway.dashboard import i18n
-from smsgateway.models import BroadcastStatus, OutboundStatus, Role
+from smsgateway.models import (
+    BroadcastStatus,
+    Channel,
+    MovementReason,
+    OrderStatus,
+    OutboundStatus,
+    Role,
+)
 
 TEMPLATES = Path(i18n.__file__).parents[1] / "templates" / "dashboard"
 PYTHON = Path(i18n.__file__).parent
@@ -30,8 +37,13 @@ def test_every_key_the_pages_use_is_in_the_catalog_in_every_language() -> None:
     # Keys built from a value: every value has its text.
     used |= {f"lang_{code}" for code in LANGUAGES} | {f"role_{role}" for role in Role}
     used |= {f"status_{status}" for status in [*BroadcastStatus, *OutboundStatus]}
+    used |= {f"orderstatus_{status}" for status in OrderStatus}
+    used |= {f"movement_{reason}" for reason in MovementReason}
+    used |= {f"channel_{channel}" for channel in Channel}
     missing = sorted(used - set(i18n.catalog()))
     assert not missing, missing
+    keys = re.findall(r"^([a-z0-9_]+):", i18n.CATALOG_PATH.read_text(), re.M)
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
     for key, texts in i18n.catalog().items():
         assert all(texts[lang].strip() for lang in i18n.LANGUAGES), key
 

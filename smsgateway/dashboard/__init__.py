@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import alerts, auth, formatting, i18n, members, products, scope, views
+from . import alerts, auth, formatting, i18n, members, products, records, scope, views
 
 #: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
 NAV_PAGES: list[tuple[str, str, str]] = [
@@ -13,6 +13,9 @@ NAV_PAGES: list[tuple[str, str, str]] = [
     ("dashboard.alert_list", "nav_alerts", "dashboard.alert"),
     ("dashboard.member_list", "nav_members", "dashboard.member"),
     ("dashboard.product_list", "nav_products", "dashboard.product"),
+    ("dashboard.order_list", "nav_orders", "dashboard.order"),
+    ("dashboard.vote_list", "nav_votes", "dashboard.vote"),
+    ("dashboard.audit_list", "nav_audit", "dashboard.audit"),
 ]
 
 
@@ -27,5 +30,6 @@ def init_app(app: Flask) -> None:
     alerts.register(bp)
     members.register(bp)
     products.register(bp)
+    records.register(bp)
     bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)

@@ -109,7 +109,9 @@ def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision
     if outcome.ok:
         _commit(outcome)
     _say(kind, outcome.error or decision, outcome, **values)
-    return redirect(url_for("dashboard.overview"))
+    back = request.form.get("next", "")
+    return redirect(back if back == url_for("dashboard.order_list")
+                    else url_for("dashboard.overview"))
 
 
 @login_required
