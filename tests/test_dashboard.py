@@ -255,3 +255,42 @@ def test_a_delivery_far_above_her_usual_asks_once_more(
     assert f"Livraison n°{typo.id} acceptée." in page
     session.expire_all()
     assert session.get(Delivery, typo.id).status == DeliveryStatus.ACCEPTED
+
+
+def test_pages_carry_a_strict_content_security_policy(signed_in: FlaskClient) -> None:
+    response = signed_in.get("/dashboard")
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_session_ends_twelve_hours_after_sign_in(signed_in: FlaskClient) -> None:
+    import time
+
+    from smsgateway.dashboard import auth
+
+    assert signed_in.get("/dashboard").status_code == 200
+    # In use all along (so never idle), but signed in long ago.
+    with signed_in.session_transaction() as cookie:
+        cookie["signed_in_at"] = int(time.time()) - auth.SESSION_MAX_AGE - 60
+    response = signed_in.get("/dashboard", follow_redirects=True)
+    assert "Session expirée" in response.get_data(as_text=True)
+    assert signed_in.get("/dashboard").status_code == 302
+
+
+def test_the_session_cookie_is_permanent_with_an_idle_lifetime(app: Flask,
+                                                               client: FlaskClient,
+                                                               demo: Any) -> None:
+    from smsgateway.dashboard import auth
+
+    response = _login(client)
+    cookie = response.headers["Set-Cookie"]
+    assert "Expires=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == auth.IDLE_SECONDS
+
+
+def test_production_cookies_are_secure(make_app: Any) -> None:
+    app = make_app(server={"secure_cookies": True})
+    assert app.config["SESSION_COOKIE_SECURE"] is True

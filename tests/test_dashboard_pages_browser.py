@@ -56,8 +56,12 @@ class Visit:
     def __init__(self, page: Any, base: str, lang: str, width: int) -> None:
         self.page, self.base, self.lang, self.width = page, base, lang, width
         self.requests: list[str] = []
+        self.errors: list[str] = []
         self.bytes = 0
         page.on("request", lambda r: self.requests.append(r.url))
+        # A script error or a blocked resource (the Content-Security-Policy) fails the test.
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("response", self._count)
 
     def _count(self, response: Any) -> None:
@@ -77,6 +81,7 @@ class Visit:
         strangers = [u for u in self.requests if not u.startswith(self.base)]
         assert not strangers, strangers
         assert self.bytes < PAGE_BUDGET, (name, self.bytes)
+        assert not self.errors, (name, self.errors)
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}-{self.lang}-{self.width}.png"),
                              full_page=True)
@@ -177,6 +182,11 @@ def test_a_coordinators_morning_in_the_browser(
     visit.check("alert-progress")
     visit.goto("/dashboard/alerts")
     visit.check("alerts")
+
+    for path, name in (("/dashboard/products", "products"), ("/dashboard/orders", "orders"),
+                       ("/dashboard/votes", "votes"), ("/dashboard/audit", "audit")):
+        visit.goto(path)
+        visit.check(name)
 
     # Home: accept Khadija's delivery.
     visit.goto("/dashboard")
