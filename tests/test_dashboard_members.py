@@ -195,3 +195,21 @@ def test_another_cooperatives_member_cannot_be_edited(signed_in: FlaskClient,
     assert session.get(Member, stranger.id).active
     assert "Stranger" not in signed_in.get("/dashboard/members/export.csv").get_data(
         as_text=True)
+
+
+def test_a_code_sent_is_never_shown_on_the_dashboard(signed_in: FlaskClient,
+                                                     session: Session) -> None:
+    from smsgateway.services.pin_codes import HIDDEN_CODE
+
+    for phone in ("+212600000004", "+212600000002"):  # French and Arabic code SMS
+        member = session.scalar(select(Member).where(Member.phone == phone))
+        post(signed_in, f"/dashboard/members/{member.id}/pin-code", reset="1")
+    session.expire_all()
+    sent = session.scalars(select(OutboundMessage)).all()
+    assert len(sent) == 2
+    page = signed_in.get("/dashboard").get_data(as_text=True)
+    for message in sent:
+        code = next(word for word in message.text.replace(".", " ").split()
+                    if word.isdigit() and len(word) >= 6)
+        assert code not in page
+    assert page.count(HIDDEN_CODE) == 2

@@ -22,7 +22,7 @@ from ..models import (
     Product,
 )
 from ..redisconn import get_redis
-from ..services import alerts, deliveries, figures, orders, stock
+from ..services import alerts, deliveries, figures, orders, pin_codes, stock
 from ..services.outcome import Outcome, queue_notices
 from .auth import current_cooperative_id, login_required
 from .formatting import money as _money
@@ -59,7 +59,7 @@ def overview() -> ResponseReturnValue:
         last_alerts=last, coordinator=coordinator, products=products, levels=levels,
         orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
         deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
-        inbound=inbound, outbound=outbound,
+        inbound=inbound, outbound=outbound, hide_code=pin_codes.hide_code,
     )
 
 

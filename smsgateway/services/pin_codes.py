@@ -7,11 +7,16 @@ then sends a new code.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from menus.languages import LANGUAGES
+from menus.model import cached_menu
 
 from .. import outbox
 from ..db import utcnow
@@ -113,3 +118,30 @@ def pin_states(session: Session, client: redis.Redis, phones: list[str], attempt
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+#: What a screen shows in place of a one-time code.
+HIDDEN_CODE = "••••••"
+
+
+@cache
+def _code_patterns() -> tuple[re.Pattern[str], ...]:
+    # The code SMS in every language, from the catalog, with its code captured.
+    marks = {"code": "\x00C\x00", "hours": "\x00H\x00", "service_code": "\x00S\x00"}
+    patterns = []
+    for lang in LANGUAGES:
+        filled = re.escape(cached_menu().t("pin_code_sms", lang, **marks))
+        filled = filled.replace(re.escape(marks["code"]), r"(?P<code>\S+?)")
+        for mark in ("hours", "service_code"):
+            filled = filled.replace(re.escape(marks[mark]), r".+?")
+        patterns.append(re.compile(filled, re.S))
+    return tuple(patterns)
+
+
+def hide_code(text: str) -> str:
+    """``text`` with the one-time code blanked when it is a code SMS (for lists of messages)."""
+    for pattern in _code_patterns():
+        found = pattern.fullmatch(text)
+        if found:
+            return text[:found.start("code")] + HIDDEN_CODE + text[found.end("code"):]
+    return text
