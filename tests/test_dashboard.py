@@ -104,7 +104,8 @@ def test_confirm_order_reserves_stock(signed_in: FlaskClient, session: Session) 
     assert session.get(Order, order.id).status == OrderStatus.CONFIRMED
     assert stock_level(session, order.product_id) == Decimal("110")
     # Deciding twice says so instead of failing.
-    assert "a déjà été traitée" in _post(signed_in, f"/dashboard/orders/{order.id}/reject")
+    assert "a déjà été traitée" in _post(signed_in, f"/dashboard/orders/{order.id}/reject",
+                                         confirmed="1")
 
 
 def test_confirm_order_without_enough_stock_is_refused_clearly(
@@ -122,8 +123,12 @@ def test_confirm_order_without_enough_stock_is_refused_clearly(
 
 def test_reject_order(signed_in: FlaskClient, session: Session) -> None:
     order = session.scalars(select(Order)).one()
-    assert f"Commande n°{order.id} refusée." in _post(
+    assert f"Refuser la commande n°{order.id} ?" in _post(
         signed_in, f"/dashboard/orders/{order.id}/reject")
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.PENDING
+    assert f"Commande n°{order.id} refusée." in _post(
+        signed_in, f"/dashboard/orders/{order.id}/reject", confirmed="1")
     session.expire_all()
     assert session.get(Order, order.id).status == OrderStatus.REJECTED
 
@@ -145,7 +150,7 @@ def test_decide_delivery_and_tell_the_member_by_sms(
     delivery = record_delivery(session, khadija, amlou, Decimal("5"), Channel.USSD)
     session.commit()
     assert f'id="delivery-{delivery.id}"' in signed_in.get("/dashboard").get_data(as_text=True)
-    _post(signed_in, f"/dashboard/deliveries/{delivery.id}/{decision}")
+    _post(signed_in, f"/dashboard/deliveries/{delivery.id}/{decision}", confirmed="1")
     run_jobs()
     session.expire_all()
     assert session.get(Delivery, delivery.id).status == status

@@ -101,6 +101,10 @@ def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision
         # Decisions are a coordinator's, through her membership of the cooperative.
         flash(t("no_membership"), "error")
         return redirect(url_for("dashboard.overview"))
+    if decision != yes and request.form.get("confirmed") != "1":
+        # Refusing tells the member or the buyer by SMS and cannot be undone: ask once more.
+        return render_template("dashboard/refuse_confirm.html", kind=kind, id=subject_id,
+                               action=request.path, back=request.form.get("next", ""))
     outcome = decide(get_session(), subject_id, g.coordinator, decision == yes, Channel.WEB)
     subject = outcome.subject
     values: dict[str, object] = {"id": subject.id if subject is not None else subject_id}
