@@ -84,11 +84,15 @@ def set_language() -> ResponseReturnValue:
         if account is not None and hasattr(account, "language") and _storable(account, chosen):
             account.language = chosen
             get_session().commit()
-    back = request.form.get("next", "")
-    # Only a path of this site: never an open redirect.
-    if not back.startswith("/dashboard") or "//" in back or "\\" in back:
-        back = url_for("dashboard.overview")
-    return redirect(back)
+    return redirect(back_to(request.form.get("next", "")))
+
+
+def back_to(path: str) -> str:
+    """``path`` when it is a dashboard page of this site, else the home page (never an open
+    redirect to another host)."""
+    if not path.startswith("/dashboard") or "//" in path or "\\" in path:
+        return url_for("dashboard.overview")
+    return path
 
 
 def _storable(account: Any, chosen: str) -> bool:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import Blueprint, abort, g, redirect, request, session
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..db import get_session
 from ..models import Cooperative
 from .auth import current_cooperative_id, login_required, visible_cooperative_ids
+from .i18n import back_to
 
 
 def cooperative_ids() -> list[int]:
@@ -37,10 +38,7 @@ def switch_cooperative() -> ResponseReturnValue:
     wanted = request.form.get("coop", type=int)
     if wanted in visible_cooperative_ids():
         session["coop"] = wanted
-    back = request.form.get("next", "")
-    if not back.startswith("/dashboard") or "//" in back or "\\" in back:
-        back = url_for("dashboard.overview")
-    return redirect(back)
+    return redirect(back_to(request.form.get("next", "")))
 
 
 def _inject() -> dict[str, Any]:
