@@ -98,6 +98,8 @@ class Result:
     retry: bool = False
     end: bool = False
     lang: str | None = None
+    #: A new role for the session (a member of two cooperatives chose one): its home too.
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,9 @@ def after(menu: Menu, state: State, result: Result) -> State:
     state["pending"] = None
     if result.lang:
         state["lang"] = result.lang
+    if result.ok and result.role:
+        state["role"], state["home"] = result.role, menu.home(result.role)
+        target = state["home"] if target == RETURN_TARGET else target
     if result.ok:
         state["vars"].update(result.params)
         _goto(menu, state, target)

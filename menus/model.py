@@ -40,6 +40,8 @@ PIN_RETURN = "pin_return"
 MEMBER = "member"
 COORDINATOR = "coordinator"
 GUEST = "guest"
+#: A caller who belongs to several cooperatives, before she has chosen one.
+CHOOSER = "chooser"
 #: Catalog messages the machine itself shows.
 NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_number",
                 "too_small", "too_big", "bad_pin_format", "bad_code_format", "error")

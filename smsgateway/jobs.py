@@ -60,6 +60,7 @@ QUEUE_FOR_KIND = {
     MessageKind.CONFIRMATION: REPLIES,
     MessageKind.ALERT: URGENT,
     MessageKind.BROADCAST: BULK,
+    MessageKind.SECRET: URGENT,
 }
 
 

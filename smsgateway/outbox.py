@@ -33,13 +33,18 @@ def add(
     provider: str | None = None,
     member_id: int | None = None,
     in_reply_to_id: int | None = None,
+    sender: str | None = None,
 ) -> OutboundMessage:
-    """Add an outbound message to the session (the caller commits, then calls :func:`send`)."""
+    """Add an outbound message to the session (the caller commits, then calls :func:`send`).
+
+    ``sender``: the cooperative's SMS sender name, when it has one (else the provider's).
+    """
     size = measure(text)
     message = OutboundMessage(
         to_phone=to,
         text=text,
         kind=kind,
+        sender=sender,
         provider=provider or default_provider_name(),
         member_id=member_id,
         in_reply_to_id=in_reply_to_id,

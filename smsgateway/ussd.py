@@ -16,31 +16,39 @@ from handlers.base import UssdIn, UssdOut
 from menus import machine
 from menus.catalog import all_languages
 from menus.machine import COOP, ME
-from menus.model import GUEST, HAS_PIN, Menu, cached_menu
+from menus.model import CHOOSER, GUEST, HAS_PIN, Menu, cached_menu
 
 from . import actions, sessions
 from .config import Settings
-from .models import Member, PhoneCredential
+from .models import Cooperative, Member, PhoneCredential
 from .phones import normalize_phone
+from .services import coops
 from .sessions import Verdict
 
 log = logging.getLogger(__name__)
 
 #: The longest sessionId or text kept; providers send far less, anything longer is noise.
 MAX_FIELD = 200
+#: Memberships one phone is offered on the first screen (one screen's worth).
+MAX_MEMBERSHIPS = 8
 #: Shown in French and Arabic (we may not know who is calling); texts in the catalog.
 BUSY = all_languages("busy")
 UNAVAILABLE = all_languages("unavailable")
 
 
 # Built once: it runs on the first hop of every session.
-_MEMBER_BY_PHONE = (
+_MEMBERS_BY_PHONE = (
     select(Member.id, Member.cooperative_id, Member.name, Member.role, Member.language,
-           PhoneCredential.pin_hash.is_not(None).label("has_pin"))
+           PhoneCredential.pin_hash.is_not(None).label("has_pin"),
+           Cooperative.ussd_code)
+    .join(Cooperative, Cooperative.id == Member.cooperative_id)
     .outerjoin(PhoneCredential, PhoneCredential.phone == Member.phone)
     .where(Member.phone == bindparam("phone"), Member.active.is_(True))
-    .order_by(Member.id).limit(1)
+    .order_by(Member.id).limit(MAX_MEMBERSHIPS)
 )
+#: Dial-string inputs a member of several cooperatives typed before choosing one: they are
+#: applied once she has chosen (``*384*123*2#`` still leads to "record a delivery").
+REPLAY = "replay"
 
 
 #: What the menu's ``do`` and ``load`` names run, built once from the action modules.
@@ -52,12 +60,40 @@ def get_menu() -> Menu:
     return cached_menu()
 
 
-def _start(ctx: actions.Context, menu: Menu, text: str,
-           snapshot: machine.State | None) -> machine.State:
-    """The state of a new session: the member's home in her language, or the guest screen."""
-    member = _find_member(ctx)
-    if member is None:
-        return machine.new_state(menu, role=GUEST, lang="fr")
+def _start(ctx: actions.Context, menu: Menu, text: str, snapshot: machine.State | None,
+           service_code: str, inputs: list[str]) -> tuple[machine.State, list[str]]:
+    """The state of a new session and the inputs left to apply to it.
+
+    One membership: her home in her language. Several: the cooperative whose own service
+    code she dialled, or whose extension starts her dial string; else she chooses first.
+    An unknown number: the guest screen.
+    """
+    rows = _find_members(ctx)
+    if not rows:
+        # An unknown caller asks to join the cooperative whose code or extension she dialled.
+        coop = coops.for_ussd_code(ctx.session, service_code)
+        if coop is None and inputs:
+            coop = coops.for_ussd_code(ctx.session, inputs[0])
+            inputs = inputs[1:] if coop is not None else inputs
+        ctx.cooperative_id = coop.id if coop is not None else None
+        state = machine.new_state(menu, role=GUEST, lang="fr",
+                                  vars={COOP: coop.id} if coop is not None else {})
+        return state, inputs
+    own = [r for r in rows if r.ussd_code and r.ussd_code == service_code]
+    if own:
+        rows = own
+    elif inputs and any(r.ussd_code == inputs[0] for r in rows):
+        rows, inputs = [r for r in rows if r.ussd_code == inputs[0]], inputs[1:]
+    if len(rows) > 1:
+        first = rows[0]
+        state = machine.new_state(menu, role=CHOOSER, lang=str(first.language),
+                                  vars={REPLAY: inputs})
+        return state, []
+    return _member_state(ctx, menu, rows[0], text, snapshot), inputs
+
+
+def _member_state(ctx: actions.Context, menu: Menu, member: Row[Any], text: str,
+                  snapshot: machine.State | None) -> machine.State:
     ctx.member_id, ctx.cooperative_id = member.id, member.cooperative_id
     state = machine.new_state(
         menu, role=str(member.role), lang=str(member.language),
@@ -70,13 +106,13 @@ def _start(ctx: actions.Context, menu: Menu, text: str,
     return state
 
 
-def _find_member(ctx: actions.Context) -> Row[Any] | None:
-    """The caller's first active membership (columns only: this runs on every new session)."""
+def _find_members(ctx: actions.Context) -> list[Row[Any]]:
+    """The caller's active memberships (columns only: this runs on every new session)."""
     try:
         phone = normalize_phone(ctx.phone, ctx.settings.defaults.region)
     except ValueError:
-        return None
-    return ctx.session.execute(_MEMBER_BY_PHONE, {"phone": phone}).first()
+        return []
+    return list(ctx.session.execute(_MEMBERS_BY_PHONE, {"phone": phone}))
 
 
 def handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
@@ -113,7 +149,8 @@ def _handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
                               session_id=session_id)
         try:
             if stored is None or verdict is Verdict.HOME or not _usable(menu, stored.state):
-                state = _start(ctx, menu, text, current.resume)
+                state, inputs = _start(ctx, menu, text, current.resume, hop.service_code,
+                                       inputs)
             else:
                 state = stored.state
                 ctx.member_id = state["vars"].get(ME)
@@ -154,6 +191,15 @@ def _apply(menu: Menu, state: machine.State, inputs: list[str],
         state, screen = machine.drive(menu, state, part, run)
         if screen.end:
             break
+        if state["vars"].get(REPLAY) and state["vars"].get(ME):
+            # She has just chosen her cooperative: now the dial string she came with.
+            replay = state["vars"].pop(REPLAY)
+            for again in replay:
+                state, screen = machine.drive(menu, state, again, run)
+                if screen.end:
+                    break
+            if screen.end:
+                break
     if screen is None:
         state, screen = machine.drive(menu, state, None, run)
     return state, screen

@@ -121,3 +121,23 @@ def test_reset_and_deactivate(client: FlaskClient, session: Session, demo: Any) 
     assert client.get("/dashboard").status_code == 302  # signed out at the next page
     with pytest.raises(Refused, match="^phone: .* already deactivated"):
         accounts.deactivate_account(session, operator(), "+212600000001", "MA")
+
+
+def test_the_cli_creates_an_administrator_who_sees_every_cooperative(
+    runner: Any, session: Session, second: Cooperative
+) -> None:
+    result = runner.invoke(args=["users", "create", "--phone", ADMIN_PHONE, "--role",
+                                 "administrator", "--prompt-password"],
+                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output and "one-time password" not in result.output
+    listed = runner.invoke(args=["coops", "list", "--as", ADMIN_PHONE]).output
+    assert {line.split("\t")[0] for line in listed.splitlines()} == {"demo", "couscous"}
+    result = runner.invoke(args=["users", "reset-password", "+212600000001", "--as",
+                                 ADMIN_PHONE])
+    assert result.exit_code == 0 and "one-time password: " in result.output
+    assert "+212600000001\tcoordinator\tdemo" in runner.invoke(
+        args=["users", "list", "--as", ADMIN_PHONE]).output
+    entries = session.scalars(select(AuditLog).where(
+        AuditLog.action == "account.reset_password")).all()
+    assert [e.actor_label for e in entries] == [f"account:{ADMIN_PHONE}"]

@@ -163,6 +163,11 @@ def test_the_whole_journey(app: Flask, runner: FlaskCliRunner, client: FlaskClie
     assert "quorum atteint" in results[HAFSA]
     assert "نعم 1, لا 2" in results[NAIMA] and "النصاب مكتمل" in results[NAIMA]
     assert "Yes 1, No 2" in results[LAILA]
+    # From the cooperative's own SMS sender.
+    assert {m.sender for m in session.scalars(
+        select(OutboundMessage).where(OutboundMessage.id > before))} == {"Tighanimine"}
+    # And on USSD, once closed.
+    assert "Oui 1, Non 2 (75%, quorum atteint)" in phone.dial("12")
     # Once only: closing again is refused and sends nothing.
     assert "already closed" in cli(runner, "resolutions", "close", str(resolution_id), *zahra,
                                    ok=False)

@@ -114,7 +114,8 @@ def test_one_phone_one_pin_across_two_cooperatives(
     code = _issue(session, second)
     phone = Phone(client, NEW)
     phone.dial()
-    for typed in ("11", code, "4826", "4826"):
+    # She chooses the demo cooperative; the code came from the other one: one PIN for both.
+    for typed in ("1", "11", code, "4826", "4826"):
         body = phone.press(typed)
     # Back on the PIN screen she came from: "My PIN" asks for the current one.
     assert "PIN actuel" in body
@@ -160,3 +161,15 @@ def test_reset_clears_the_pin_and_the_lockout(
     sms = session.scalars(select(OutboundMessage).where(
         OutboundMessage.to_phone == member.phone)).all()
     assert len(sms) == 1 and code in sms[0].text
+
+
+def test_the_code_is_not_shown_on_the_dashboard(
+    client: FlaskClient, session: Session, newcomer: Member
+) -> None:
+    from tests.test_dashboard import _login
+
+    code = _issue(session, newcomer)
+    assert _login(client).status_code == 302
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Tableau de bord" in page or "Stock" in page
+    assert code not in page

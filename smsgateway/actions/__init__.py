@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import coordinators, members, pins
+from . import coordinators, members, memberships, pins
 from .base import ACTION_NAME, Action, Context, run
 
 #: The modules whose ``@action`` functions the menus may call.
-MODULES = (members, coordinators, pins)
+MODULES = (members, coordinators, pins, memberships)
 
 
 def build_actions(modules: tuple[ModuleType, ...] = MODULES) -> dict[str, Action]:

@@ -14,8 +14,8 @@ from menus.machine import Call, Result
 from menus.numbers import money, number
 
 from ..exceptions import InvalidPhoneNumber, InvalidTransition
-from ..models import Channel, Language, Product, Resolution, StockMovement
-from ..services import audit, deliveries, joins, votes
+from ..models import Channel, Cooperative, Language, Product, Resolution, StockMovement
+from ..services import audit, deliveries, joins, resolutions, votes
 from ..services.outcome import Notice, Outcome
 from .base import Context, action, finish, pin_refusal, refusal
 
@@ -154,6 +154,22 @@ def cast_vote(ctx: Context, call: Call) -> Result:
     return Result(params={"choice_label": label.removesuffix(" *")})
 
 
+@action("vote_results")
+def vote_results(ctx: Context, call: Call) -> Result:
+    """The results of the latest closed votes: count, turnout, quorum."""
+    lines = []
+    for resolution in resolutions.closed_for(ctx.session, ctx.member):
+        found = resolutions.results(ctx.session, resolution)
+        lines.append(ctx.menu.t(
+            "result_line", call.lang,
+            resolution=resolution.titles.get(call.lang) or resolution.titles.get("fr", ""),
+            results=resolutions.result_line(resolution, found, call.lang),
+            turnout=found.turnout_percent,
+            quorum=ctx.menu.t("quorum_met" if found.quorum_met else "quorum_not_met",
+                              call.lang)))
+    return Result(lines=lines or [ctx.menu.t("no_results", call.lang)])
+
+
 @action("set_language")
 def set_language(ctx: Context, call: Call) -> Result:
     """Change and keep the member's language."""
@@ -170,7 +186,8 @@ def set_language(ctx: Context, call: Call) -> Result:
 @action("join_request")
 def join_request(ctx: Context, call: Call) -> Result:
     """An unknown number asks to join; the coordinator sees the request."""
-    cooperative = joins.default_cooperative(ctx.session)
+    cooperative = (ctx.session.get(Cooperative, ctx.cooperative_id) if ctx.cooperative_id
+                   else joins.default_cooperative(ctx.session))
     if cooperative is None:
         return Result(ok=False, error="error", end=True)
     try:

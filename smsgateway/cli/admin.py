@@ -25,7 +25,7 @@ def _coop_settings(func: object) -> object:
         click.option("--timezone", default=None, help=f"e.g. {DEFAULT_TIMEZONE}."),
         click.option("--ussd-code", default=None,
                      help="Its own service code (*384*77#) or an extension of the shared one "
-                          "(77); none: the shared code."),
+                          "(770, dialled *384*123*770#); none: the shared code."),
         click.option("--sender", "sender_name", default=None,
                      help="SMS sender name (11 letters or digits at most)."),
     ]):

@@ -17,8 +17,8 @@ from .. import outbox
 from ..db import utcnow
 from ..models import Member, OutboundMessage, PhoneCredential
 from ..redisconn import get_redis
+from ..services import coops, pin_codes
 from ..services import members as member_service
-from ..services import pin_codes
 from .common import actor, as_option, coop_option, cooperative, region, transaction
 from .members_import import import_members
 
@@ -56,10 +56,9 @@ def members_add(slug: str, phone: str, name: str, language: str | None, role: st
 
 def _code(session: object, who: object, member: Member, reset: bool = False) -> OutboundMessage:
     ussd = current_app.config["SETTINGS"].ussd
-    code = member.cooperative.ussd_code
-    service_code = code if code and code.startswith("*") else ussd.service_code
     return pin_codes.issue_code(session, who, member, hours=ussd.pin_code_hours,  # type: ignore[arg-type]
-                                service_code=service_code, reset=reset)
+                                service_code=coops.dial_code(member.cooperative,
+                                                             ussd.service_code), reset=reset)
 
 
 @members_group.command("edit")

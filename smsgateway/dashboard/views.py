@@ -17,12 +17,13 @@ from ..models import (
     DeliveryStatus,
     InboundMessage,
     Member,
+    MessageKind,
     Order,
     OutboundMessage,
     Product,
 )
 from ..redisconn import get_redis
-from ..services import alerts, deliveries, figures, orders, pin_codes, stock
+from ..services import alerts, deliveries, figures, orders, stock
 from ..services.outcome import Outcome, queue_notices
 from .auth import current_cooperative_id, login_required
 from .formatting import money as _money
@@ -51,7 +52,9 @@ def overview() -> ResponseReturnValue:
         select(InboundMessage).where(InboundMessage.sender.in_(member_phones))
         .order_by(InboundMessage.id.desc()).limit(RECENT_MESSAGES)))
     outbound = list(db.scalars(
-        select(OutboundMessage).where(OutboundMessage.to_phone.in_(member_phones))
+        select(OutboundMessage).where(OutboundMessage.to_phone.in_(member_phones),
+                                      # A one-time code is for its member's eyes only.
+                                      OutboundMessage.kind != MessageKind.SECRET)
         .order_by(OutboundMessage.id.desc()).limit(RECENT_MESSAGES)))
     last = [(b, broadcasts.progress(db, b.id)) for b in alerts.alerts_of(db, [coop_id], 3)]
     return render_template(
@@ -59,7 +62,7 @@ def overview() -> ResponseReturnValue:
         last_alerts=last, coordinator=coordinator, products=products, levels=levels,
         orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
         deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
-        inbound=inbound, outbound=outbound, hide_code=pin_codes.hide_code,
+        inbound=inbound, outbound=outbound,
     )
 
 

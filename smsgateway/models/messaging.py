@@ -60,6 +60,8 @@ class MessageKind(enum.StrEnum):
     CONFIRMATION = "confirmation"
     ALERT = "alert"
     BROADCAST = "broadcast"
+    # Carries a one-time code: sent like an alert, its text never shown on a page.
+    SECRET = "secret"
 
 
 #: The ``failure_reason`` of a message whose recipient had told the provider STOP.

@@ -15,8 +15,9 @@ from ..models.coop import DEFAULT_TIMEZONE
 from .accounts import Actor, record, require_cooperative
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-#: A service code of its own (``*384*77#``) or an extension of the shared one (``77``).
-USSD_CODE_RE = re.compile(r"^(\*[0-9*]+#|[0-9]{1,6})$")
+#: A service code of its own (``*384*77#``) or an extension of the shared one (``770``, dialled
+#: ``*384*123*770#``): three digits at least, so that it is never a menu choice.
+USSD_CODE_RE = re.compile(r"^(\*[0-9*]+#|[0-9]{3,6})$")
 #: What an alphanumeric SMS sender may be: letters, digits and spaces, 11 at most.
 SENDER_RE = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 FIELDS = ("name", "region", "default_language", "timezone", "ussd_code", "sender_name")
@@ -45,7 +46,7 @@ def _check(session: Session, values: dict[str, Any], coop_id: int | None) -> dic
         if key == "ussd_code" and value:
             if not USSD_CODE_RE.match(value):
                 raise Refused("ussd-code", f"{value!r} is not a service code (*384*77#) or an "
-                              "extension (77)")
+                              "extension of 3 to 6 digits (770)")
             other = session.scalar(select(Cooperative.slug).where(
                 Cooperative.ussd_code == value, Cooperative.id != (coop_id or 0)))
             if other:
@@ -119,3 +120,12 @@ def for_ussd_code(session: Session, code: str | None) -> Cooperative | None:
     if not code:
         return None
     return session.scalar(select(Cooperative).where(Cooperative.ussd_code == code))
+
+
+def dial_code(coop: Cooperative, shared: str) -> str:
+    """What its members dial: its own service code, the shared one with its extension
+    (``*384*123*770#``), or the shared one."""
+    code = coop.ussd_code
+    if not code:
+        return shared
+    return code if code.startswith("*") else f"{shared[:-1]}*{code}#"

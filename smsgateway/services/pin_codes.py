@@ -7,42 +7,20 @@ then sends a new code.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from menus.languages import LANGUAGES
-from menus.model import cached_menu
-
 from .. import outbox
 from ..db import utcnow
 from ..exceptions import Refused
 from ..models import Member, MessageKind, OutboundMessage, PhoneCredential
-from ..phones import try_normalize
 from ..security import generate_code, hash_code, hash_pin, is_valid_pin, is_weak_pin
 from . import pins
 from .accounts import Actor, record, require_cooperative
 from .outcome import render
-
-
-def find_member(session: Session, actor: Actor, cooperative_id: int, phone: str,
-                region: str) -> Member:
-    """The cooperative's member with that phone (the actor must manage the cooperative)."""
-    require_cooperative(session, actor, cooperative_id)
-    e164 = try_normalize(phone, region)
-    if e164 is None:
-        raise Refused("phone", f"not a phone number: {phone!r}")
-    member = session.scalar(select(Member).where(Member.cooperative_id == cooperative_id,
-                                                 Member.phone == e164))
-    if member is None:
-        raise Refused("phone", f"{e164} is not a member of this cooperative")
-    if not member.active:
-        raise Refused("phone", f"{e164} is deactivated")
-    return member
 
 
 def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
@@ -70,8 +48,8 @@ def issue_code(session: Session, actor: Actor, member: Member, *, hours: int,
            member.cooperative_id, hours=hours)
     text = render("pin_code_sms", str(member.language),
                   {"code": code, "hours": hours, "service_code": service_code})
-    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.CONFIRMATION,
-                      member_id=member.id)
+    return outbox.add(session, to=member.phone, text=text, kind=MessageKind.SECRET,
+                      member_id=member.id, sender=member.cooperative.sender_name)
 
 
 def clear_lockout(client: redis.Redis, member: Member) -> None:
@@ -119,29 +97,3 @@ def pin_states(session: Session, client: redis.Redis, phones: list[str], attempt
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
-
-#: What a screen shows in place of a one-time code.
-HIDDEN_CODE = "••••••"
-
-
-@cache
-def _code_patterns() -> tuple[re.Pattern[str], ...]:
-    # The code SMS in every language, from the catalog, with its code captured.
-    marks = {"code": "\x00C\x00", "hours": "\x00H\x00", "service_code": "\x00S\x00"}
-    patterns = []
-    for lang in LANGUAGES:
-        filled = re.escape(cached_menu().t("pin_code_sms", lang, **marks))
-        filled = filled.replace(re.escape(marks["code"]), r"(?P<code>\S+?)")
-        for mark in ("hours", "service_code"):
-            filled = filled.replace(re.escape(marks[mark]), r".+?")
-        patterns.append(re.compile(filled, re.S))
-    return tuple(patterns)
-
-
-def hide_code(text: str) -> str:
-    """``text`` with the one-time code blanked when it is a code SMS (for lists of messages)."""
-    for pattern in _code_patterns():
-        found = pattern.fullmatch(text)
-        if found:
-            return text[:found.start("code")] + HIDDEN_CODE + text[found.end("code"):]
-    return text

@@ -256,7 +256,8 @@ def send_results(session: Session, resolution: Resolution) -> list[OutboundMessa
             "eligible": found.eligible,
             "quorum": render("quorum_met" if found.quorum_met else "quorum_not_met", lang, {})})
         messages.append(outbox.add(session, to=member.phone, text=text,
-                                   kind=MessageKind.BROADCAST, member_id=member.id))
+                                   kind=MessageKind.BROADCAST, member_id=member.id,
+                                   sender=member.cooperative.sender_name))
     record_system(session, resolution, found, len(messages))
     return messages
 
@@ -284,3 +285,11 @@ def send_due_results(session: Session, client: Any) -> int:
         outbox.commit_and_send(session, messages, client)
         sent += len(messages)
     return sent
+
+
+def closed_for(session: Session, member: Member, limit: int = 3) -> list[Resolution]:
+    """The latest closed resolutions the member could vote on, newest first."""
+    found = session.scalars(select(Resolution).where(
+        Resolution.cooperative_id == member.cooperative_id, Resolution.closes_at <= utcnow())
+        .order_by(Resolution.closes_at.desc()).limit(limit * 3))
+    return [r for r in found if may_vote(session, r, member)][:limit]

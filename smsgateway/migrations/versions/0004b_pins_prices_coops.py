@@ -24,9 +24,23 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TIME = smsgateway.db.UTCDateTime(timezone=True)
+KINDS = ("reply", "confirmation", "alert", "broadcast")
+
+
+def _kinds(values: tuple[str, ...]) -> sa.Enum:
+    return sa.Enum(*values, name="message_kind", native_enum=False, create_constraint=True,
+                   length=12)
+
+
+def _swap_kinds(old: tuple[str, ...], new: tuple[str, ...]) -> None:
+    # The CHECK constraint lists the kinds: replace it (SQLite rebuilds the table).
+    with op.batch_alter_table("outbound_messages") as batch:
+        batch.alter_column("kind", existing_type=_kinds(old), type_=_kinds(new),
+                           existing_nullable=False)
 
 
 def upgrade() -> None:
+    _swap_kinds(KINDS, (*KINDS, "secret"))
     op.create_table(
         "phone_credentials",
         sa.Column("phone", sa.String(length=16), nullable=False),
@@ -109,3 +123,6 @@ def downgrade() -> None:
             SELECT c.pin_hash FROM phone_credentials c WHERE c.phone = members.phone)
     """)
     op.drop_table("phone_credentials")
+    # A code's SMS becomes an alert again (its text was never shown; it stays unshown).
+    op.execute("UPDATE outbound_messages SET kind = 'alert' WHERE kind = 'secret'")
+    _swap_kinds((*KINDS, "secret"), KINDS)
