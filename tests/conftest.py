@@ -185,6 +185,9 @@ def run_jobs(app: Flask) -> Any:
     return _run
 
 
+# The dashboard's signed-in coordinator (tests/dashboard_support.py).
+from dashboard_support import signed_in  # noqa: E402,F401
+
 # Fake provider servers and their fixtures (fake_africastalking, fake_twilio).
 from fakes.providers import fake_africastalking, fake_twilio  # noqa: E402,F401
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from dashboard_support import login as _login
+from dashboard_support import post as _post
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -30,34 +31,6 @@ from smsgateway.models import (
 from smsgateway.seed import DEMO_COORDINATOR, DEMO_PASSWORD
 from smsgateway.services.deliveries import record_delivery
 from smsgateway.services.stock import stock_level
-
-TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _token(client: FlaskClient, path: str = "/dashboard/login") -> str:
-    match = TOKEN_RE.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _login(client: FlaskClient, phone: str = DEMO_COORDINATOR,
-           password: str = DEMO_PASSWORD) -> Any:
-    return client.post("/dashboard/login", data={
-        "phone": phone, "password": password, "csrf_token": _token(client)})
-
-
-@pytest.fixture
-def signed_in(client: FlaskClient, demo: Any) -> FlaskClient:
-    response = _login(client)
-    assert response.status_code == 302 and response.location.endswith("/dashboard")
-    return client
-
-
-def _post(client: FlaskClient, path: str, **form: str) -> str:
-    form["csrf_token"] = _token(client, "/dashboard")
-    response = client.post(path, data=form, follow_redirects=True)
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
 
 
 def test_root_redirects_to_the_dashboard_and_the_dashboard_to_login(
@@ -131,7 +104,8 @@ def test_confirm_order_reserves_stock(signed_in: FlaskClient, session: Session) 
     assert session.get(Order, order.id).status == OrderStatus.CONFIRMED
     assert stock_level(session, order.product_id) == Decimal("110")
     # Deciding twice says so instead of failing.
-    assert "a déjà été traitée" in _post(signed_in, f"/dashboard/orders/{order.id}/reject")
+    assert "a déjà été traitée" in _post(signed_in, f"/dashboard/orders/{order.id}/reject",
+                                         confirmed="1")
 
 
 def test_confirm_order_without_enough_stock_is_refused_clearly(
@@ -149,8 +123,12 @@ def test_confirm_order_without_enough_stock_is_refused_clearly(
 
 def test_reject_order(signed_in: FlaskClient, session: Session) -> None:
     order = session.scalars(select(Order)).one()
-    assert f"Commande n°{order.id} refusée." in _post(
+    assert f"Refuser la commande n°{order.id} ?" in _post(
         signed_in, f"/dashboard/orders/{order.id}/reject")
+    session.expire_all()
+    assert session.get(Order, order.id).status == OrderStatus.PENDING
+    assert f"Commande n°{order.id} refusée." in _post(
+        signed_in, f"/dashboard/orders/{order.id}/reject", confirmed="1")
     session.expire_all()
     assert session.get(Order, order.id).status == OrderStatus.REJECTED
 
@@ -172,7 +150,7 @@ def test_decide_delivery_and_tell_the_member_by_sms(
     delivery = record_delivery(session, khadija, amlou, Decimal("5"), Channel.USSD)
     session.commit()
     assert f'id="delivery-{delivery.id}"' in signed_in.get("/dashboard").get_data(as_text=True)
-    _post(signed_in, f"/dashboard/deliveries/{delivery.id}/{decision}")
+    _post(signed_in, f"/dashboard/deliveries/{delivery.id}/{decision}", confirmed="1")
     run_jobs()
     session.expire_all()
     assert session.get(Delivery, delivery.id).status == status
@@ -235,3 +213,89 @@ def test_logout(signed_in: FlaskClient) -> None:
     page = _post(signed_in, "/dashboard/logout")
     assert "Déconnexion réussie." in page
     assert signed_in.get("/dashboard").status_code == 302
+
+
+def test_home_shows_counts_waiting_items_charts_and_last_alerts(
+    signed_in: FlaskClient, session: Session, demo: Any
+) -> None:
+    from smsgateway.services.joins import request_join
+
+    khadija = session.scalar(select(Member).where(Member.phone == "+212600000002"))
+    amlou = session.scalar(select(Product).where(Product.code == "AMLOU"))
+    record_delivery(session, khadija, amlou, Decimal("5"), Channel.USSD)
+    request_join(session, demo, "0677777777", Channel.USSD, "MA")
+    khadija.opted_out = True
+    session.commit()
+    page = signed_in.get("/dashboard").get_data(as_text=True)
+    assert '<li id="fig-active"><b>4</b>' in page and '<li id="fig-opted-out"><b>1</b>' in page
+    for tile in ("fig-orders", "fig-deliveries", "fig-joins"):
+        assert f'<li id="{tile}"><a href=' in page and f'id="{tile}"><a' in page
+    assert page.count("<b>1</b> ") >= 3  # one order, one delivery, one join request
+    for chart in ("chart-deliveries", "chart-messages", "chart-rate"):
+        assert f'id="{chart}"' in page
+    assert page.count("<rect ") == 8 + 14 + 14
+    assert "Aucune alerte envoyée." in page
+
+
+def test_a_delivery_far_above_her_usual_asks_once_more(
+    signed_in: FlaskClient, session: Session
+) -> None:
+    from smsgateway.services.deliveries import accept_delivery
+
+    khadija = session.scalar(select(Member).where(Member.phone == "+212600000002"))
+    fatima = session.scalar(select(Member).where(Member.phone == DEMO_COORDINATOR))
+    amlou = session.scalar(select(Product).where(Product.code == "AMLOU"))
+    for quantity in ("4", "5", "6"):
+        accept_delivery(session, record_delivery(session, khadija, amlou, Decimal(quantity),
+                                                 Channel.USSD), fatima, Channel.WEB)
+    usual = record_delivery(session, khadija, amlou, Decimal("7"), Channel.USSD)
+    typo = record_delivery(session, khadija, amlou, Decimal("50"), Channel.USSD)
+    session.commit()
+    assert "acceptée" in _post(signed_in, f"/dashboard/deliveries/{usual.id}/accept")
+    page = _post(signed_in, f"/dashboard/deliveries/{typo.id}/accept")
+    assert "quantité inhabituelle" in page and "livre 50 kg de Amlou, d&#39;habitude" in page
+    session.expire_all()
+    assert session.get(Delivery, typo.id).status == DeliveryStatus.PENDING
+    page = _post(signed_in, f"/dashboard/deliveries/{typo.id}/accept", confirmed="1")
+    assert f"Livraison n°{typo.id} acceptée." in page
+    session.expire_all()
+    assert session.get(Delivery, typo.id).status == DeliveryStatus.ACCEPTED
+
+
+def test_pages_carry_a_strict_content_security_policy(signed_in: FlaskClient) -> None:
+    response = signed_in.get("/dashboard")
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_session_ends_twelve_hours_after_sign_in(signed_in: FlaskClient) -> None:
+    import time
+
+    from smsgateway.dashboard import auth
+
+    assert signed_in.get("/dashboard").status_code == 200
+    # In use all along (so never idle), but signed in long ago.
+    with signed_in.session_transaction() as cookie:
+        cookie["signed_in_at"] = int(time.time()) - auth.SESSION_MAX_AGE - 60
+    response = signed_in.get("/dashboard", follow_redirects=True)
+    assert "Session expirée" in response.get_data(as_text=True)
+    assert signed_in.get("/dashboard").status_code == 302
+
+
+def test_the_session_cookie_is_permanent_with_an_idle_lifetime(app: Flask,
+                                                               client: FlaskClient,
+                                                               demo: Any) -> None:
+    from smsgateway.dashboard import auth
+
+    response = _login(client)
+    cookie = response.headers["Set-Cookie"]
+    assert "Expires=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == auth.IDLE_SECONDS
+
+
+def test_production_cookies_are_secure(make_app: Any) -> None:
+    app = make_app(server={"secure_cookies": True})
+    assert app.config["SESSION_COOKIE_SECURE"] is True

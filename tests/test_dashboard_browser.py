@@ -23,7 +23,7 @@ def test_coordinator_signs_in_and_confirms_an_order(
     expect(page.locator("h1")).to_have_text("Connexion coordinatrice")
     page.fill("input[name=phone]", "06 00 00 00 01")
     page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     expect(page.locator("#stock-ARGAN")).to_have_text("120 l")
     assert DEMO_COORDINATOR not in page.url
     page.locator("tr[id^=order-] button.confirm").click()

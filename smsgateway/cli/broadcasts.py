@@ -1,4 +1,4 @@
-"""CLI: ``broadcast send|status`` and ``segments``."""
+"""CLI: ``broadcast send|status|list|cancel`` and ``segments``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .. import broadcasts
 from ..db import get_db, utcnow
 from ..models import Cooperative
 from ..redisconn import get_redis
+from ..services import alerts
 
 
 def register(app: Flask) -> None:
@@ -179,6 +180,58 @@ def broadcast_status(broadcast_id: int, watch: bool, as_json: bool) -> None:
         click.echo(f"  failed: {reason}: {n}")
     click.echo(f"  opted out: {state.opted_out}; cost so far: "
                f"{money(state.cost, 'en', currency)}")
+
+
+@broadcast.command("list")
+@click.option("--coop", "slugs", multiple=True, help="Only these cooperatives (slug).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@with_appcontext
+def broadcast_list(slugs: tuple[str, ...], limit: int) -> None:
+    """List the latest broadcasts: id, cooperative, status, recipients, delivered, cost."""
+    settings = current_app.config["SETTINGS"]
+    zone = ZoneInfo(settings.defaults.timezone)
+    with get_db().session() as session:
+        coops = ([_coop(session, slug) for slug in slugs] if slugs
+                 else list(session.scalars(select(Cooperative))))
+        names = {c.id: c.slug for c in coops}
+        rows = alerts.alerts_of(session, names, limit)
+        if not rows:
+            click.echo("no broadcast")
+            return
+        for row in rows:
+            state = broadcasts.progress(session, row.id)
+            text = next(iter(row.texts.values()), "").replace("\n", " ")
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(
+                tzinfo=UTC)
+            click.echo(f"{row.id:>6}  {created.astimezone(zone):%Y-%m-%d %H:%M}  "
+                       f"{names[row.cooperative_id]:<12} {row.status:<9} "
+                       f"{state.recipients:>6} recipients  "
+                       f"{state.counts.get('delivered', 0):>6} delivered  "
+                       f"{money(row.estimated_cost, 'en', settings.defaults.currency):>10}  "
+                       f"{'urgent ' if row.urgent else ''}{text[:40]}")
+
+
+@broadcast.command("cancel")
+@click.argument("broadcast_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def broadcast_cancel(broadcast_id: int, yes: bool) -> None:
+    """Cancel a broadcast: what has not been sent yet will not be."""
+    with get_db().session() as session:
+        found = alerts.find_alert(session, broadcast_id, None)
+        if found is None:
+            raise click.ClickException(f"no broadcast {broadcast_id}")
+        if not yes:
+            waiting = broadcasts.progress(session, broadcast_id)
+            click.confirm(f"cancel broadcast {broadcast_id} ({found.status}, "
+                          f"{waiting.recipients - waiting.finished} not sent yet)?", abort=True)
+        outcome = alerts.cancel_alert(session, broadcast_id, channel="cli", actor_label="cli")
+        if not outcome.ok:
+            raise click.ClickException(
+                f"broadcast {broadcast_id} already ended ({outcome.params['status']})")
+        session.commit()
+    click.echo(f"broadcast {broadcast_id} cancelled: {outcome.params['dropped']} messages "
+               "will not be sent")
 
 
 @click.command("segments")

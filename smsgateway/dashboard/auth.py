@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -35,7 +38,12 @@ from ..phones import try_normalize
 from ..redisconn import get_redis
 from ..security import check_password
 from ..services import accounts
-from . import lockout
+from . import i18n, lockout
+from .i18n import t
+
+#: A session unused this long ends; one ends this long after its sign-in whatever its use.
+IDLE_SECONDS = 2 * 3600
+SESSION_MAX_AGE = 12 * 3600
 
 
 def register(bp: Blueprint) -> None:
@@ -44,6 +52,7 @@ def register(bp: Blueprint) -> None:
     bp.app_context_processor(_inject)
     bp.before_app_request(_check_csrf)
     bp.before_app_request(_load_account)
+    bp.after_app_request(_security_headers)
     bp.add_url_rule("/dashboard/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/dashboard/logout", view_func=logout, methods=["POST"])
     bp.add_url_rule("/", view_func=index, methods=["GET"])
@@ -51,8 +60,30 @@ def register(bp: Blueprint) -> None:
 
 def _cookie_policy(state: BlueprintSetupState) -> None:
     # The session cookie signs a coordinator in: keep it off cross-site requests.
-    if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config = state.app.config
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Idle sessions end (the cookie is refreshed on each request, so this counts idleness).
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=IDLE_SECONDS)
+
+
+#: The dashboard loads nothing from anywhere but the gateway, runs no inline script, and is
+#: framed by no one: a slow office link never waits on a third party, and injected markup
+#: (were any to slip past autoescaping) could not run.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                           "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+def _security_headers(response: Response) -> Response:
+    if request.path.startswith("/dashboard") or request.path == "/":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html" or response.mimetype == "application/json":
+            # Pages show members' data: never kept by a shared office computer's cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def csrf_token() -> str:
@@ -79,15 +110,18 @@ def _check_csrf() -> None:
 def _load_account() -> None:
     g.account = None
     g.coordinator = None
-    if not request.path.startswith("/dashboard") or "account_id" not in session:
-        return
-    account = get_session().get(Account, session["account_id"])
-    if account is None or not account.active:
-        return
-    g.account = account
-    member = account.member
-    if member is not None and member.active and member.is_coordinator:
-        g.coordinator = member
+    if request.path.startswith("/dashboard") and "account_id" in session:
+        if time.time() - session.get("signed_in_at", 0) > SESSION_MAX_AGE:
+            session.pop("account_id", None)
+            flash(t("session_expired"), "error")
+        else:
+            account = get_session().get(Account, session["account_id"])
+            if account is not None and account.active:
+                g.account = account
+                member = account.member
+                if member is not None and member.active and member.is_coordinator:
+                    g.coordinator = member
+    i18n.pick_language()
 
 
 def visible_cooperative_ids() -> set[int]:
@@ -97,14 +131,14 @@ def visible_cooperative_ids() -> set[int]:
 
 def current_cooperative_id() -> int | None:
     """The cooperative the page shows: the coordinator's own, or the one an administrator
-    picked with ``?coop=`` (the first she may see otherwise); None when she sees none."""
+    picked (``?coop=``, else the switch, else the first); None when she sees none."""
     visible = visible_cooperative_ids()
     account = g.get("account")
     if account is not None and not account.is_administrator:
         return account.cooperative_id if account.cooperative_id in visible else None
-    wanted = request.args.get("coop", type=int)
-    if wanted in visible:
-        return wanted
+    for wanted in (request.args.get("coop", type=int), session.get("coop")):
+        if wanted in visible:
+            return wanted
     return min(visible) if visible else None
 
 
@@ -134,22 +168,32 @@ def login() -> ResponseReturnValue:
     if not lockout.reserve(client, account, address):
         current_app.logger.warning("dashboard sign-in refused: locked (%s)", address)
         return render_template("dashboard/login.html", phone=raw_phone,
-                               error="Trop d'essais. Réessayez dans 15 minutes."), 429
+                               error="login_locked"), 429
     found = accounts.find_account(get_session(), phone) if phone else None
     if found is None or not check_password(found.password_hash, password):
         return render_template("dashboard/login.html", phone=raw_phone,
-                               error="Numéro ou mot de passe incorrect."), 401
+                               error="login_wrong"), 401
     lockout.succeeded(client, account, address)
+    chosen = session.get("lang")
     session.clear()
+    # A new session on sign-in (no fixation); it expires after a while without use
+    # (PERMANENT_SESSION_LIFETIME) and in any case SESSION_MAX_AGE after signing in.
+    session.permanent = True
     session["account_id"] = found.id
+    session["signed_in_at"] = int(time.time())
+    if chosen:
+        session["lang"] = chosen
     csrf_token()
     return redirect(url_for("dashboard.overview"))
 
 
 def logout() -> ResponseReturnValue:
     """Sign out."""
+    chosen = session.get("lang")
     session.clear()
-    flash("Déconnexion réussie.")
+    if chosen:
+        session["lang"] = chosen
+    flash(t("logged_out"))
     return redirect(url_for("dashboard.login"))
 
 

@@ -9,11 +9,12 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from .. import outbox
-from ..db import get_session
+from .. import broadcasts, outbox
+from ..db import get_session, utcnow
 from ..models import (
     Channel,
     Delivery,
+    DeliveryStatus,
     InboundMessage,
     Member,
     MessageKind,
@@ -22,31 +23,19 @@ from ..models import (
     Product,
 )
 from ..redisconn import get_redis
-from ..services import deliveries, orders, stock
+from ..services import alerts, deliveries, figures, orders, stock
 from ..services.outcome import Outcome, queue_notices
 from .auth import current_cooperative_id, login_required
 from .formatting import money as _money
 from .formatting import number as _quantity
+from .i18n import language, t, word
 
 RECENT_MESSAGES = 15
-NO_MEMBERSHIP = "Seule une coordinatrice de la coopérative peut décider."
-#: What the dashboard says of a decision on an order or a delivery, by outcome.
+#: The catalog key of what the dashboard says of a decision, by kind and outcome.
 SAID = {
-    "order": {"not_found": "Commande introuvable.",
-              "already_decided": "La commande n°{id} a déjà été traitée.",
-              "insufficient_stock": "Stock insuffisant pour la commande n°{id} : {available} "
-                                    "{unit} de {product} en stock, {requested} demandés.",
-              "confirm": "Commande n°{id} confirmée.", "reject": "Commande n°{id} refusée."},
-    "delivery": {"not_found": "Livraison introuvable.",
-                 "already_decided": "La livraison n°{id} a déjà été traitée.",
-                 "accept": "Livraison n°{id} acceptée.", "reject": "Livraison n°{id} refusée."},
-    "stock": {"not_found": "Produit introuvable.",
-              "bad_quantity": "Quantité invalide : un nombre non nul, négatif pour retirer.",
-              "no_reason": "Indiquez la raison de l'ajustement.",
-              "insufficient_stock": "Impossible : seulement {available} {unit} en stock.",
-              "done": "Stock de {product} ajusté de {change} {unit}."},
+    "order": {"confirm": "order_confirmed", "reject": "order_rejected"},
+    "delivery": {"accept": "delivery_accepted", "reject": "delivery_rejected"},
 }
-
 
 
 @login_required
@@ -67,8 +56,10 @@ def overview() -> ResponseReturnValue:
                                       # A one-time code is for its member's eyes only.
                                       OutboundMessage.kind != MessageKind.SECRET)
         .order_by(OutboundMessage.id.desc()).limit(RECENT_MESSAGES)))
+    last = [(b, broadcasts.progress(db, b.id)) for b in alerts.alerts_of(db, [coop_id], 3)]
     return render_template(
-        "dashboard/overview.html", coordinator=coordinator, products=products, levels=levels,
+        "dashboard/overview.html", figures=figures.cooperative_figures(db, coop_id, utcnow()),
+        last_alerts=last, coordinator=coordinator, products=products, levels=levels,
         orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
         deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
         inbound=inbound, outbound=outbound,
@@ -77,24 +68,26 @@ def overview() -> ResponseReturnValue:
 
 def _order_row(order: Order) -> tuple[int, list[str]]:
     product = order.product
-    return order.id, [order.buyer_name, product.name_in("fr"),
+    return order.id, [order.buyer_name, product.name_in(language()),
                       f"{_quantity(order.quantity)} {product.unit}", _money(order.total)]
 
 
 def _delivery_row(delivery: Delivery) -> tuple[int, list[str]]:
     product = delivery.product
-    return delivery.id, [delivery.member.name or delivery.member.phone, product.name_in("fr"),
+    return delivery.id, [delivery.member.name or delivery.member.phone,
+                         product.name_in(language()),
                          f"{_quantity(delivery.quantity)} {product.unit}",
-                         str(delivery.channel)]
+                         word("channel", delivery.channel)]
 
 
 def _say(kind: str, key: str, outcome: Outcome, **values: object) -> None:
-    """Flash what became of a decision, in French, with the outcome's values."""
+    """Flash what became of a decision, in her language, with the outcome's values."""
     shown = {name: _quantity(value) if isinstance(value, Decimal) else value
              for name, value in outcome.params.items()}
     if outcome.subject is not None and hasattr(outcome.subject, "name_in"):
-        shown["product"] = outcome.subject.name_in("fr")
-    flash(SAID[kind][key].format(**{**shown, **values}), "ok" if outcome.ok else "error")
+        shown["product"] = outcome.subject.name_in(language())
+    message = SAID.get(kind, {}).get(key) or f"{kind}_{key}"
+    flash(t(message, **{**shown, **values}), "ok" if outcome.ok else "error")
 
 
 def _commit(outcome: Outcome) -> None:
@@ -109,17 +102,23 @@ def _decide(kind: str, decide: Callable[..., Outcome], subject_id: int, decision
             yes: str) -> ResponseReturnValue:
     if g.coordinator is None:
         # Decisions are a coordinator's, through her membership of the cooperative.
-        flash(NO_MEMBERSHIP, "error")
+        flash(t("no_membership"), "error")
         return redirect(url_for("dashboard.overview"))
+    if decision != yes and request.form.get("confirmed") != "1":
+        # Refusing tells the member or the buyer by SMS and cannot be undone: ask once more.
+        return render_template("dashboard/refuse_confirm.html", kind=kind, id=subject_id,
+                               action=request.path, back=request.form.get("next", ""))
     outcome = decide(get_session(), subject_id, g.coordinator, decision == yes, Channel.WEB)
     subject = outcome.subject
     values: dict[str, object] = {"id": subject.id if subject is not None else subject_id}
     if outcome.error == "insufficient_stock":
-        values["product"] = subject.product.name_in("fr")
+        values["product"] = subject.product.name_in(language())
     if outcome.ok:
         _commit(outcome)
     _say(kind, outcome.error or decision, outcome, **values)
-    return redirect(url_for("dashboard.overview"))
+    back = request.form.get("next", "")
+    return redirect(back if back == url_for("dashboard.order_list")
+                    else url_for("dashboard.overview"))
 
 
 @login_required
@@ -130,7 +129,17 @@ def decide_order(order_id: int, decision: str) -> ResponseReturnValue:
 
 @login_required
 def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
-    """Accept (into stock) or reject a member's pending delivery; she gets an SMS."""
+    """Accept (into stock) or reject a member's pending delivery; she gets an SMS.
+
+    A quantity far above her usual deliveries is accepted only once confirmed.
+    """
+    found = deliveries.find_delivery(get_session(), delivery_id, current_cooperative_id() or 0)
+    if (found is not None and decision == "accept" and request.form.get("confirmed") != "1"
+            and found.status == DeliveryStatus.PENDING):
+        usual = deliveries.far_above_usual(get_session(), found)
+        if usual is not None:
+            return render_template("dashboard/delivery_confirm.html", delivery=found,
+                                   usual=usual)
     return _decide("delivery", deliveries.decide_delivery, delivery_id, decision, "accept")
 
 
@@ -138,7 +147,7 @@ def decide_delivery(delivery_id: int, decision: str) -> ResponseReturnValue:
 def adjust_stock() -> ResponseReturnValue:
     """Add or remove stock with a reason (an inventory count, a loss, a sample)."""
     if g.coordinator is None:
-        flash(NO_MEMBERSHIP, "error")
+        flash(t("no_membership"), "error")
         return redirect(url_for("dashboard.overview"))
     try:
         quantity = Decimal(request.form.get("quantity", "").strip().replace(",", "."))
@@ -150,7 +159,9 @@ def adjust_stock() -> ResponseReturnValue:
     if outcome.ok:
         _commit(outcome)
     _say("stock", outcome.error or "done", outcome)
-    return redirect(url_for("dashboard.overview"))
+    back = request.form.get("next", "")
+    return redirect(back if back == url_for("dashboard.product_list")
+                    else url_for("dashboard.overview"))
 
 
 def register(bp: Blueprint) -> None:

@@ -186,3 +186,33 @@ def balance(session: Session, member: Member) -> Decimal:
     earned = session.scalar(_EARNED, {"member": member.id})
     paid = session.scalar(_PAID, {"member": member.id})
     return (Decimal(earned) - Decimal(paid)).quantize(Decimal("0.01"))
+
+
+#: A delivery this many times her usual quantity asks the coordinator once more.
+UNUSUAL_FACTOR = Decimal("3")
+#: Her usual needs this many accepted deliveries of the product (fewer: nothing is usual yet).
+USUAL_AFTER = 3
+
+
+def usual_quantity(session: Session, delivery: Delivery, last: int = 10) -> Decimal | None:
+    """The median of her last accepted deliveries of the product, None with too few."""
+    quantities = sorted(session.scalars(
+        select(Delivery.quantity).where(Delivery.member_id == delivery.member_id,
+                                        Delivery.product_id == delivery.product_id,
+                                        Delivery.status == DeliveryStatus.ACCEPTED,
+                                        Delivery.id != delivery.id)
+        .order_by(Delivery.id.desc()).limit(last)))
+    if len(quantities) < USUAL_AFTER:
+        return None
+    middle = len(quantities) // 2
+    if len(quantities) % 2:
+        return quantities[middle]
+    return (quantities[middle - 1] + quantities[middle]) / 2
+
+
+def far_above_usual(session: Session, delivery: Delivery) -> Decimal | None:
+    """Her usual quantity when this delivery is far above it (a typo, 50 for 5?), else None."""
+    usual = usual_quantity(session, delivery)
+    if usual is not None and delivery.quantity > usual * UNUSUAL_FACTOR:
+        return usual
+    return None

@@ -7,9 +7,10 @@ then sends a new code.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import outbox
@@ -68,3 +69,31 @@ def new_pin_problem(pin: str) -> str | None:
 def pending_pin_hash(pin: str) -> str:
     """The first typing of a new PIN, kept hashed in the session until she types it again."""
     return hash_pin(pin)
+
+
+def pin_states(session: Session, client: redis.Redis, phones: list[str], attempts: int
+               ) -> dict[str, str]:
+    """Each phone's PIN state for the dashboard: ``none``, ``code`` (a code issued, unused and
+    valid), ``set``, or ``locked`` (too many wrong PINs, for now)."""
+    found = {c.phone: c for c in session.scalars(
+        select(PhoneCredential).where(PhoneCredential.phone.in_(phones)))} if phones else {}
+    used = client.mget([pins.ATTEMPTS_KEY.format(p) for p in phones]) if phones else []
+    now = utcnow()
+    states = {}
+    for phone, tries in zip(phones, used, strict=True):
+        cred = found.get(phone)
+        if tries is not None and int(tries) >= attempts:
+            states[phone] = "locked"
+        elif cred is not None and cred.pin_hash:
+            states[phone] = "set"
+        elif (cred is not None and cred.code_hash and cred.code_used_at is None
+              and cred.code_expires_at is not None and _aware(cred.code_expires_at) > now):
+            states[phone] = "code"
+        else:
+            states[phone] = "none"
+    return states
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+

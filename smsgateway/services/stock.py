@@ -133,3 +133,20 @@ def adjust_stock(session: Session, product_id: int, change: Decimal, note: str, 
         **values, "change": ("+" if change > 0 else "") + num(change), "reason": reason},
         to_actor=True)
     return Outcome(params=values, subject=product, notices=[receipt])
+
+
+def ledger(session: Session, cooperative_id: int, *, product_id: int | None = None,
+           reason: str | None = None, limit: int = 50, offset: int = 0
+           ) -> tuple[list[StockMovement], int]:
+    """The cooperative's stock movements, newest first, filtered; and how many match."""
+    where = [Product.cooperative_id == cooperative_id]
+    if product_id:
+        where.append(StockMovement.product_id == product_id)
+    if reason:
+        where.append(StockMovement.reason == reason)
+    base = select(StockMovement).join(Product, Product.id == StockMovement.product_id)
+    total = session.scalar(select(func.count()).select_from(
+        base.where(*where).subquery())) or 0
+    rows = list(session.scalars(base.where(*where).order_by(StockMovement.id.desc())
+                                .offset(offset).limit(limit)))
+    return rows, total
