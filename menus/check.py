@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from . import machine
 from .catalog import Catalog, fields_of
-from .encoding import GSM7, encoding_of, length, measure, screen_limit
+from .encoding import GSM7, encoding_of, fold_to_gsm7, length, measure, screen_limit
 from .languages import LATIN_SCRIPT as LATIN
 from .model import COORDINATOR, GUEST, MEMBER, Menu
 
@@ -99,7 +99,8 @@ def check(menu: Menu) -> list[Finding]:
                                         "the question does not fit on one screen"))
     for sid, screen in menu.screens.items():
         for lang, text in screen.text.items():
-            filled = text.format_map({f: SAMPLES.get(f, "1234") for f in fields_of(text)})
+            filled = menu.catalog.fill(text, {f: SAMPLES.get(f, "1234")
+                                              for f in fields_of(text)}, lang)
             # Paging splits between words only: a word longer than a page would be cut.
             if any(length(word) > screen_limit(filled) - LONGEST_FOOTER
                    for word in filled.split()):
@@ -146,7 +147,9 @@ def check_catalog(catalog: Catalog) -> list[Finding]:
                 findings.append(Finding("error", label, f"takes {segments} SMS segments, "
                                         f"more than the {entry.segments} allowed"))
         for lang, text in entry.texts.items():
-            if lang in LATIN and not entry.langs and encoding_of(text) != GSM7:
+            # An SMS is folded to GSM-7 as it is sent (Catalog.text); a screen is not.
+            sent = fold_to_gsm7(text) if entry.channel == "sms" else text
+            if lang in LATIN and not entry.langs and encoding_of(sent) != GSM7:
                 findings.append(Finding("warning", f"{where}.{lang}",
                                         "outside GSM-7: screens hold 80 characters, SMS cost "
                                         "more"))

@@ -179,7 +179,7 @@ def test_terminal_simulator_records_a_delivery_over_a_pty(
         term.type(_option(home, "Livrer un produit"))
         products = term.expect(r"┌─ CON[^\n]*\n((?:│[^\n]*\n)+)└─").group(1)
         term.type(_option(products, "Amlou"))
-        term.expect(r"Quantité de Amlou")
+        term.expect(r"Quantité d.amlou")
         term.type("3")
         term.expect(r"PIN")
         term.type(PIN)
