@@ -56,7 +56,13 @@ class Finding:
 
 def sample_state(menu: Menu, screen_id: str, lang: str, role: str) -> machine.State:
     """A state on ``screen_id`` with sample values, items and lines, as a loader would leave."""
-    state = machine.new_state(menu, role=role, lang=lang, vars=SAMPLES)
+    samples = dict(SAMPLES)
+    if "order_summary" in menu.catalog:
+        # The summary a coordinator decides on, as long as it is written in her language.
+        samples["summary"] = menu.catalog.text("order_summary", lang, **{
+            **SMS_SAMPLES, "order": "1234", "quantity": "12.5", "unit": "kg",
+            "buyer": "Epicerie Bio", "total": "3500", "stock": "120"})
+    state = machine.new_state(menu, role=role, lang=lang, vars=samples)
     screen = menu.screens[screen_id]
     state.update(screen=screen_id, items=list(SAMPLE_ITEMS), lines=list(SAMPLE_LINES),
                  params={}, loaded=True, end=screen.type == "end")
@@ -89,6 +95,7 @@ def check(menu: Menu) -> list[Finding]:
             findings.append(Finding("error", f"screens.{sid}.{lang}",
                                     f"page {page + 1} ({role}) has {length(text)} characters, "
                                     f"over {screen_limit(text)}"))
+    findings.extend(_cut_texts(menu))
     for sid, screen in menu.screens.items():
         if screen.type != "input":
             continue
@@ -114,6 +121,36 @@ def check(menu: Menu) -> list[Finding]:
                 findings.append(Finding("error", f"screens.{sid}.text.{lang}",
                                         "an amount carries its currency: no {currency} "
                                         "next to it"))
+    return findings
+
+
+def _cut_texts(menu: Menu) -> list[Finding]:
+    """Screen texts that only fit cut mid-sentence: not whole on the screen's first page."""
+    findings = []
+    for sid, screen in menu.screens.items():
+        langs = screen.langs and (screen.langs[0],) or menu.languages
+        roles = (GUEST,) if screen.langs else ROLES
+        for lang in langs:
+            for role in roles:
+                state = sample_state(menu, sid, lang, role)
+                count = machine.render(menu, state).pages
+                pages = []
+                for page in range(count):
+                    state["page"] = page
+                    pages.append(machine.render(menu, state).text)
+                state["page"] = 0
+                texts = screen.empty if screen.type == "list" and not state["items"] \
+                    and screen.empty else screen.text
+                body = menu.fill(texts, lang, {**state["vars"], **state["params"]})
+                # A page may break between the text's lines, never inside one; the first
+                # line shows on the first page.
+                lines = [line for line in body.split("\n") if line]
+                if lines and (lines[0] not in pages[0]
+                              or any(all(line not in p for p in pages) for line in lines)):
+                    findings.append(Finding(
+                        "error", f"screens.{sid}.text.{lang}",
+                        f"fits only cut mid-sentence across pages ({role}): shorten it"))
+                    break
     return findings
 
 

@@ -304,3 +304,27 @@ def test_the_arabic_help_sms_fits_one_segment() -> None:
     assert measure(help_ar).segments == 1 and len(help_ar) <= SINGLE_UCS2
     # A coordinator's help adds her commands: two segments, said in texts.yaml.
     assert measure(help_ar + " " + text("help_coordinator", "ar")).segments == 2
+
+
+CUT = {
+    # Under a screen's 182 characters, but with the lines and the navigation it pages inside.
+    "fr-info-text": ("stock", "fr", "Stock de la coopérative, compté ce matin par la "
+                     "coordinatrice avec les membres du bureau, à vérifier avant toute livraison "
+                     "nouvelle et toute vente aux clients de la semaine:"),
+    "ar-menu-text": ("home", "ar", "مرحبا {name}، هذه قائمة التعاونية، اختاري رقما من "
+                     "الأرقام التالية"),
+}
+
+
+@pytest.mark.parametrize("screen,lang,long_text", CUT.values(), ids=CUT.keys())
+def test_menus_check_fails_on_a_text_cut_mid_sentence(runner: FlaskCliRunner, tmp_path: Path,
+                                                      screen: str, lang: str,
+                                                      long_text: str) -> None:
+    raw = yaml.safe_load(Path("menus/cooperative.yaml").read_text(encoding="utf-8"))
+    raw["screens"][screen]["text"][lang] = long_text
+    path = tmp_path / "cooperative.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(args=["menus", "check", "--strict", "--path", str(path)])
+    assert result.exit_code == 1
+    assert (f"error: screens.{screen}.text.{lang}: fits only cut mid-sentence across pages"
+            in result.output), result.output
