@@ -111,7 +111,7 @@ def test_members_import_unknown_coop(bapp: Flask, tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(CSV)
     result = bapp.test_cli_runner().invoke(args=["members", "import", str(path), "--coop", "x"])
-    assert result.exit_code == 2 and "no cooperative 'x'" in result.output
+    assert result.exit_code == 2 and "no cooperative 'x' (cooperatives: demo)" in result.output
 
 
 def test_dry_run_previews_and_sends_nothing(bapp: Flask) -> None:

@@ -144,7 +144,15 @@ def check_config() -> None:
             holder[key] = "***"
     import json
 
+    # What `auto` resolved to, as the README promises: the provider SMS really go through.
+    data["sms"]["provider_in_use"] = settings.sms_provider
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    if settings.sms.provider == "auto":
+        why = {"africastalking": "Africa's Talking credentials are set",
+               "twilio": "Twilio credentials are set",
+               "console": "no provider credentials are set"}[settings.sms_provider]
+        click.echo(f"sms.provider auto: sending through {settings.sms_provider} ({why})",
+                   err=True)
 
 
 def init_app(app: Flask) -> None:

@@ -65,7 +65,10 @@ def members_import(file: Path, slug: str) -> None:
 def _coop(session: object, slug: str) -> Cooperative:
     coop = session.scalar(select(Cooperative).where(Cooperative.slug == slug))  # type: ignore
     if coop is None:
-        raise click.BadParameter(f"no cooperative {slug!r}", param_hint="--coop")
+        slugs = session.scalars(select(Cooperative.slug).order_by(Cooperative.slug))  # type: ignore
+        valid = ", ".join(slugs) or "none yet: run `smsgateway seed-demo` or add one"
+        raise click.BadParameter(f"no cooperative {slug!r} (cooperatives: {valid})",
+                                 param_hint="--coop")
     return coop
 
 
