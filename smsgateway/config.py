@@ -171,6 +171,9 @@ class BroadcastSettings(_Section):
     # How long a request that timed out after reaching the provider waits for delivery
     # reports to say who got it, before the rest is sent again (see smsgateway/reconcile.py).
     unknown_grace_seconds: int = Field(120, ge=0, le=3600)
+    # `broadcast send` to more members than this asks for confirmation in a terminal (a
+    # script passes --yes): a wrong --coop or a missing --group costs the whole membership.
+    confirm_above: int = Field(200, ge=0)
 
 
 class SimulatorSettings(_Section):
