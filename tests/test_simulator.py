@@ -219,11 +219,10 @@ def test_inbox_times_are_in_the_cooperative_s_time_zone(
         make_app: Any, zone: str, local: str) -> None:
     from datetime import UTC, datetime
 
-    from smsgateway.worker import run_burst
-
     from smsgateway.db import get_db
     from smsgateway.models import OutboundMessage
     from smsgateway.seed import seed_demo
+    from smsgateway.worker import run_burst
 
     app = make_app(defaults={"timezone": zone})
     with app.app_context(), get_db(app).session() as session:
