@@ -78,9 +78,11 @@ def test_check_config_says_which_provider_auto_chose(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TWILIO_FROM", "COOP")
     result = app.test_cli_runner().invoke(check_config)
     assert result.exit_code == 0, result.output
-    assert '"provider_in_use": "twilio"' in result.output
-    assert "sms.provider auto: sending through twilio (Twilio credentials are set)" in (
-        result.output)
+    import json
+
+    sms = json.loads(result.output)["sms"]
+    assert (sms["provider"], sms["provider_in_use"]) == ("auto", "twilio")
+    assert sms["provider_in_use_because"] == "auto: Twilio credentials are set"
     assert "secret-token" not in result.output
 
 

@@ -144,15 +144,15 @@ def check_config() -> None:
             holder[key] = "***"
     import json
 
-    # What `auto` resolved to, as the README promises: the provider SMS really go through.
+    # What `auto` resolved to, as the README promises: the provider SMS really go through,
+    # and why (the output stays one JSON document, for scripts).
     data["sms"]["provider_in_use"] = settings.sms_provider
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     if settings.sms.provider == "auto":
-        why = {"africastalking": "Africa's Talking credentials are set",
-               "twilio": "Twilio credentials are set",
-               "console": "no provider credentials are set"}[settings.sms_provider]
-        click.echo(f"sms.provider auto: sending through {settings.sms_provider} ({why})",
-                   err=True)
+        data["sms"]["provider_in_use_because"] = {
+            "africastalking": "auto: Africa's Talking credentials are set",
+            "twilio": "auto: Twilio credentials are set",
+            "console": "auto: no provider credentials are set"}[settings.sms_provider]
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def init_app(app: Flask) -> None:
