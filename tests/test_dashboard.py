@@ -158,9 +158,9 @@ def test_reject_order(signed_in: FlaskClient, session: Session) -> None:
 @pytest.mark.parametrize(
     ("decision", "status", "stock", "sms"),
     [("accept", DeliveryStatus.ACCEPTED, Decimal("58"),
-      "تم قبول توريدك {id} (5 kg أملو). مستحقاتك 1560 درهم."),
+      "تم قبول توريدك {id} (5 كلغ أملو). مستحقاتك 1560 درهم."),
      ("reject", DeliveryStatus.REJECTED, Decimal("53"),
-      "تم رفض توريدك {id} (5 kg أملو). راجع المنسق.")],
+      "تم رفض توريدك {id} (5 كلغ أملو). راجع المنسق.")],
     ids=["accept", "reject"],
 )
 def test_decide_delivery_and_tell_the_member_by_sms(
