@@ -186,7 +186,8 @@ def test_terminal_simulator_records_a_delivery_over_a_pty(
         term.expect(r"┌─ END[^\n]*\n│ Livraison \d+ enregistrée")
         term.expect(r"\n> ")
         term.type("wait 60")
-        term.expect(r"\[SMS reçu #\d+ · confirmation · GSM-7 · 1 SMS\] Livraison #\d+ enregistrée")
+        term.expect(r"\[SMS reçu #\d+ · \d\d:\d\d:\d\d · confirmation · GSM-7 · 1 SMS\] "
+                    r"Livraison #\d+ enregistrée")
         term.type("sms PRIX")
         term.expect(r"SMS envoyé\.")
         term.type("quit")
