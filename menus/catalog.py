@@ -54,6 +54,32 @@ class _Blank(dict[str, Any]):
         return ""
 
 
+#: Letters before which French elides "de" into "d'".
+_ELIDING = frozenset("aeiouyhàâäéèêëîïôöûüAEIOUYHÀÂÉÈÊÎÔÛ")
+
+
+@dataclass(frozen=True)
+class _Of:
+    """A value after "of": ``{x:de}`` for a thing, ``{x:De}`` for a name (French elides)."""
+
+    value: Any
+    lang: str
+
+    def __format__(self, spec: str) -> str:
+        word = str(self.value)
+        if spec not in ("de", "De"):
+            return format(self.value, spec)
+        if self.lang != "fr":
+            return word
+        if spec == "de" and word[1:2].islower():
+            # A product is a common noun: "Huile d'argan" reads "d'huile d'argan" mid-sentence
+            # (a code such as ARGAN keeps its capitals).
+            word = word[:1].lower() + word[1:]
+        # A name keeps its case; h is elided before a product (huile), not a name (Hassan).
+        eliding = _ELIDING if spec == "de" else _ELIDING - {"h", "H"}
+        return f"d'{word}" if word[:1] in eliding else f"de {word}"
+
+
 def fields_of(template: str) -> set[str]:
     """The ``{name}`` fields a template uses."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
@@ -69,6 +95,8 @@ class Catalog:
     units: frozenset[str] = frozenset()
     #: template -> its number and money placeholders, worked out on first use.
     _typed: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    #: template -> its placeholders written after "of" (``{product:de}``).
+    _of: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def text(self, key: str, lang: str, **params: Any) -> str:
         """Message ``key`` in ``lang`` (French when missing), with ``params`` filled in."""
@@ -93,10 +121,16 @@ class Catalog:
             return template
         typed = self._typed.get(template)
         if typed is None:
+            self._of[template] = tuple(
+                name for _, name, spec, _ in string.Formatter().parse(template)
+                if name and spec in ("de", "De"))
             typed = self._typed[template] = tuple(
                 sorted(n for n in fields_of(template)
                        if n in self.numbers or n in self.money or n in self.units))
         values = _Blank(params)
+        for name in self._of.get(template) or ():
+            if name in params:
+                values[name] = _Of(params[name], lang)
         for name in typed:
             if name not in params:
                 continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from . import machine
 from .catalog import Catalog, fields_of
-from .encoding import GSM7, encoding_of, length, measure, screen_limit
+from .encoding import GSM7, encoding_of, fold_to_gsm7, length, measure, screen_limit
 from .languages import LATIN_SCRIPT as LATIN
 from .model import COORDINATOR, GUEST, MEMBER, Menu
 
@@ -56,7 +56,13 @@ class Finding:
 
 def sample_state(menu: Menu, screen_id: str, lang: str, role: str) -> machine.State:
     """A state on ``screen_id`` with sample values, items and lines, as a loader would leave."""
-    state = machine.new_state(menu, role=role, lang=lang, vars=SAMPLES)
+    samples = dict(SAMPLES)
+    if "order_summary" in menu.catalog:
+        # The summary a coordinator decides on, as long as it is written in her language.
+        samples["summary"] = menu.catalog.text("order_summary", lang, **{
+            **SMS_SAMPLES, "order": "1234", "quantity": "12.5", "unit": "kg",
+            "buyer": "Epicerie Bio", "total": "3500", "stock": "120"})
+    state = machine.new_state(menu, role=role, lang=lang, vars=samples)
     screen = menu.screens[screen_id]
     state.update(screen=screen_id, items=list(SAMPLE_ITEMS), lines=list(SAMPLE_LINES),
                  params={}, loaded=True, end=screen.type == "end")
@@ -89,6 +95,7 @@ def check(menu: Menu) -> list[Finding]:
             findings.append(Finding("error", f"screens.{sid}.{lang}",
                                     f"page {page + 1} ({role}) has {length(text)} characters, "
                                     f"over {screen_limit(text)}"))
+    findings.extend(_cut_texts(menu))
     for sid, screen in menu.screens.items():
         if screen.type != "input":
             continue
@@ -99,7 +106,8 @@ def check(menu: Menu) -> list[Finding]:
                                         "the question does not fit on one screen"))
     for sid, screen in menu.screens.items():
         for lang, text in screen.text.items():
-            filled = text.format_map({f: SAMPLES.get(f, "1234") for f in fields_of(text)})
+            filled = menu.catalog.fill(text, {f: SAMPLES.get(f, "1234")
+                                              for f in fields_of(text)}, lang)
             # Paging splits between words only: a word longer than a page would be cut.
             if any(length(word) > screen_limit(filled) - LONGEST_FOOTER
                    for word in filled.split()):
@@ -113,6 +121,36 @@ def check(menu: Menu) -> list[Finding]:
                 findings.append(Finding("error", f"screens.{sid}.text.{lang}",
                                         "an amount carries its currency: no {currency} "
                                         "next to it"))
+    return findings
+
+
+def _cut_texts(menu: Menu) -> list[Finding]:
+    """Screen texts that only fit cut mid-sentence: not whole on the screen's first page."""
+    findings = []
+    for sid, screen in menu.screens.items():
+        langs = screen.langs and (screen.langs[0],) or menu.languages
+        roles = (GUEST,) if screen.langs else ROLES
+        for lang in langs:
+            for role in roles:
+                state = sample_state(menu, sid, lang, role)
+                count = machine.render(menu, state).pages
+                pages = []
+                for page in range(count):
+                    state["page"] = page
+                    pages.append(machine.render(menu, state).text)
+                state["page"] = 0
+                texts = screen.empty if screen.type == "list" and not state["items"] \
+                    and screen.empty else screen.text
+                body = menu.fill(texts, lang, {**state["vars"], **state["params"]})
+                # A page may break between the text's lines, never inside one; the first
+                # line shows on the first page.
+                lines = [line for line in body.split("\n") if line]
+                if lines and (lines[0] not in pages[0]
+                              or any(all(line not in p for p in pages) for line in lines)):
+                    findings.append(Finding(
+                        "error", f"screens.{sid}.text.{lang}",
+                        f"fits only cut mid-sentence across pages ({role}): shorten it"))
+                    break
     return findings
 
 
@@ -146,7 +184,9 @@ def check_catalog(catalog: Catalog) -> list[Finding]:
                 findings.append(Finding("error", label, f"takes {segments} SMS segments, "
                                         f"more than the {entry.segments} allowed"))
         for lang, text in entry.texts.items():
-            if lang in LATIN and not entry.langs and encoding_of(text) != GSM7:
+            # An SMS is folded to GSM-7 as it is sent (Catalog.text); a screen is not.
+            sent = fold_to_gsm7(text) if entry.channel == "sms" else text
+            if lang in LATIN and not entry.langs and encoding_of(sent) != GSM7:
                 findings.append(Finding("warning", f"{where}.{lang}",
                                         "outside GSM-7: screens hold 80 characters, SMS cost "
                                         "more"))

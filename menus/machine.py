@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict
 
+from .encoding import length, screen_limit
 from .languages import FALLBACK
 from .model import (
     HAS_PIN,
@@ -159,8 +160,15 @@ def resume_offer(menu: Menu, snapshot: State) -> State:
     return state
 
 
-def resumable(state: State) -> bool:
-    """Whether a dropped session at ``state`` is worth offering to resume."""
+def resumable(state: State, menu: Menu | None = None) -> bool:
+    """Whether a dropped session at ``state`` is worth offering to resume.
+
+    Not a screen that only informs (stock, prices, balance): a member who read it is not
+    asked on her next dial whether to read it again.
+    """
+    if menu is not None and (screen := menu.screens.get(state["screen"])) is not None \
+            and screen.type == "info":
+        return False
     return (not state.get("end") and state["screen"] != state["home"]
             and state["screen"] not in NO_RESUME)
 
@@ -189,9 +197,10 @@ def _goto(menu: Menu, state: State, target: str) -> None:
                  end=menu.screens[target].type == "end", pending=None)
 
 
-def _notice(state: State, key: str, **params: Any) -> State:
+def _notice(state: State, key: str, *, keep_page: bool = False, **params: Any) -> State:
     state["notice"] = [key, params]
-    state["page"] = 0
+    if not keep_page:
+        state["page"] = 0
     return state
 
 
@@ -205,7 +214,8 @@ def step(menu: Menu, state: State, raw: str) -> Step:
         if state["page"] + 1 < render(menu, state).pages:
             state["page"] += 1
             return Step(state)
-        return Step(state if state.get("end") else _notice(state, "no_more"))
+        # On the last page: say so, and stay on it (not back to the first page).
+        return Step(state if state.get("end") else _notice(state, "no_more", keep_page=True))
     if state.get("end"):
         return Step(state)
     if value == HOME:
@@ -358,14 +368,14 @@ def render(menu: Menu, state: State) -> Rendered:
     screen = menu.screens[state["screen"]]
     langs = screen.langs or (state["lang"],)
     values = {**state["vars"], **state["params"]}
-    header: list[str] = []
+    notice: list[str] = []
     if state.get("notice"):
         key, params = state["notice"]
-        header.extend(menu.t(key, lang, **params) for lang in langs)
+        notice = [menu.t(key, lang, **params) for lang in langs]
     body_texts = screen.text
     if screen.type == "list" and not state["items"] and screen.empty:
         body_texts = screen.empty
-    header.extend(menu.fill(body_texts, lang, values) for lang in langs)
+    body = [menu.fill(body_texts, lang, values) for lang in langs]
 
     lines: list[str] = []
     if screen.type == "menu":
@@ -378,8 +388,39 @@ def render(menu: Menu, state: State) -> Rendered:
 
     end = screen.type == "end" or bool(state.get("end"))
     at_home = screen.id == state["home"]
-    footer = "" if end or at_home else " / ".join(menu.t("back", lang) for lang in langs)
+    back = " / ".join(menu.t("back", lang) for lang in langs)
+    footer = "" if end or at_home else back
+    if screen.type == "info" and not end:
+        # A screen that only informs offers the way home too (00), not only back.
+        footer = "\n".join([footer, " / ".join(menu.t("home", lang) for lang in langs)])
     more = " / ".join(menu.t("more", lang) for lang in langs)
-    pages = paginate("\n".join(h for h in header if h), lines, footer=footer, more=more)
-    page = min(state.get("page", 0), len(pages) - 1)
+    # Back (0) shows on every page after the first, on the home screen too.
+    later = "" if end or not at_home else back
+    page = state.get("page", 0)
+    if notice and page > 0:
+        # "No other page" on the last page: shown above the page she stays on.
+        pages = paginate(_join(body), lines, footer=footer, more=more, later_footer=later)
+        page = min(page, len(pages) - 1)
+        text = _on_top(_join(notice), pages[page])
+        return Rendered(text=text, end=end and page == len(pages) - 1, pages=len(pages))
+    pages = paginate(_join(notice + body), lines, footer=footer, more=more, later_footer=later)
+    if notice and lines and len(pages) > 1 and lines[0] not in pages[0]:
+        # The reason and the choices before the screen's own text, already read: a guest who
+        # typed a wrong key sees her only option on the first page, not "98" alone.
+        pages = paginate(_join(notice), lines, footer=footer, more=more, later_footer=later)
+    page = min(page, len(pages) - 1)
     return Rendered(text=pages[page], end=end and page == len(pages) - 1, pages=len(pages))
+
+
+def _join(texts: list[str]) -> str:
+    return "\n".join(t for t in texts if t)
+
+
+def _on_top(notice: str, page: str) -> str:
+    """``notice`` above ``page``, dropping the page's last rows before its tail if need be."""
+    rows = page.split("\n")
+    text = "\n".join([notice, *rows])
+    while length(text) > screen_limit(text) and len(rows) > 1:
+        del rows[-2]  # keep the navigation row at the bottom
+        text = "\n".join([notice, *rows])
+    return text

@@ -43,7 +43,7 @@ GUEST = "guest"
 #: A caller who belongs to several cooperatives, before she has chosen one.
 CHOOSER = "chooser"
 #: Catalog messages the machine itself shows.
-NAV_MESSAGES = ("back", "more", "no_more", "bad_option", "empty_input", "not_number",
+NAV_MESSAGES = ("back", "more", "home", "no_more", "bad_option", "empty_input", "not_number",
                 "too_small", "too_big", "bad_pin_format", "bad_code_format", "error")
 DEFAULT_PATH = Path(__file__).with_name("cooperative.yaml")
 _FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")

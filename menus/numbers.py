@@ -37,10 +37,11 @@ def plain(value: Number) -> str:
 
 #: LEFT-TO-RIGHT MARK. Right to left, the Unicode bidi algorithm leaves "2,5" and "12/06" in
 #: order but moves a leading sign behind the digits ("+2,5" shows as "2,5+"). A mark before
-#: the sign keeps it in front. Marks, not the isolates of Unicode 6.3 (U+2066..U+2069): the
-#: feature phones members use (Nokia S30+, older KaiOS and MTK handsets) implement the old
-#: bidi rules and draw the isolates as boxes, while LRM has been zero-width on them since
-#: Unicode 1.1. It costs one UCS-2 character, only where a sign is written.
+#: the sign keeps it in front. A mark, not the isolates (U+2066..U+2069): isolates came with
+#: Unicode 6.3 (2013), and a feature phone's text engine older than that does not know them
+#: and may draw a box, while LRM dates from Unicode 1.1 and every bidi implementation treats
+#: it as an invisible strong character. Not verified on handsets here: the simulator is a
+#: browser. It costs one UCS-2 character, and only where a sign is written.
 LRM = "\u200e"
 
 

@@ -42,12 +42,15 @@ def _longest_prefix(word: str, width: int) -> int:
     return cut
 
 
-def paginate(header: str, lines: Sequence[str], *, footer: str = "", more: str = "") -> list[str]:
+def paginate(header: str, lines: Sequence[str], *, footer: str = "", more: str = "",
+             later_footer: str = "") -> list[str]:
     """Pages of ``header`` then ``lines``; every page but the last ends with ``more``.
 
-    Each page ends with ``footer`` (the back key) and fits the limit of the screen's encoding.
+    Each page ends with ``footer`` (the back key), pages after the first also with
+    ``later_footer`` (back to the previous page, on a screen with no back of its own), and
+    each fits the limit of the screen's encoding.
     """
-    tail_texts = [t for t in (more, footer) if t]
+    tail_texts = [t for t in (more, footer, later_footer) if t]
     limit = screen_limit(header, *lines, *tail_texts)
     encoding = GSM7 if limit == GSM7_LIMIT else UCS2
     single = "\n".join([*([header] if header else []), *lines, *([footer] if footer else [])])
@@ -78,5 +81,7 @@ def paginate(header: str, lines: Sequence[str], *, footer: str = "", more: str =
     for index, page in enumerate(pages):
         last = index == len(pages) - 1
         tail = [footer] if last else [more, footer]
+        if index and later_footer:
+            tail.append(later_footer)
         texts.append("\n".join([*page, *(t for t in tail if t)]))
     return texts

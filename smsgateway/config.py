@@ -142,9 +142,15 @@ class QuietHoursSettings(_Section):
     @field_validator("start", "end")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
-        if not _TIME_RE.match(str(value)):
+        # People write 7:00 as well as 07:00, and sometimes seconds (22:00:00).
+        written = str(value).strip()
+        if re.match(r"^\d:", written):
+            written = "0" + written
+        if re.match(r"^\d\d:\d\d:00$", written):
+            written = written[:5]
+        if not _TIME_RE.match(written):
             raise ValueError(f"must be a time as HH:MM, got {value!r}")
-        return str(value)
+        return written
 
     def as_times(self) -> tuple[time, time]:
         """The start and end as ``datetime.time``."""
@@ -167,6 +173,9 @@ class BroadcastSettings(_Section):
     # How long a request that timed out after reaching the provider waits for delivery
     # reports to say who got it, before the rest is sent again (see smsgateway/reconcile.py).
     unknown_grace_seconds: int = Field(120, ge=0, le=3600)
+    # `broadcast send` to more members than this asks for confirmation in a terminal (a
+    # script passes --yes): a wrong --coop or a missing --group costs the whole membership.
+    confirm_above: int = Field(200, ge=0)
 
 
 class SimulatorSettings(_Section):
@@ -367,11 +376,7 @@ def load_settings(
     for env_name, raw in environ.items():
         if env_name.startswith(ENV_OVERRIDE_PREFIX):
             key = env_name[len(ENV_OVERRIDE_PREFIX) :].lower().replace("__", ".")
-            try:
-                value = yaml.safe_load(raw) if raw else raw
-            except yaml.YAMLError:
-                value = raw
-            _set_dotted(data, key, value)
+            _set_dotted(data, key, _env_value(raw))
             origins[key] = env_name
 
     for key, value in _flatten(overrides or {}).items():
@@ -388,6 +393,20 @@ def load_settings(
         raise ConfigError(origin, message) from None
     _check_provider_credentials(settings, origins)
     return settings
+
+
+#: A time as people write it (22:00, 7:30:00): YAML 1.1 would read it as a number of minutes.
+_CLOCK_RE = re.compile(r"^\d{1,2}(:[0-5]\d){1,2}$")
+
+
+def _env_value(raw: str) -> Any:
+    """An override's value read as YAML (``true``, ``5``, ``[a, b]``), a time kept as text."""
+    if not raw or _CLOCK_RE.match(raw.strip()):
+        return raw.strip() if raw else raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
 
 
 def _check_provider_credentials(settings: Settings, origins: dict[str, str]) -> None:

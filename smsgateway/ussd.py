@@ -101,7 +101,7 @@ def _member_state(ctx: actions.Context, menu: Menu, member: Row[Any], text: str,
               COOP: member.cooperative_id, HAS_PIN: bool(member.has_pin)})
     # A dial string (non-empty first text) says where she wants to go: no offer then.
     if not text and snapshot is not None and snapshot.get("vars", {}).get(ME) == member.id:
-        if _usable(menu, snapshot) and machine.resumable(snapshot):
+        if _usable(menu, snapshot) and machine.resumable(snapshot, menu):
             return machine.resume_offer(menu, snapshot)
     return state
 
@@ -168,7 +168,7 @@ def _handle(hop: UssdIn, settings: Settings, client: redis.Redis) -> UssdOut:
         if state.get("role") != GUEST:
             if screen.end or state["screen"] == state["home"]:
                 current.drop_resume()
-            elif machine.resumable(state):
+            elif machine.resumable(state, menu):
                 current.save_resume(state, settings.ussd.resume_window_seconds)
         return UssdOut(screen.text, screen.end)
 

@@ -111,7 +111,8 @@ def test_members_import_unknown_coop(bapp: Flask, tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(CSV)
     result = bapp.test_cli_runner().invoke(args=["members", "import", str(path), "--coop", "x"])
-    assert result.exit_code == 1 and "error: slug: no cooperative 'x'" in result.output
+    assert result.exit_code == 1
+    assert "error: slug: no cooperative 'x' (cooperatives: demo)" in result.output
 
 
 def test_dry_run_previews_and_sends_nothing(bapp: Flask) -> None:
@@ -137,6 +138,8 @@ def test_send_then_status(bapp: Flask) -> None:
     run_burst(bapp)
     status = runner.invoke(args=["broadcast", "status", "1", "--watch", "--json"])
     assert status.exit_code == 0, status.output
+    # No terminal here: --watch prints its progress as lines.
+    assert "broadcast 1: 2/2 finished (done)" in status.output
     data = json.loads(status.output.strip().splitlines()[-1])
     assert (data["status"], data["recipients"], data["delivered"], data["cost"]) == (
         "done", 2, 2, "0.5000")
@@ -144,6 +147,35 @@ def test_send_then_status(bapp: Flask) -> None:
         texts = sorted(session.scalars(select(OutboundMessage.text)))
     assert texts == ["Amlou: Aicha Bouzid, prix 220 DH", "Amlou: Khadija Oubella, prix 220 DH"]
     assert "no broadcast 9" in runner.invoke(args=["broadcast", "status", "9"]).output
+
+
+CONFIRM = {
+    "terminal-asks-and-no-cancels": (True, [], "n\n", 1, "Send to 4 members? [y/N]", 0),
+    "terminal-asks-and-yes-sends": (True, [], "y\n", 0, "broadcast 1 queued", 1),
+    "script-refused-without-yes": (False, [], "", 2, "pass --yes to send from a script", 0),
+    "script-with-yes-sends": (False, ["--yes"], "", 0, "broadcast 1 queued", 1),
+}
+
+
+@pytest.mark.parametrize("tty,extra,answer,code,said,made", CONFIRM.values(),
+                         ids=CONFIRM.keys())
+def test_send_to_many_asks_first(make_app: Any, monkeypatch: pytest.MonkeyPatch, tty: bool,
+                                 extra: list[str], answer: str, code: int, said: str,
+                                 made: int) -> None:
+    from smsgateway.cli import broadcasts as cli_broadcasts
+
+    app = app_with(make_app, sms={"provider": "console"}, broadcast={"confirm_above": 3})
+    with app.app_context(), get_db(app).session() as session:
+        seed_demo(session, app.config["SETTINGS"].defaults.region)
+    # Whether stdin is a terminal: CliRunner's never is.
+    monkeypatch.setattr(cli_broadcasts, "_interactive", lambda: tty)
+    result = app.test_cli_runner().invoke(args=["broadcast", "send", "--coop", "demo",
+                                                "--message", "Réunion demain", *extra],
+                                          input=answer)
+    assert result.exit_code == code, result.output
+    assert said in result.output
+    with app.app_context(), get_db(app).session() as session:
+        assert session.scalar(select(func.count()).select_from(Broadcast)) == made
 
 
 @pytest.mark.parametrize("args", [

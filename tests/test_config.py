@@ -51,6 +51,41 @@ def test_twilio_chosen_when_only_its_credentials_are_set() -> None:
     assert settings.twilio.sender == "COOP"
 
 
+TIMES = {
+    "hh-mm": ("22:00", "22:00"),
+    "single-digit-hour": ("7:30", "07:30"),
+    "with-seconds": ("21:15:00", "21:15"),
+}
+
+
+@pytest.mark.parametrize("written,kept", TIMES.values(), ids=TIMES.keys())
+def test_environment_overrides_take_times_as_people_write_them(written: str, kept: str) -> None:
+    # YAML 1.1 would read 22:00 as 1320 (minutes): a time stays a time.
+    settings = load_settings(path=ROOT / "config.yaml",
+                             environ={"SMSGATEWAY__QUIET_HOURS__START": written,
+                                      "SMSGATEWAY__QUIET_HOURS__END": "6:00"})
+    assert (settings.quiet_hours.start, settings.quiet_hours.end) == (kept, "06:00")
+    assert load_settings(path=ROOT / "config.yaml", environ={
+        "SMSGATEWAY__LIMITS__REPLIES_PER_WINDOW": "7"}).limits.replies_per_window == 7
+
+
+def test_check_config_says_which_provider_auto_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsgateway.cli import check_config
+
+    app = create_app({"sms": {"provider": "auto"}})
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC1")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret-token")
+    monkeypatch.setenv("TWILIO_FROM", "COOP")
+    result = app.test_cli_runner().invoke(check_config)
+    assert result.exit_code == 0, result.output
+    import json
+
+    sms = json.loads(result.output)["sms"]
+    assert (sms["provider"], sms["provider_in_use"]) == ("auto", "twilio")
+    assert sms["provider_in_use_because"] == "auto: Twilio credentials are set"
+    assert "secret-token" not in result.output
+
+
 BAD_VALUES = [
     pytest.param({"PORT": "abc"}, None, "PORT", id="port-not-a-number"),
     pytest.param({"PORT": "70000"}, None, "PORT", id="port-out-of-range"),

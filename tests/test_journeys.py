@@ -99,7 +99,7 @@ def test_the_whole_journey(app: Flask, runner: FlaskCliRunner, client: FlaskClie
                                  "--issue-codes", *zahra])
     assert result.exit_code == 0, result.output
     assert "line 5: not a valid number" in result.output
-    assert "3 added, 0 updated, 0 unchanged, 1 rejected, 0 warnings; 4 codes sent" in result.output
+    assert "3 added, 0 updated, 0 unchanged, 1 rejected; 4 codes sent" in result.output
 
     # Hafsa chooses her PIN with her code, then records a delivery.
     phone = Phone(client, HAFSA)

@@ -127,7 +127,7 @@ def test_more_then_back_moves_between_pages() -> None:
     _, back = machine.drive(MENU, state, "0", _run(machine.Result()))
     assert back.text == first.text
     _, again = machine.drive(MENU, state, "98", _run(machine.Result()))
-    assert again.text.startswith("لا توجد صفحة أخرى.")
+    assert again.text.startswith("لا صفحة أخرى.")
 
 
 def test_a_retry_error_re_asks_and_a_failure_lands_on_failed() -> None:

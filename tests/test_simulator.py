@@ -211,3 +211,31 @@ def test_sms_relay_stores_the_message_and_the_reply_reaches_the_inbox(
     messages = client.get("/simulator/api/inbox?phone=%2B212600000004").get_json()["messages"]
     assert len(messages) == 1 and messages[0]["text"].startswith("Prix")
     assert messages[0]["provider"] == "console" and messages[0]["kind"] == "reply"
+
+
+@pytest.mark.parametrize("zone,local", [("Africa/Casablanca", "11:00:00"),
+                                        ("Asia/Tokyo", "19:00:00")])
+def test_inbox_times_are_in_the_cooperative_s_time_zone(
+        make_app: Any, zone: str, local: str) -> None:
+    from datetime import UTC, datetime
+
+    from smsgateway.db import get_db
+    from smsgateway.models import OutboundMessage
+    from smsgateway.seed import seed_demo
+    from smsgateway.worker import run_burst
+
+    app = make_app(defaults={"timezone": zone})
+    with app.app_context(), get_db(app).session() as session:
+        seed_demo(session, app.config["SETTINGS"].defaults.region)
+        with app.test_request_context():
+            sms = outbox.add(session, to=KHADIJA, text="مرحبا", kind=MessageKind.REPLY)
+            outbox.commit_and_send(session, [sms], get_redis())
+    run_burst(app)
+    with app.app_context(), get_db(app).session() as session:
+        row = session.get(OutboundMessage, sms.id)
+        row.sent_at = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+        session.commit()
+    [message] = app.test_client().get(
+        "/simulator/api/inbox?phone=%2B212600000002").get_json()["messages"]
+    assert (message["local"], message["zone"]) == (local, zone)
+    assert message["at"].startswith("2026-12-02T" + local[:5])

@@ -51,7 +51,7 @@ def test_alert_is_previewed_then_sent_after_oui(at: Any, session: Session,
     # Aicha said STOP: the alert reaches the three others (Fatima included).
     _say(at, session, AICHA_FR, "STOP")
     preview = _say(at, session, COORDINATOR, "ALERTE Crue ce soir, restez chez vous")
-    assert preview.startswith("Alerte a 3 membres, 1 SMS chacun, cout estime 0 MAD")
+    assert preview.startswith("Alerte à 3 membres, 1 SMS chacun, cout estimé 0 MAD")
     assert "OUI dans les 10 min" in preview
     assert _broadcasts(session) == []
     ttl = get_redis(at).ttl(PENDING_KEY.format(member_id=member(session, COORDINATOR).id))
@@ -59,7 +59,7 @@ def test_alert_is_previewed_then_sent_after_oui(at: Any, session: Session,
 
     sent = _say(at, session, COORDINATOR, "oui")
     [broadcast] = _broadcasts(session)
-    assert sent == f"Alerte #{broadcast.id} en cours d'envoi a 3 membres."
+    assert sent == f"Alerte #{broadcast.id} en cours d'envoi à 3 membres."
     assert broadcast.urgent and broadcast.channel == "sms" and broadcast.recipients == 3
     assert broadcast.created_by_id == member(session, COORDINATOR).id
 
@@ -72,14 +72,14 @@ def test_alert_is_previewed_then_sent_after_oui(at: Any, session: Session,
     assert {r.text for r in rows} == {"Crue ce soir, restez chez vous"}
 
     # The confirmation was used up: a second OUI sends nothing more.
-    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien a confirmer")
+    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien à confirmer")
     assert len(_broadcasts(session)) == 1
 
 
 def test_alert_cancelled_with_non(at: Any, session: Session) -> None:
     _say(at, session, COORDINATOR, "ALERTE Réunion demain")
-    assert _say(at, session, COORDINATOR, "NON") == "Alerte annulee."
-    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien a confirmer")
+    assert _say(at, session, COORDINATOR, "NON") == "Alerte annulée."
+    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien à confirmer")
     assert _broadcasts(session) == []
 
 
@@ -87,15 +87,15 @@ def test_an_expired_alert_is_not_sent(at: Any, session: Session) -> None:
     _say(at, session, COORDINATOR, "ALERTE Réunion demain")
     # What ten minutes do to the pending alert: Redis drops the key.
     get_redis(at).delete(PENDING_KEY.format(member_id=member(session, COORDINATOR).id))
-    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien a confirmer")
+    assert _say(at, session, COORDINATOR, "OUI").startswith("Rien à confirmer")
     assert _broadcasts(session) == []
 
 
 @pytest.mark.parametrize("phone,text,reply", [
-    (AICHA_FR, "ALERTE Réunion demain", "Reserve aux coordinatrices."),
-    (COORDINATOR, "ALERTE", "Ecrivez ALERTE suivi du message"),
+    (AICHA_FR, "ALERTE Réunion demain", "Réservé aux coordinateurs."),
+    (COORDINATOR, "ALERTE", "Écrivez ALERTE suivi du message"),
     (KHADIJA_AR, "نعم", "لا شيء للتأكيد"),
-    (COORDINATOR, "تنبيه اجتماع غدا", "Alerte a 4 membres, 1 SMS chacun"),
+    (COORDINATOR, "تنبيه اجتماع غدا", "Alerte à 4 membres, 1 SMS chacun"),
 ], ids=["member-may-not-alert", "alert-without-text", "yes-with-nothing-pending",
         "alert-keyword-in-arabic"])
 def test_alert_cases(phone: str, text: str, reply: str, at: Any, session: Session) -> None:
@@ -108,4 +108,4 @@ def test_arabic_alert_is_priced_as_ucs2(fake_africastalking: ProviderHarness, de
     text = "تنبيه فيضان الليلة، ابقوا في منازلكم " * 3
     preview = _say(fake_africastalking.app, session, COORDINATOR, "ALERTE " + text)
     # 4 members x 2 UCS-2 segments x 0.25 MAD
-    assert preview.startswith("Alerte a 4 membres, 2 SMS chacun, cout estime 2 MAD")
+    assert preview.startswith("Alerte à 4 membres, 2 SMS chacun, cout estimé 2 MAD")

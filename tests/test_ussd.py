@@ -32,14 +32,17 @@ from smsgateway.services.stock import stock_level
 from tests.ussd_support import URL, Phone
 
 FATIMA, KHADIJA, ITTO, AICHA = (f"+21260000000{i}" for i in range(1, 5))
+FATIMA_AR = "+212600000008"
 JOHN = "+212600000009"
 STRANGER = "+212611223344"
 
 
 @pytest.fixture
 def coop(demo: Any, session: Session) -> Any:
-    """The demo cooperative plus an English-speaking member."""
+    """The demo cooperative plus an English-speaking member and an Arabic-reading coordinator."""
     add_member(session, demo, JOHN, region="MA", name="John Smith", language="en", pin="4321")
+    add_member(session, demo, FATIMA_AR, region="MA", name="Fatima Amrani", language="ar",
+               role="coordinator", pin="4321")
     session.commit()
     return demo
 
@@ -135,10 +138,56 @@ TRANSCRIPTS = {
     "ar-stock-in-arabic-units": (KHADIJA, [
         ("#", "مرحبا"), ("1", "زيت أركان: 120 لتر\nأملو: 53 كلغ"),
     ]),
+    # 98 on the last page says there is none and stays; 0 back on every page after the first.
+    "ar-more-on-the-last-page-stays": (FATIMA_AR, [
+        ("#", "مرحبا Fatima\n1 المخزون"),
+        ("98", "4 الأثمنة\n5 التصويت"),
+        ("98", "9 تعديل المخزون\n10 تنبيه سريع\n11 رمزي السري\n12 النتائج\n0 رجوع"),
+        ("98", "لا صفحة أخرى.\n9 تعديل المخزون\n10 تنبيه سريع\n11 رمزي السري\n"
+               "12 النتائج\n0 رجوع"),
+        ("0", "4 الأثمنة\n5 التصويت\n6 اللغة\n7 الطلبيات\n8 توريدات للقبول\n98 المزيد\n0 رجوع"),
+        ("0", "CON مرحبا Fatima\n1 المخزون"),
+    ]),
+    "fr-more-on-a-single-page-stays": (AICHA, [
+        ("#", "Bonjour Aicha"), ("98", "CON Pas d'autre page.\nBonjour Aicha\n1 Stock"),
+    ]),
+    # A screen that only informs offers 00 home, in every language.
+    "fr-stock-offers-home": (AICHA, [
+        ("#", "Bonjour"), ("1", "Amlou: 53 kg\n0 Retour\n00 Accueil"), ("00", "CON Bonjour Aicha"),
+    ]),
+    "ar-balance-offers-home": (KHADIJA, [
+        ("#", "مرحبا"), ("3", "0 رجوع\n00 الرئيسية"), ("00", "CON مرحبا Khadija"),
+    ]),
+    "zgh-prices-offer-home": (ITTO, [
+        ("#", "Azul"), ("4", "Amlou: 120 MAD/kg\n0 Urri\n00 Tazwara"), ("00", "CON Azul Itto"),
+    ]),
+    "en-stock-offers-home": (JOHN, [
+        ("#", "Hello"), ("1", "Amlou: 53 kg\n0 Back\n00 Home"), ("00", "CON Hello John"),
+    ]),
     "ar-prices-in-dirhams-per-litre": (KHADIJA, [
         ("#", "مرحبا"), ("4", "زيت أركان: 180 درهم/لتر"),
     ]),
 }
+
+
+def test_a_guest_who_types_a_wrong_key_sees_her_only_option(client: FlaskClient,
+                                                             coop: Any) -> None:
+    phone = play(client, STRANGER, [("#", "Numéro non inscrit."),
+                                    ("5", "CON Choix inconnu.\nاختيار غير موجود.\n1 Demander "
+                                          "l'adhésion / طلب الانضمام")])
+    assert "98" not in phone.press("7")
+
+
+@pytest.mark.parametrize("lang,key", [("fr", "1"), ("ar", "3"), ("zgh", "4"), ("en", "1")])
+def test_a_screen_only_read_is_not_offered_again(client: FlaskClient, coop: Any,
+                                                 session: Session, lang: str, key: str) -> None:
+    number = {"fr": AICHA, "ar": KHADIJA, "zgh": ITTO, "en": JOHN}[lang]
+    phone = Phone(client, number)
+    phone.dial()
+    assert "00 " in phone.press(key)  # stock, balance or prices, then she hangs up
+    home = phone.dial()
+    assert home.startswith("CON ") and "1 " in home and "2 " in home
+    assert all(word not in home for word in ("Reprendre", "هل تكمل", "Is tram", "Continue"))
 
 
 @pytest.mark.parametrize("number,transcript", TRANSCRIPTS.values(), ids=TRANSCRIPTS.keys())
@@ -156,7 +205,7 @@ def test_recorded_delivery_is_pending_and_confirmed_by_sms(
     assert delivery.quantity == Decimal("7.5") and delivery.member.phone == ITTO
     sms = session.scalars(select(OutboundMessage)).one()
     assert sms.to_phone == ITTO and sms.kind == "confirmation"
-    assert sms.text.startswith(f"Tettwarsem twiyyit #{delivery.id}: 7,5 kg Amlou")
+    assert sms.text.startswith(f"Tawuri #{delivery.id} tttyara: 7,5 kg Amlou")
     run_jobs()
     session.expire_all()
     assert session.get(OutboundMessage, sms.id).status == OutboundStatus.DELIVERED
@@ -200,9 +249,9 @@ def test_a_right_pin_resets_the_count_of_wrong_ones(client: FlaskClient, coop: A
 
 
 def test_redialling_after_a_drop_offers_to_continue(client: FlaskClient, coop: Any) -> None:
-    play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("1", "Quantité de Huile")])
+    play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("1", "Quantité d'huile")])
     play(client, AICHA, [("#", "CON Reprendre là où vous étiez ?\n1 Continuer\n2 Recommencer"),
-                         ("1", "CON Quantité de Huile d'argan en l ?"),
+                         ("1", "CON Quantité d'huile d'argan en l ?"),
                          ("0", "Quel produit livrez-vous ?")])
     play(client, AICHA, [("#", "Reprendre"), ("2", "CON Bonjour Aicha")])
     play(client, AICHA, [("#", "CON Bonjour Aicha")])  # starting over forgot the drop
@@ -247,7 +296,7 @@ def test_coordinator_is_told_when_stock_is_short(
         client: FlaskClient, coop: Any, session: Session) -> None:
     play(client, FATIMA, [("#", "Bonjour"), ("9", "Quel produit"), ("1", "Huile d'argan:"),
                           ("2", "Quantité en l"), ("115", "Motif"), ("2", "PIN"),
-                          ("1234", "END Stock de Huile d'argan: 5 l.")])
+                          ("1234", "END Stock d'huile d'argan: 5 l.")])
     play(client, FATIMA, [("#", "Bonjour"), ("7", "Commandes"), ("1", "Stock: 5 l."),
                           ("1", "PIN"),
                           ("1234", "CON Stock insuffisant: 5 l en stock, 10 l demandés.\n"
@@ -260,11 +309,11 @@ def test_coordinator_is_told_when_stock_is_short(
 
 def test_coordinator_accepts_a_delivery_and_the_member_is_told(
         client: FlaskClient, coop: Any, session: Session) -> None:
-    play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("2", "Amlou"), ("4", "PIN"),
+    play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("2", "d'amlou"), ("4", "PIN"),
                          ("1234", "END Livraison")])
     play(client, FATIMA, [("#", "Bonjour"), ("8", "Livraisons en attente:\n1 Aicha Bouzid: "
                                                   "4 kg Amlou"),
-                          ("1", "de Aicha Bouzid: 4 kg Amlou"), ("1", "PIN"),
+                          ("1", "d'Aicha Bouzid: 4 kg Amlou"), ("1", "PIN"),
                           ("1234", "END Livraison 2 acceptée et mise en stock.")])
     texts = [m.text for m in session.scalars(select(OutboundMessage).where(
         OutboundMessage.to_phone == AICHA).order_by(OutboundMessage.id))]
@@ -327,19 +376,20 @@ def test_quick_alert_is_handed_to_the_broadcast_queue(
     play(client, FATIMA, [
         ("#", "Bonjour"),
         ("10", "Alerte à tous les membres:\n1 Réunion demain\n2 Collecte annulée"),
-        ("3", "CON 5 membres, pour 0 MAD. PIN pour envoyer:"),
+        ("3", "CON 6 membres, pour 0 MAD. PIN pour envoyer:"),
         ("0000", "PIN incorrect. Encore 2"),
-        ("1234", "END Alerte en cours d'envoi à 5 membres."),
+        ("1234", "END Alerte en cours d'envoi à 6 membres."),
     ])
     broadcast = session.scalars(select(Broadcast)).one()
-    assert broadcast.urgent and broadcast.channel == "ussd" and broadcast.recipients == 5
+    assert broadcast.urgent and broadcast.channel == "ussd" and broadcast.recipients == 6
     assert broadcast.texts["fr"].startswith("Alerte météo")
     # Nothing of the alert itself is sent inside the hop: only the coordinator's receipt.
     assert count(session, OutboundMessage, OutboundMessage.broadcast_id.is_not(None)) == 0
     run_jobs()
     alerts = session.scalars(select(OutboundMessage).where(
         OutboundMessage.broadcast_id == broadcast.id)).all()
-    assert sorted(m.to_phone for m in alerts) == sorted([FATIMA, KHADIJA, ITTO, AICHA, JOHN])
+    assert sorted(m.to_phone for m in alerts) == sorted(
+        [FATIMA, KHADIJA, ITTO, AICHA, JOHN, FATIMA_AR])
     by_phone = {m.to_phone: m.text for m in alerts}
     assert by_phone[KHADIJA].startswith("تنبيه") and by_phone[ITTO].startswith("Ahdar")
 
@@ -375,7 +425,7 @@ def test_a_copy_arriving_while_the_first_runs_gets_the_stored_screen(
     phone = play(client, AICHA, [("#", "Bonjour"), ("2", "produit"), ("1", "Quantit")])
     with app.app_context():  # the first copy of the next hop holds the session's lock
         get_redis(app).set(sessions.HOP_LOCK_KEY.format(phone.session_id), "first", px=5000)
-    assert phone.post("2*1").startswith("CON Quantité de Huile")  # what is stored
+    assert phone.post("2*1").startswith("CON Quantité d'huile")  # what is stored
     busy = phone.post("2*1*5")  # not handled yet: ask to redial, change nothing
     assert busy.startswith("END Patientez")
     assert count(session, Delivery) == 1

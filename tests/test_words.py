@@ -136,8 +136,8 @@ TOO_LONG = {
                               "over the 80 of a USSD screen"),
     "sms-reply": (lambda r: r["sms"]["stopped"].update(ar="لن تتوصلي بالتنبيهات " * 4),
                   "error: sms.stopped.ar: takes 2 SMS segments, more than the 1 allowed"),
-    "latin-outside-gsm7": (lambda r: r["sms"]["stopped"].update(fr="Arrêté."),
-                           "warning: sms.stopped.fr: outside GSM-7"),
+    "latin-outside-gsm7-on-a-screen": (lambda r: r["screen"]["bad_option"].update(fr="Arrêté."),
+                                       "warning: screen.bad_option.fr: outside GSM-7"),
 }
 
 
@@ -246,3 +246,85 @@ def test_every_language_has_its_words_and_its_number_style() -> None:
     assert tuple(Language) == LANGUAGES and tuple(LANGUAGE_WORDS) == LANGUAGES
     assert set(STYLES) == set(LANGUAGES)
     assert tuple(load_settings(environ={}).languages) == LANGUAGES
+
+
+WORDS = {
+    # Arabic reads its own units and currency; a sign stays in front right to left (LRM).
+    "ar-units": ("sms_stock_adjusted", "ar", {"product": "أملو", "change": "+2.5", "unit": "kg",
+                                              "reason": "جرد", "stock": "55.5"},
+                 "تعديل المخزون: أملو \u200e+2,5 كلغ (جرد). المخزون: 55,5 كلغ."),
+    "ar-litres-and-dirhams": ("sms_delivery_accepted", "ar",
+                              {"delivery": 3, "quantity": "12", "unit": "l",
+                               "product": "زيت أركان", "balance": "960"},
+                              "تم قبول توريدك 3 (12 لتر زيت أركان). مستحقاتك 960 درهم."),
+    "fr-latin-units-kept": ("stock_adjusted", "fr", {"product": "Miel", "stock": "5", "unit": "kg"},
+                            "Stock de miel: 5 kg."),
+    # French elision: a product lower-cased after d', a name keeps its capital (h not elided).
+    "fr-elision-product": ("stock_adjusted", "fr", {"product": "Amlou", "stock": "53",
+                                                    "unit": "kg"}, "Stock d'amlou: 53 kg."),
+    "fr-elision-h-muet": ("stock_adjusted", "fr", {"product": "Huile d'argan", "stock": "5",
+                                                   "unit": "l"}, "Stock d'huile d'argan: 5 l."),
+    "fr-elision-code-keeps-capitals": ("stock_adjusted", "fr", {"product": "ARGAN", "stock": "5",
+                                                                "unit": "l"},
+                                       "Stock d'ARGAN: 5 l."),
+    "fr-elision-name": ("delivery_summary", "fr", {"delivery": 2, "member": "Aicha",
+                                                   "quantity": "4", "unit": "kg",
+                                                   "product": "Amlou", "date": "02/12"},
+                        "Livraison 2 d'Aicha: 4 kg Amlou, le 02/12."),
+    "fr-no-elision-before-h-of-a-name": ("delivery_summary", "fr",
+                                         {"delivery": 2, "member": "Hassan", "quantity": "4",
+                                          "unit": "kg", "product": "Amlou", "date": "02/12"},
+                                         "Livraison 2 de Hassan: 4 kg Amlou, le 02/12."),
+    "en-no-elision": ("stock_adjusted", "en", {"product": "Amlou", "stock": "53", "unit": "kg"},
+                      "Stock of Amlou: 53 kg."),
+    # French SMS keep the accents GSM-7 has; what it lacks is folded (ç, û).
+    "fr-gsm7-accents-kept": ("no_products", "fr", {}, "Aucun produit enregistré."),
+    "fr-cedilla-folded": ("language_set", "fr", {}, "Langue: francais."),
+    "fr-circumflex-folded": ("started", "fr", {},
+                             "Vous recevrez à nouveau les alertes. Envoyez STOP pour les "
+                             "arreter."),
+}
+
+
+@pytest.mark.parametrize("key,lang,values,expected", WORDS.values(), ids=WORDS.keys())
+def test_words_are_the_reader_s(key: str, lang: str, values: dict[str, Any],
+                                expected: str) -> None:
+    from menus.encoding import GSM7, encoding_of
+
+    written = text(key, lang, **values)
+    assert written == expected
+    if lang != "ar":
+        assert encoding_of(written) == GSM7
+
+
+def test_the_arabic_help_sms_fits_one_segment() -> None:
+    from menus.encoding import SINGLE_UCS2, measure
+
+    help_ar = text("help", "ar")
+    assert measure(help_ar).segments == 1 and len(help_ar) <= SINGLE_UCS2
+    # A coordinator's help adds her commands: two segments, said in texts.yaml.
+    assert measure(help_ar + " " + text("help_coordinator", "ar")).segments == 2
+
+
+CUT = {
+    # Under a screen's 182 characters, but with the lines and the navigation it pages inside.
+    "fr-info-text": ("stock", "fr", "Stock de la coopérative, compté ce matin par la "
+                     "coordinatrice avec les membres du bureau, à vérifier avant toute livraison "
+                     "nouvelle et toute vente aux clients de la semaine:"),
+    "ar-menu-text": ("home", "ar", "مرحبا {name}، هذه قائمة التعاونية، اختاري رقما من "
+                     "الأرقام التالية"),
+}
+
+
+@pytest.mark.parametrize("screen,lang,long_text", CUT.values(), ids=CUT.keys())
+def test_menus_check_fails_on_a_text_cut_mid_sentence(runner: FlaskCliRunner, tmp_path: Path,
+                                                      screen: str, lang: str,
+                                                      long_text: str) -> None:
+    raw = yaml.safe_load(Path("menus/cooperative.yaml").read_text(encoding="utf-8"))
+    raw["screens"][screen]["text"][lang] = long_text
+    path = tmp_path / "cooperative.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(args=["menus", "check", "--strict", "--path", str(path)])
+    assert result.exit_code == 1
+    assert (f"error: screens.{screen}.text.{lang}: fits only cut mid-sentence across pages"
+            in result.output), result.output

@@ -146,6 +146,14 @@ def check_config() -> None:
             holder[key] = "***"
     import json
 
+    # What `auto` resolved to, as the README promises: the provider SMS really go through,
+    # and why (the output stays one JSON document, for scripts).
+    data["sms"]["provider_in_use"] = settings.sms_provider
+    if settings.sms.provider == "auto":
+        data["sms"]["provider_in_use_because"] = {
+            "africastalking": "auto: Africa's Talking credentials are set",
+            "twilio": "auto: Twilio credentials are set",
+            "console": "auto: no provider credentials are set"}[settings.sms_provider]
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

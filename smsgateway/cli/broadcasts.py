@@ -34,7 +34,10 @@ def register(app: Flask) -> None:
 def _coop(session: object, slug: str) -> Cooperative:
     coop = session.scalar(select(Cooperative).where(Cooperative.slug == slug))  # type: ignore
     if coop is None:
-        raise click.BadParameter(f"no cooperative {slug!r}", param_hint="--coop")
+        slugs = session.scalars(select(Cooperative.slug).order_by(Cooperative.slug))  # type: ignore
+        valid = ", ".join(slugs) or "none yet: run `smsgateway seed-demo` or add one"
+        raise click.BadParameter(f"no cooperative {slug!r} (cooperatives: {valid})",
+                                 param_hint="--coop")
     return coop
 
 
@@ -76,12 +79,14 @@ def _parse_when(value: str | None) -> datetime | None:
 @click.option("--fold/--no-fold", default=None, help="Fold ê->e etc. to stay in GSM-7.")
 @click.option("--expires-in", type=click.IntRange(1, 24 * 30), help="Hours until stale.")
 @click.option("--dry-run", is_flag=True, help="Show the preview; send nothing.")
+@click.option("--yes", is_flag=True,
+              help="Send without asking, whatever the number of recipients (scripts).")
 @with_appcontext
 def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
                    languages: tuple[str, ...], roles: tuple[str, ...], message: str | None,
                    message_fr: str | None, message_ar: str | None, message_zgh: str | None,
                    message_en: str | None, urgent: bool, at: str | None, fold: bool | None,
-                   expires_in: int | None, dry_run: bool) -> None:
+                   expires_in: int | None, dry_run: bool, yes: bool) -> None:
     """Preview, then send, a broadcast."""
     settings = current_app.config["SETTINGS"]
     fold = settings.broadcast.fold_by_default if fold is None else fold
@@ -107,6 +112,7 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
         if preview.recipients == 0:
             click.echo("no recipient: nothing sent")
             return
+        _confirm(preview.recipients, settings.broadcast.confirm_above, yes)
         created = broadcasts.create(
             session, settings, cooperative_id=coops[0].id,
             audience={"cooperatives": [c.id for c in coops], "groups": list(groups),
@@ -123,6 +129,21 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
                    f"{starts.astimezone(zone):%Y-%m-%d %H:%M} ({settings.defaults.timezone})")
     else:
         click.echo(f"broadcast {broadcast_id} queued")
+
+
+def _interactive() -> bool:
+    """Whether a person is at the keyboard (stdin is a terminal) to answer a question."""
+    return sys.stdin.isatty()
+
+
+def _confirm(recipients: int, above: int, yes: bool) -> None:
+    """Above ``above`` recipients: ask in a terminal; refuse a script without ``--yes``."""
+    if yes or recipients <= above:
+        return
+    if not _interactive():
+        raise click.UsageError(f"{recipients} recipients, more than broadcast.confirm_above "
+                               f"({above}): pass --yes to send from a script")
+    click.confirm(f"Send to {recipients} members?", abort=True)
 
 
 def _print_plan(preview: broadcasts.Plan, currency: str) -> None:
@@ -158,7 +179,20 @@ def broadcast_status(broadcast_id: int, watch: bool, as_json: bool) -> None:
                 raise click.ClickException(str(error)) from None
 
     state = read()
-    if watch:
+    if watch and not sys.stderr.isatty():
+        # No terminal (a log, a pipe, cron): a progress bar would print nothing until the end.
+        # One line each time the count moves, and the last one when it is over.
+        shown = -1
+        while True:
+            if state.finished != shown:
+                click.echo(f"broadcast {broadcast_id}: {state.finished}/{state.recipients} "
+                           f"finished ({state.status})", err=True)
+                shown = state.finished
+            if state.status in ("done", "expired", "cancelled"):
+                break
+            time.sleep(1)
+            state = read()
+    elif watch:
         with click.progressbar(length=max(state.recipients, 1), label=f"broadcast {broadcast_id}",
                                file=sys.stderr) as bar:
             done = 0

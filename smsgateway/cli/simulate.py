@@ -265,7 +265,8 @@ def render_screen(screen: Screen) -> str:
 
 def render_sms(message: dict[str, Any]) -> str:
     """One received SMS."""
-    return (f"[SMS reçu #{message['id']} · {message['kind']} · {message['encoding']} · "
+    when = f"{message['local']} · " if message.get("local") else ""
+    return (f"[SMS reçu #{message['id']} · {when}{message['kind']} · {message['encoding']} · "
             f"{message['segments']} SMS] {message['text']}")
 
 

@@ -99,13 +99,15 @@ def edit_cooperative(session: Session, actor: Actor, slug: str, **values: Any) -
 def find_cooperative(session: Session, actor: Actor, slug: str) -> Cooperative:
     """The cooperative with that slug, when ``actor`` may manage it."""
     coop_id = session.scalar(select(Cooperative.id).where(Cooperative.slug == slug.strip()))
-    if coop_id is None:
-        raise Refused("slug", f"no cooperative {slug!r}")
     try:
-        return require_cooperative(session, actor, coop_id)
+        if coop_id is not None:
+            return require_cooperative(session, actor, coop_id)
     except NotPermitted:
-        # Another cooperative is answered like an unknown one.
-        raise Refused("slug", f"no cooperative {slug!r}") from None
+        pass  # Another cooperative is answered like an unknown one.
+    # The slugs she may use, so a typo is corrected from the answer (none of anyone else's).
+    valid = ", ".join(c.slug for c in list_cooperatives(session, actor))
+    raise Refused("slug", f"no cooperative {slug!r} (cooperatives: "
+                          f"{valid or 'none yet: run `smsgateway seed-demo` or `coops create`'})")
 
 
 def list_cooperatives(session: Session, actor: Actor) -> list[Cooperative]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from menus.encoding import GSM7, GSM7_LIMIT, UCS2, UCS2_LIMIT
 
 from ..db import get_session
+from ..localtime import cooperative_zone, in_zone
 from ..models import Member, OutboundMessage, OutboundStatus
 from ..phones import try_normalize
 from . import relay
@@ -167,11 +168,16 @@ def inbox() -> ResponseReturnValue:
         rows = list(get_session().scalars(
             query.where(OutboundMessage.id > after).order_by(OutboundMessage.id)
             .limit(INBOX_PAGE)))
-    messages = [
-        {"id": m.id, "text": m.text, "kind": str(m.kind), "provider": m.provider,
-         "status": str(m.status), "encoding": m.encoding, "segments": m.segments,
-         "at": (m.sent_at or m.created_at).isoformat()}
-        for m in rows
-    ]
+    # Times as the member's cooperative reads them, not the browser's or the server's clock.
+    member = get_session().scalar(select(Member).where(Member.phone == phone).limit(1))
+    zone = cooperative_zone(member.cooperative if member else None,
+                            current_app.config["SETTINGS"])
+    messages = []
+    for m in rows:
+        at = in_zone(m.sent_at or m.created_at, zone)
+        messages.append({"id": m.id, "text": m.text, "kind": str(m.kind),
+                         "provider": m.provider, "status": str(m.status),
+                         "encoding": m.encoding, "segments": m.segments,
+                         "at": at.isoformat(), "local": f"{at:%H:%M:%S}", "zone": zone.key})
     last = messages[-1]["id"] if messages else (after or 0)
     return jsonify(phone=phone, messages=messages, last_id=last)

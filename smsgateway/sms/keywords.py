@@ -28,7 +28,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "STOCK", "STOK", "STOCKS",
         "مخزون", "المخزون", "السطوك", "ستوك",
         "SELA3", "SL3A", "LKHZIN",
-        "TAGHULIT",
+        "TAGHULIT", "LMAKHZAN", "LMAKHAZN",
     ),
     "price": (
         "PRIX", "TARIF", "TARIFS", "PRICE", "PRICES",
@@ -40,19 +40,19 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "LIVRAISON", "LIVRE", "LIVRER", "LIVR", "DELIVERY", "DELIVER",
         "تسليم", "توصيل", "جبت", "سلمت",
         "JBT", "JBET", "JIBT", "SLLAMT", "TASLIM",
-        "AWIGH", "USIGH",
+        "AWIGH", "USIGH", "TAWURI",
     ),
     "balance": (
         "SOLDE", "COMPTE", "BALANCE",
         "رصيد", "الرصيد", "حسابي", "الحساب", "فلوسي",
         "HSAB", "HSABI", "FLOUS", "FLOUSI", "FLOUSSI",
-        "IDRIMN", "IDRIMEN",
+        "IDRIMN", "IDRIMEN", "LHSAB", "LHQQ",
     ),
     "order": (
         "COMMANDE", "COMMANDES", "CMD", "ORDER", "ORDERS",
         "طلب", "طلبية", "الطلب", "الطلبية", "كوموند",
         "TALABIYA", "KOMONDA", "KOMANDA",
-        "TASUTLT",
+        "TASUTLT", "TALBIYT", "TALBIYIN",
     ),
     "language": (
         "LANGUE", "LANG", "LANGUAGE", "LANGAGE",
@@ -76,7 +76,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "ALERTE", "ALERT", "AVIS",
         "تنبيه", "انذار", "إنذار", "اعلان", "إعلان",
         "TANBIH", "I3LAN",
-        "ASSIWEL",
+        "ASSIWEL", "AHDAR",
     ),
     "vote": (
         "VOTE", "VOTER", "VOTES",

@@ -154,7 +154,8 @@
       if (!m.sent) li.dataset.id = m.id;
       const meta = document.createElement("span");
       meta.className = "meta";
-      const when = new Date(m.at).toLocaleTimeString("fr-FR");
+      // Received: the time the server wrote in the cooperative's zone, not the browser's.
+      const when = m.local || new Date(m.at).toLocaleTimeString("fr-FR");
       meta.textContent = m.sent ? "moi · " + when
         : when + " · " + m.kind + " · " + m.encoding + " · " + m.segments + " SMS · " + m.provider;
       const body = document.createElement("span");

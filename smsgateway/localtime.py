@@ -1,0 +1,23 @@
+"""The time zone a cooperative's members read times in, and times written in it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .config import Settings
+
+
+def cooperative_zone(cooperative: Any, settings: Settings) -> ZoneInfo:
+    """The cooperative's time zone; the configured ``defaults.timezone`` until it has its own.
+
+    The one place that decides it: once cooperatives carry a ``timezone`` column, it is read
+    here and every caller follows.
+    """
+    return ZoneInfo(getattr(cooperative, "timezone", None) or settings.defaults.timezone)
+
+
+def in_zone(at: datetime, zone: ZoneInfo) -> datetime:
+    """``at`` in ``zone`` (a naive time, as SQLite returns them, is UTC)."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
