@@ -10,7 +10,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register the USSD and SMS webhook blueprints on ``app``."""
-    from . import sms, ussd
+    from . import android, sms, ussd
 
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(android.bp)
