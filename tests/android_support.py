@@ -30,6 +30,22 @@ def add_phone_channel(app: Flask, session: Session, phone: FakePhone, name: str,
     return channel
 
 
+def start_broadcast(app: Flask, coop_id: int, text: str, urgent: bool = False) -> int:
+    """Create and start a broadcast to every member of ``coop_id``; its id."""
+    from smsgateway import broadcasts
+    from smsgateway.db import get_db
+    from smsgateway.redisconn import get_redis
+
+    with app.app_context():
+        with get_db(app).session() as session:
+            created = broadcasts.create(session, app.config["SETTINGS"], cooperative_id=coop_id,
+                                        audience={}, texts={"fr": text}, urgent=urgent)
+            session.commit()
+            broadcast_id = created.id
+        broadcasts.start(get_db(), get_redis(), broadcast_id)
+    return broadcast_id
+
+
 def poster(client: FlaskClient, channel_id: int) -> Any:
     """A function posting one phone event to the channel's webhook; returns the response."""
 

@@ -10,15 +10,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from fakes.smsgate import FakePhone
-from smsgateway import broadcasts
 from smsgateway.db import get_db, utcnow
 from smsgateway.models import Member, OutboundMessage, OutboundStatus, Role
 from smsgateway.models.channels import Channel, ChannelState
 from smsgateway.redisconn import get_redis
 from smsgateway.services import channel_health, routing
 from smsgateway.worker import run_burst
-from tests.android_support import add_phone_channel
+from tests.android_support import add_phone_channel, start_broadcast
 from tests.broadcast_support import app_with, make_coop, phone
+from tests.test_broadcast_providers import populate
 
 MEMBERS = 5000
 
@@ -31,13 +31,7 @@ def test_spread_is_proportional_and_interleaved() -> None:
 
 def test_broadcast_over_three_phones_one_killed_half_way(make_app: Any) -> None:
     app = app_with(make_app)
-    with app.app_context(), get_db(app).session() as session:
-        coop = make_coop(session, "souss")
-        session.execute(Member.__table__.insert(), [
-            {"cooperative_id": coop.id, "phone": phone(n), "name": f"M{n}", "language": "fr",
-             "role": "member", "active": True, "opted_out": False}
-            for n in range(1, MEMBERS + 1)])
-        coop_id = coop.id
+    coop_id = populate(app, MEMBERS)
     phones = [FakePhone(number=f"+21261000000{i}").start() for i in range(3)]
     try:
         with app.app_context(), get_db(app).session() as session:
@@ -46,15 +40,7 @@ def test_broadcast_over_three_phones_one_killed_half_way(make_app: Any) -> None:
                         for i, p in enumerate(phones)]
             ids = [c.id for c in channels]
         phones[2].die_after = MEMBERS // 3 // 2  # half of its share, then switched off
-        with app.app_context():
-            with get_db(app).session() as session:
-                created = broadcasts.create(session, current_app.config["SETTINGS"],
-                                            cooperative_id=coop_id, audience={},
-                                            texts={"fr": "Reunion generale jeudi 10h"},
-                                            urgent=False)
-                session.commit()
-                broadcast_id = created.id
-            broadcasts.start(get_db(), get_redis(), broadcast_id)
+        broadcast_id = start_broadcast(app, coop_id, "Reunion generale jeudi 10h")
         for _ in range(10):  # retries scheduled in the future would need another pass
             run_burst(app)
             with app.app_context(), get_db(app).session() as session:
@@ -119,26 +105,13 @@ def test_silent_phone_is_marked_down_its_work_moves_coordinators_told(
 def test_a_phone_over_its_daily_cap_gives_the_rest_to_the_pool(make_app: Any) -> None:
     app = app_with(make_app)
     with FakePhone() as capped, FakePhone(number="+212622222222") as other:
-        with app.app_context(), get_db(app).session() as session:
-            coop = make_coop(session, "souss")
-            session.execute(Member.__table__.insert(), [
-                {"cooperative_id": coop.id, "phone": phone(n), "name": f"M{n}",
-                 "language": "fr", "role": "member", "active": True, "opted_out": False}
-                for n in range(1, 41)])
-            coop_id = coop.id
+        coop_id = populate(app, 40)
         with app.app_context(), get_db(app).session() as session:
             a = add_phone_channel(app, session, capped, "capped", cooperative_id=coop_id)
             add_phone_channel(app, session, other, "other", cooperative_id=coop_id)
             session.get(Channel, a.id).rate_per_day = 5
             session.commit()
-        with app.app_context():
-            with get_db(app).session() as session:
-                created = broadcasts.create(session, current_app.config["SETTINGS"],
-                                            cooperative_id=coop_id, audience={},
-                                            texts={"fr": "Reunion jeudi"}, urgent=False)
-                session.commit()
-                broadcast_id = created.id
-            broadcasts.start(get_db(), get_redis(), broadcast_id)
+        start_broadcast(app, coop_id, "Reunion jeudi")
         for _ in range(3):
             run_burst(app)
         assert len(capped.sent) == 5
