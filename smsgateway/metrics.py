@@ -46,7 +46,7 @@ from .sessions import SESSION_KEY
 bp = Blueprint("metrics", __name__)
 
 #: Providers named in webhook paths; anything else is counted as "other" (bounded labels).
-PROVIDERS = frozenset({"africastalking", "twilio", "console"})
+PROVIDERS = frozenset({"africastalking", "twilio", "console", "android"})
 #: A USSD hop must answer well under a second; the buckets resolve that range finely.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -192,7 +192,9 @@ def _observe(response: Response) -> Response:
     if (started is not None and len(parts) >= 3 and parts[0] == "webhooks"
             and request.url_rule is not None):
         provider = parts[1] if parts[1] in PROVIDERS else "other"
-        WEBHOOK_SECONDS.labels(provider, parts[2]).observe(time.perf_counter() - started)
+        # /webhooks/android/<channel id>: one label for every phone, not one per channel.
+        kind = "events" if provider == "android" else parts[2]
+        WEBHOOK_SECONDS.labels(provider, kind).observe(time.perf_counter() - started)
     if response.status_code >= 500:
         SERVER_ERRORS.labels(request.endpoint or "none").inc()
     return response

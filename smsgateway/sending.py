@@ -23,9 +23,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis import Redis
@@ -38,6 +39,7 @@ from handlers.base import Provider, SendError, SendResult, SmsOut
 from . import reconcile
 from .broadcasts.progress import finish_all_done
 from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
+from .channels import adapter_for, rates_of
 from .config import Settings
 from .db import Database, get_db, utcnow
 from .jobs import (
@@ -55,10 +57,12 @@ from .models import (
     OutboundMessage,
     OutboundStatus,
 )
+from .models.channels import Channel, ChannelState
 from .providers import get_provider
 from .queues import PRIORITY
-from .ratelimit import RateLimiter
+from .ratelimit import DailyQuota, RateLimiter
 from .redisconn import get_redis
+from .services import channel_health
 from .services.members import set_opt_out
 
 log = logging.getLogger(__name__)
@@ -67,11 +71,15 @@ __all__ = ["OPTED_OUT_REASON", "Sender", "send_messages", "send_replies"]
 
 #: Longest a job sleeps for the rate limiter; beyond it the job hands its rows back.
 MAX_RATE_WAIT = 2.0
+#: With several channels in one job, a channel whose bucket has no room within this lets the
+#: others go first.
+SLICE = 0.02
 #: Result fields that differ from message to message within one provider round.
 PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 _RETURNING = (OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
               OutboundMessage.sender, OutboundMessage.segments, OutboundMessage.kind,
-              OutboundMessage.attempts, OutboundMessage.provider, OutboundMessage.broadcast_id)
+              OutboundMessage.attempts, OutboundMessage.provider, OutboundMessage.broadcast_id,
+              OutboundMessage.channel_id)
 
 
 def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
@@ -94,6 +102,7 @@ class Claimed:
     attempts: int
     provider: str
     broadcast_id: int | None
+    channel_id: int | None = None
 
 
 def _claim_values(lease_seconds: int) -> dict[str, Any]:
@@ -167,6 +176,8 @@ class Sender:
         self.lease = settings.broadcast.lease_seconds
         #: Rows this job claimed and has not yet recorded or handed back: their lease is renewed.
         self.held: set[int] = set()
+        #: Broadcast id -> (urgent, expires_at) of the broadcasts this job's rows belong to.
+        self.alerts: dict[int, tuple[bool, datetime | None]] = {}
 
     def send(self, session: Session, claimed: list[Claimed]) -> dict[str, int]:
         """Send claimed messages, grouped by provider; return counts by outcome."""
@@ -175,12 +186,24 @@ class Sender:
         self.held = {m.id for m in claimed}
         touched = {(m.broadcast_id, m.kind) for m in claimed if m.broadcast_id is not None}
         claimed = self._drop_stale_and_quiet(session, claimed, counts)
-        by_provider: dict[str, list[Claimed]] = defaultdict(list)
+        by_channel: dict[tuple[str, int | None], list[Claimed]] = defaultdict(list)
         for message in claimed:
-            by_provider[message.provider].append(message)
-        for provider_name, group in by_provider.items():
-            for status, n in self._send_group(session, provider_name, group).items():
-                counts[status] += n
+            by_channel[(message.provider, message.channel_id)].append(message)
+        records = _channels(session, {c for _, c in by_channel if c is not None})
+        groups = []
+        for (provider_name, channel_id), group in by_channel.items():
+            channel = records.get(channel_id) if channel_id is not None else None
+            if channel is not None and channel.state != ChannelState.ACTIVE:
+                # A phone marked down or disabled takes no more work: its pool's others do.
+                moved = channel_health.reroute(session, self.settings, [m.id for m in group],
+                                               channel, status=OutboundStatus.SENDING)
+                self._hand_back(session, QUEUE_FOR_KIND[MessageKind(group[0].kind)],
+                                [m.id for m in group], delay=0 if moved else 60)
+                counts["rerouted" if moved else "deferred"] += len(group)
+                continue
+            groups.append(self._group(provider_name, group, channel))
+        for status, n in self._interleave(session, groups).items():
+            counts[status] += n
         # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
         # query (over an index full of rows that just changed status) is not worth making.
         # Once the queue is empty, every broadcast it carried may be done, not only this one's.
@@ -205,6 +228,7 @@ class Sender:
         info = {b.id: b for b in session.execute(
             select(Broadcast.id, Broadcast.urgent, Broadcast.expires_at, Broadcast.status)
             .where(Broadcast.id.in_(ids)))}
+        self.alerts = {b.id: (bool(b.urgent), b.expires_at) for b in info.values()}
         stale_ids = {b.id for b in info.values()
                      if (b.expires_at is not None and b.expires_at <= now)
                      or b.status in (BroadcastStatus.EXPIRED, BroadcastStatus.CANCELLED)}
@@ -229,47 +253,146 @@ class Sender:
             keep = [m for m in keep if m.id not in set(routine)]
         return keep
 
-    def _send_group(self, session: Session, provider_name: str, messages: list[Claimed]
+    def _adapter(self, provider_name: str, channel: Channel | None
+                 ) -> tuple[Provider, str, str | None, float]:
+        """A group's adapter, its rate limiter bucket (name, sender) and pace per second."""
+        settings = self.settings
+        if channel is None or channel.from_environment:
+            sender = getattr(getattr(settings, provider_name, None), "sender", None)
+            return (self.providers(provider_name), provider_name, sender,
+                    float(getattr(settings.rate_limits, provider_name, 1000)))
+        # A channel record: its own bucket, whatever its kind (two phones, two SIMs).
+        return (adapter_for(channel), "channel", str(channel.id),
+                rates_of(channel, settings).per_second)
+
+    def _group(self, provider_name: str, messages: list[Claimed], channel: Channel | None
+               ) -> _Group:
+        provider, bucket, sender, rate = self._adapter(provider_name, channel)
+        width = self.settings.broadcast.single_round
+        if channel is not None:
+            # A round of a paced channel holds at most a second's worth, so that the pool's
+            # other channels get their turns between two of its rounds.
+            width = max(1, min(width, int(rate)))
+        rounds = _rounds(messages, provider.max_recipients, width)
+        per_day = channel.rate_per_day if channel is not None else None
+        return _Group(provider, bucket, sender, rate, channel,
+                      QUEUE_FOR_KIND[MessageKind(messages[0].kind)], rounds, per_day=per_day)
+
+    def _interleave(self, session: Session, groups: list[_Group]) -> dict[str, int]:
+        """Send the groups' rounds, each channel at its own rate, all channels at once.
+
+        A pool's phones are paced independently: a round goes to whichever channel's bucket
+        has room, so one job keeps every phone of the pool busy instead of one after the
+        other. When no channel has room within :data:`MAX_RATE_WAIT`, each hands its rest
+        back to the queue for when it will.
+        """
+        limiter = RateLimiter(self.redis)
+        counts: dict[str, int] = defaultdict(int)
+        first = True
+        while live := [g for g in groups if g.index < len(g.rounds)]:
+            higher = PRIORITY[: PRIORITY.index(live[0].queue_name)]
+            if not first and any(self._waiting(q) for q in higher):
+                # Replies (or urgent alerts) are waiting: let the worker take them first.
+                for g in live:
+                    self._hand_back(session, g.queue_name, g.left(), at_front=True)
+                    counts["yielded"] += len(g.left())
+                break
+            first = False
+            waits: dict[int, float] = {}
+            live = [g for g in live if self._within_quota(session, g, counts)]
+            if not live:
+                continue  # every channel left is over its daily cap: its rows went back
+            for index, g in enumerate(live):
+                round_ = g.rounds[g.index]
+                reserved, wait = limiter.reserve(g.bucket, g.sender,
+                                                 sum(m.segments for m in round_), g.rate,
+                                                 SLICE if len(live) > 1 else MAX_RATE_WAIT)
+                if not reserved:
+                    waits[index] = wait
+                    continue
+                if wait:
+                    time.sleep(wait)
+                g.index += 1
+                for status, n in self._send_round(session, g, round_).items():
+                    counts[status] += n
+            if len(waits) == len(live):
+                # No bucket has room now: wait for the one that has it soonest. (Not a bare
+                # sleep: a round costing more than a bucket's burst never fits a short wait.)
+                soonest = min(waits, key=waits.__getitem__)
+                g = live[soonest]
+                round_ = g.rounds[g.index]
+                reserved, wait = (False, waits[soonest]) if len(live) == 1 else (
+                    limiter.reserve(g.bucket, g.sender, sum(m.segments for m in round_),
+                                    g.rate, MAX_RATE_WAIT))
+                if not reserved:
+                    waits[soonest] = wait
+                    for index, g in enumerate(live):
+                        self._hand_back(session, g.queue_name, g.left(), delay=waits[index])
+                        counts["throttled"] += len(g.left())
+                    break
+                time.sleep(wait)
+                g.index += 1
+                for status, n in self._send_round(session, g, round_).items():
+                    counts[status] += n
+        return counts
+
+    def _send_round(self, session: Session, group: _Group, round_: list[Claimed]
                     ) -> dict[str, int]:
         settings = self.settings
-        provider = self.providers(provider_name)
-        rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
-        limiter = RateLimiter(self.redis)
-        rate = float(getattr(settings.rate_limits, provider_name, 1000))
-        sender = getattr(getattr(settings, provider_name, None), "sender", None)
-        queue_name = QUEUE_FOR_KIND[MessageKind(messages[0].kind)]
-        higher = PRIORITY[: PRIORITY.index(queue_name)]
         counts: dict[str, int] = defaultdict(int)
-        for index, round_ in enumerate(rounds):
-            left = [m.id for later in rounds[index:] for m in later]
-            if index and any(self._waiting(q) for q in higher):
-                # Replies (or urgent alerts) are waiting: let the worker take them first.
-                self._hand_back(session, queue_name, left, at_front=True)
-                counts["yielded"] += len(left)
-                break
-            segments = sum(m.segments for m in round_)
-            reserved, wait = limiter.reserve(provider_name, sender, segments, rate,
-                                             MAX_RATE_WAIT)
-            if not reserved:
-                self._hand_back(session, queue_name, left, delay=wait)
-                counts["throttled"] += len(left)
-                break
-            if wait:
-                time.sleep(wait)
-            retry: dict[int, list[int]] = defaultdict(list)
-            for status in _record(session, settings, self.redis, round_,
-                                  _call(provider, round_), retry):
-                counts[status] += 1
-            self.held.difference_update(m.id for m in round_)
-            self._renew(session)
-            session.commit()
-            # Each round's retries get their job at once: a row never waits without one.
-            for attempts, ids in retry.items():
-                delays = settings.broadcast.retry_delays
-                enqueue_send(session, self.redis, queue_name, ids,
-                             batch_size=settings.broadcast.batch_size,
-                             delay=delays[min(attempts, len(delays)) - 1])
+        retry: dict[int, list[int]] = defaultdict(list)
+        outcome = _call(group.provider, round_, self.alerts)
+        if group.per_day:
+            DailyQuota(self.redis).spend(group.bucket, group.sender, self._today(),
+                                         sum(m.segments for m in round_))
+        for status in _record(session, settings, self.redis, round_, outcome, retry):
+            counts[status] += 1
+        self.held.difference_update(m.id for m in round_)
+        self._renew(session)
+        delay_factor = 1.0
+        if group.channel is not None and not group.channel.from_environment and retry and (
+                _unreachable(outcome)):
+            # The phone did not even take the connection: nothing was sent, so its pool's
+            # other channels take these now (none: they wait for it as any retry does).
+            ids = [i for ids in retry.values() for i in ids]
+            if channel_health.reroute(session, settings, ids, group.channel):
+                delay_factor = 0.0
+        session.commit()
+        # Each round's retries get their job at once: a row never waits without one.
+        for attempts, ids in retry.items():
+            delays = settings.broadcast.retry_delays
+            enqueue_send(session, self.redis, group.queue_name, ids,
+                         batch_size=settings.broadcast.batch_size,
+                         delay=delays[min(attempts, len(delays)) - 1] * delay_factor)
         return counts
+
+    def _today(self) -> str:
+        return f"{utcnow().astimezone(ZoneInfo(self.settings.defaults.timezone)):%Y-%m-%d}"
+
+    def _within_quota(self, session: Session, g: _Group, counts: dict[str, int]) -> bool:
+        """Whether the group's channel may still send today; if not, its rows go elsewhere."""
+        if not g.per_day or g.channel is None:
+            return True
+        round_ = g.rounds[g.index]
+        room = g.per_day - DailyQuota(self.redis).used(g.bucket, g.sender, self._today())
+        if sum(m.segments for m in round_) <= room:
+            return True
+        fits = 0
+        while fits < len(round_) and sum(m.segments for m in round_[: fits + 1]) <= room:
+            fits += 1
+        if fits:  # what fits today goes now; the rest is the next round, which will not
+            g.rounds[g.index : g.index + 1] = [round_[:fits], round_[fits:]]
+            return True
+        ids = g.left()
+        moved = channel_health.reroute(session, self.settings, ids, g.channel,
+                                       status=OutboundStatus.SENDING)
+        local = utcnow().astimezone(ZoneInfo(self.settings.defaults.timezone))
+        tomorrow = (local + timedelta(days=1)).replace(hour=0, minute=5, second=0)
+        self._hand_back(session, g.queue_name, ids,
+                        delay=0 if moved else (tomorrow - local).total_seconds())
+        counts["rerouted" if moved else "over_quota"] += len(ids)
+        g.index = len(g.rounds)
+        return False
 
     def _waiting(self, queue_name: str) -> int:
         return Queue(queue_name, connection=self.redis).count
@@ -284,6 +407,38 @@ class Sender:
                 .execution_options(synchronize_session=False))
 
 
+@dataclass
+class _Group:
+    """The messages of one job for one channel, split into provider rounds."""
+
+    provider: Provider
+    bucket: str
+    sender: str | None
+    rate: float
+    channel: Channel | None
+    queue_name: str
+    rounds: list[list[Claimed]]
+    index: int = 0
+    #: The carrier's cap of segments a day on this channel (None: none).
+    per_day: int | None = None
+
+    def left(self) -> list[int]:
+        """Ids of the rounds not sent yet."""
+        return [m.id for later in self.rounds[self.index :] for m in later]
+
+
+def _unreachable(outcome: list[SendResult] | SendError) -> bool:
+    if isinstance(outcome, SendError):
+        return outcome.code == "unreachable"
+    return any(r.error is not None and r.error.code == "unreachable" for r in outcome)
+
+
+def _channels(session: Session, ids: set[int]) -> dict[int, Channel]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(ids)))}
+
+
 def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[list[Claimed]]:
     """Split messages into provider calls: one text per request where the provider batches."""
     if max_recipients <= 1:
@@ -296,8 +451,12 @@ def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[li
             for i in range(0, len(group), max_recipients)]
 
 
-def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendError:
-    outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender)
+def _call(provider: Provider, round_: list[Claimed],
+          alerts: dict[int, tuple[bool, datetime | None]]) -> list[SendResult] | SendError:
+    none: tuple[bool, datetime | None] = (False, None)
+    outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender,
+                       urgent=alerts.get(m.broadcast_id or 0, none)[0],
+                       valid_until=alerts.get(m.broadcast_id or 0, none)[1])
                 for m in round_]
     try:
         return provider.send(outgoing)

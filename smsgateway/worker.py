@@ -17,6 +17,7 @@ from .db import get_db
 from .logs import job_context
 from .queues import PRIORITY
 from .redisconn import get_redis
+from .services import channel_health
 
 #: How often a worker runs its maintenance (RQ's registries, the sweep, stalled fan-outs),
 #: even when idle. With ``broadcast.lease_seconds`` (45 s) a dead worker's messages are back
@@ -65,6 +66,7 @@ class GatewayWorker(SimpleWorker):
                 with db.session() as session:
                     # Resolutions that closed at their time: their results go out once.
                     send_due_results(session, redis)
+                channel_health.watch(settings, redis, db)  # phones silent too long: down
         except Exception:  # noqa: BLE001 - housekeeping must not stop the worker (DB/Redis down)
             self.log.exception("maintenance failed; trying again in %ss", MAINTENANCE_SECONDS)
 

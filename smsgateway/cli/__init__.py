@@ -21,6 +21,7 @@ from ..db import get_db
 from ..exceptions import ConfigError
 from . import admin, catalog, resolutions
 from . import broadcasts as broadcast_commands
+from . import channels as channel_commands
 from . import members as members_commands
 from . import menus as menus_commands
 from .simulate import simulate_command
@@ -168,6 +169,7 @@ def init_app(app: Flask) -> None:
                   catalog.orders_group, members_commands.members_group,
                   members_commands.pins_group, resolutions.resolutions_group):
         app.cli.add_command(group)
+    channel_commands.register(app)
 
 
 def main() -> None:

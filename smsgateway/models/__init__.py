@@ -2,6 +2,10 @@
 
 from .accounts import Account, AccountRole
 from .audit import AuditLog
+
+# The record is ``smsgateway.models.channels.Channel``: ``Channel`` here is the older enum of
+# how a change reached the gateway (ussd, sms, web...).
+from .channels import ChannelState
 from .coop import (
     Cooperative,
     Group,
@@ -43,6 +47,7 @@ __all__ = [
     "Broadcast",
     "BroadcastStatus",
     "Channel",
+    "ChannelState",
     "Cooperative",
     "Delivery",
     "DeliveryStatus",

@@ -138,6 +138,7 @@ def queue_notices(session: Session, notices: Sequence[Notice],
                    text=render(notice.key, str(notice.member.language), notice.params,
                                currency=currency),
                    kind=MessageKind.CONFIRMATION, member_id=notice.member.id,
-                   sender=notice.member.cooperative.sender_name)
+                   sender=notice.member.cooperative.sender_name,
+                   cooperative_id=notice.member.cooperative_id)
         for notice in notices
     ]

@@ -9,9 +9,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Register the USSD and SMS webhook blueprints, and their per-address limit, on ``app``."""
-    from . import guards, sms, ussd
+    """Register the USSD, SMS and Android webhook blueprints, and their per-address limit."""
+    from . import android, guards, sms, ussd
 
     guards.init_app(app)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(android.bp)
