@@ -233,6 +233,12 @@ def _encode(text: str, encoding: str) -> bytes:
     return gsm7_encode(text) if encoding == GSM7 else text.encode("utf-16-be")
 
 
+def encode_whole(text: str) -> tuple[int, bytes]:
+    """``data_coding`` and bytes of a text sent in one PDU (a USSD screen)."""
+    encoding = encoding_of(text)
+    return (GSM7_CODING if encoding == GSM7 else UCS2_CODING), _encode(text, encoding)
+
+
 def split(text: str, mode: str = "udh", reference: int | None = None) -> list[Part]:
     """The ``submit_sm`` parts of ``text``: GSM-7 when it fits, else UCS-2; long ones joined
     by a UDH concatenation header, SAR TLVs, or one ``message_payload`` (``mode``)."""
@@ -317,7 +323,7 @@ def _text_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("latin-1", "replace")
 
 
-def _addr(value: Any) -> str:
+def address(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value or "")
 
 
@@ -334,7 +340,7 @@ def read_deliver_sm(pdu: Any, session_field: str = "its_session_info") -> Inboun
         concat = Concat(_field(pdu, "sar_msg_ref_num") or 0, pdu.sar_total_segments,
                         _field(pdu, "sar_segment_seqnum") or 1)
     text = decode(data, coding)
-    source, destination = _addr(pdu.source_addr), _addr(pdu.destination_addr)
+    source, destination = address(pdu.source_addr), address(pdu.destination_addr)
     if esm & ESM_TYPE_MASK == ESM_RECEIPT:
         return Inbound(source, destination, text, receipt=read_receipt(pdu, text))
     op = _field(pdu, "ussd_service_op")
@@ -349,7 +355,7 @@ def read_receipt(pdu: Any, text: str) -> Receipt:
     """TLVs ``receipted_message_id`` and ``message_state`` when present, else the text
     ``id:... sub:... dlvrd:... submit date:... done date:... stat:... err:...``."""
     pairs = {k.lower(): v for k, v in _PAIRS.findall(text)}
-    message_id = _addr(_field(pdu, "receipted_message_id")).rstrip("\x00") or pairs.get("id", "")
+    message_id = address(_field(pdu, "receipted_message_id")).rstrip("\x00") or pairs.get("id", "")
     state = _field(pdu, "message_state")
     stat = MESSAGE_STATE.get(state, "") if state is not None else pairs.get("stat", "").upper()
     error = pairs.get("err")

@@ -13,6 +13,9 @@ from handlers.twilio import TwilioProvider
 
 from .config import Settings
 from .exceptions import ConfigError, UnknownProvider
+from .redisconn import get_redis
+from .smpp import channels as smpp_channels
+from .smpp.handover import HandoverProvider
 
 EXTENSION = "smsgateway.providers"
 
@@ -51,6 +54,8 @@ def get_provider(name: str, app: Flask | None = None) -> Provider:
     """The app's adapter for ``name``, built once per app."""
     app = app or current_app
     cache: dict[str, Provider] = app.extensions.setdefault(EXTENSION, {})
+    if name not in cache and (smpp := smpp_channels.for_provider(name, app)) is not None:
+        cache[name] = HandoverProvider(smpp, get_redis())
     if name not in cache:
         factory = FACTORIES.get(name)
         if factory is None:

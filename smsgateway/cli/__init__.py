@@ -22,6 +22,7 @@ from ..exceptions import ConfigError
 from . import broadcasts as broadcast_commands
 from . import menus as menus_commands
 from .simulate import simulate_command
+from .smpp import smpp_command
 
 #: Longest pause before a worker that lost Redis tries again.
 WORKER_RESTART_MAX_WAIT = 15.0
@@ -153,6 +154,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(menus_commands.menus_group)
     app.cli.add_command(simulate_command)
+    app.cli.add_command(smpp_command)
     broadcast_commands.register(app)
 
 

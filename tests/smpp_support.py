@@ -1,0 +1,102 @@
+"""An SMPP channel on a fake SMSC, its link process running in a thread, and a waiting helper."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from handlers.smpp import SmppConfig
+from smsgateway import outbox
+from smsgateway.db import get_db
+from smsgateway.models import MessageKind, OutboundMessage
+from smsgateway.redisconn import get_redis
+from smsgateway.smpp.channels import register
+from smsgateway.smpp.link import Link
+from tests.fakes.smsc import FakeSmsc
+
+PROVIDER = "smpp:iam"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    """Poll ``condition`` until it is truthy (a bound on waiting, not a speed assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what or condition}")
+        time.sleep(0.02)
+
+
+def config_for(smsc: FakeSmsc, **settings: Any) -> SmppConfig:
+    """The channel ``iam`` on the fake SMSC (quick keep-alive, short reassembly limit)."""
+    values: dict[str, Any] = dict(host="127.0.0.1", port=smsc.port, system_id=smsc.system_id,
+                                  source_addr="COOP", enquire_link_seconds=5,
+                                  window=10, throughput=500, service_code="*384*123#")
+    values.update(settings)
+    password = values.pop("password", smsc.password)
+    return SmppConfig.from_settings("iam", values, password)
+
+
+@dataclass
+class Running:
+    """A link process running in a thread of the test."""
+
+    link: Link
+    stop: threading.Event
+    thread: threading.Thread
+
+    def halt(self) -> None:
+        self.stop.set()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+
+
+@contextmanager
+def running_link(app: Flask, config: SmppConfig) -> Iterator[Running]:
+    """Register the channel and run its link until the block ends."""
+    register(app, config)
+    link = Link(config, app.config["SETTINGS"], get_redis(app), get_db(app))
+    stop = threading.Event()
+
+    def serve() -> None:
+        with app.app_context():
+            link.run(stop)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    running = Running(link, stop, thread)
+    try:
+        yield running
+    finally:
+        if thread.is_alive():
+            running.halt()
+
+
+def queue_messages(app: Flask, texts: list[tuple[str, str]],
+                   kind: MessageKind = MessageKind.ALERT) -> list[int]:
+    """Store (to, text) messages for the SMPP channel and enqueue their send jobs."""
+    with app.app_context(), get_db(app).session() as session:
+        rows = [outbox.add(session, to=to, text=text, kind=kind, provider=PROVIDER)
+                for to, text in texts]
+        outbox.commit_and_send(session, rows, get_redis(app))
+        return [row.id for row in rows]
+
+
+def rows(app: Flask, ids: list[int] | None = None) -> list[OutboundMessage]:
+    """Outbound rows (fresh from the database), by id."""
+    with get_db(app).session() as session:
+        query = select(OutboundMessage).order_by(OutboundMessage.id)
+        if ids is not None:
+            query = query.where(OutboundMessage.id.in_(ids))
+        found = list(session.scalars(query))
+        session.expunge_all()
+        return found
