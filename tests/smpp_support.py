@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from fakes.smsc import FakeSmsc
 from handlers.smpp import SmppConfig
 from smsgateway import outbox
 from smsgateway.db import get_db
@@ -19,7 +20,6 @@ from smsgateway.models import MessageKind, OutboundMessage
 from smsgateway.redisconn import get_redis
 from smsgateway.smpp.channels import register
 from smsgateway.smpp.link import Link
-from tests.fakes.smsc import FakeSmsc
 
 PROVIDER = "smpp:iam"
 

@@ -10,9 +10,9 @@ from flask import Flask
 from smpplib import consts
 from sqlalchemy import select
 
+from fakes.smsc import FakeSmsc
 from smsgateway.db import get_db
 from smsgateway.models import InboundMessage, OutboundMessage, OutboundStatus
-from tests.fakes.smsc import FakeSmsc
 from tests.smpp_support import (
     PROVIDER,
     config_for,

@@ -100,6 +100,9 @@ class FakeSmsc:
         self.receipt_stat = "DELIVRD"
         self.deliver_answers: list[int] = []
         self.enquire_links = 0
+        #: USSD screens the ESME sent, waiting for the handset (see :meth:`ussd_screen`).
+        self.screens: list[Submitted] = []
+        self._screen_ready = threading.Condition()
         #: Called with each accepted submit_sm (the USSD phone listens here).
         self.on_submit: list[Callable[[Submitted], None]] = []
         self._lock = threading.Lock()
@@ -191,7 +194,11 @@ class FakeSmsc:
                            pdu.esm_class or 0, concat, pdu.ussd_service_op,
                            pdu.its_session_info if pdu.its_session_info is not None
                            else pdu.user_message_reference, status)
-        if status == consts.SMPP_ESME_ROK:
+        if status == consts.SMPP_ESME_ROK and record.ussd_op is not None:
+            with self._screen_ready:
+                self.screens.append(record)
+                self._screen_ready.notify_all()
+        elif status == consts.SMPP_ESME_ROK:
             with self._lock:
                 self.submitted.append(record)
         conn.send("submit_sm_resp", pdu.sequence, status=status, message_id=message_id)
@@ -235,9 +242,23 @@ class FakeSmsc:
                          data_coding=part.data_coding, esm_class=part.esm_class)
         return len(parts)
 
-    def ussd(self, text: str, source: str, op: int, session: int) -> None:
+    def ussd(self, text: str, source: str, op: int, session: int,
+             session_field: str = "its_session_info") -> None:
         """A USSD hop from the member's handset."""
-        part = codec.split(text)[0]
-        self.deliver(part.short_message, source=source, destination="384",
-                     data_coding=part.data_coding, service_type="USSD", ussd_service_op=op,
-                     its_session_info=session)
+        coding, data = codec.encode_whole(text)
+        self.deliver(data, source=source, destination="384", data_coding=coding,
+                     service_type="USSD", ussd_service_op=op, **{session_field: session})
+
+    def ussd_screen(self, session: int, timeout: float = 20.0) -> Submitted:
+        """The next USSD screen the ESME sent for ``session`` (waiting for it)."""
+        with self._screen_ready:
+            deadline = time.monotonic() + timeout
+            while True:
+                for screen in self.screens:
+                    if screen.session == session:
+                        self.screens.remove(screen)
+                        return screen
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no USSD screen for session {session}")
+                self._screen_ready.wait(left)
