@@ -15,8 +15,8 @@ import click
 from . import create_app, migrate
 from .config import is_loopback
 from .db import get_db
+from .links import smpp_channels
 from .redisconn import get_redis_handle
-from .smpp.channels import channels as smpp_channels
 
 STOP_TIMEOUT = 10.0
 SIMULATOR_ENV = "SMSGATEWAY__SIMULATOR__ENABLED"

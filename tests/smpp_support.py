@@ -16,9 +16,9 @@ from fakes.smsc import FakeSmsc
 from handlers.smpp import SmppConfig
 from smsgateway import outbox
 from smsgateway.db import get_db
+from smsgateway.links import register
 from smsgateway.models import MessageKind, OutboundMessage
 from smsgateway.redisconn import get_redis
-from smsgateway.smpp.channels import register
 from smsgateway.smpp.link import Link
 
 PROVIDER = "smpp:iam"
@@ -82,10 +82,11 @@ def running_link(app: Flask, config: SmppConfig) -> Iterator[Running]:
 
 
 def queue_messages(app: Flask, texts: list[tuple[str, str]],
-                   kind: MessageKind = MessageKind.ALERT) -> list[int]:
-    """Store (to, text) messages for the SMPP channel and enqueue their send jobs."""
+                   kind: MessageKind = MessageKind.ALERT, provider: str = PROVIDER
+                   ) -> list[int]:
+    """Store (to, text) messages for a channel (the SMPP one) and enqueue their send jobs."""
     with app.app_context(), get_db(app).session() as session:
-        rows = [outbox.add(session, to=to, text=text, kind=kind, provider=PROVIDER)
+        rows = [outbox.add(session, to=to, text=text, kind=kind, provider=provider)
                 for to, text in texts]
         outbox.commit_and_send(session, rows, get_redis(app))
         return [row.id for row in rows]

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 
 from fakes.smsc import FakeSmsc
 from smsgateway.db import get_db
+from smsgateway.links import register
 from smsgateway.models import OutboundMessage
 from smsgateway.redisconn import get_redis
-from smsgateway.smpp.channels import register
 from smsgateway.worker import run_burst
 from tests.broadcast_support import phone
 from tests.smpp_support import PROVIDER, config_for, wait_for
@@ -69,7 +69,8 @@ def test_sigkill_mid_broadcast_over_smpp_loses_nobody(
     settings = {k: v for k, v in config.__dict__.items() if k not in ("name", "password")}
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "SMSGATEWAY_INSTANCE_PATH": str(tmp_path / "link"),
-           "SMPP_CHANNELS": json.dumps({"iam": {**settings, "password": smsc.password}})}
+           "CHANNELS": json.dumps({"iam": {"kind": "smpp", "settings": settings,
+                                           "secrets": {"password": smsc.password}}})}
     first = _link(env)
     try:
         wait_for(lambda: len(smsc.submitted) >= MEMBERS // 2, timeout=300, what="half way")

@@ -17,8 +17,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..db import get_db
+from ..links import smpp_channels
 from ..redisconn import get_redis
-from ..smpp.channels import channels
 from ..smpp.link import Link
 
 
@@ -27,7 +27,7 @@ from ..smpp.link import Link
 @with_appcontext
 def smpp_command(name: str | None) -> None:
     """Own the SMPP connections until SIGTERM or Ctrl-C."""
-    known = channels()
+    known = smpp_channels()
     if name is not None and name not in known:
         raise click.UsageError(f"no SMPP channel named {name!r} "
                                f"(there are: {', '.join(sorted(known)) or 'none'})")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from smpplib import consts
 
-from handlers.base import SmsIn, StatusUpdate, UssdIn
+from handlers.base import SmsIn, StatusUpdate, UssdIn, international
 from handlers.smpp import (
     ESM_RECEIPT,
     ESM_TYPE_MASK,
@@ -85,9 +85,7 @@ class InboundHandler:
     # ---- SMS -----------------------------------------------------------------------------
 
     def _phone(self, source: str) -> str:
-        # An international number comes without its "+" (TON 1); a national one as written.
-        return source if source.startswith("+") or not source.isdigit() or len(source) < 11 else (
-            f"+{source}")
+        return international(source)
 
     def _sms(self, source: str, destination: str, text: str, **raw: str) -> None:
         sms = SmsIn(provider=self.config.provider,

@@ -9,8 +9,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Register the USSD and SMS webhook blueprints on ``app``."""
-    from . import sms, ussd
+    """Register the USSD, SMS and HTTP channel webhook blueprints on ``app``."""
+    from . import http_channel, sms, ussd
 
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(http_channel.bp)
