@@ -162,3 +162,21 @@ def test_rows_already_sent_are_not_submitted_again(app: Flask, smsc: FakeSmsc,
         run_jobs()
         wait_for(lambda: smsc.submitted, what="the second message")
     assert [s.text for s in smsc.submitted] == ["deux"]
+
+
+def test_an_idle_link_sends_enquire_link_and_one_left_unanswered_reconnects(
+        app: Flask, smsc: FakeSmsc) -> None:
+    with running_link(app, config_for(smsc, enquire_link_seconds=0.3)) as running:
+        wait_for(lambda: smsc.enquire_links >= 2, what="keep-alives")
+        assert running.link.connects == 1
+        smsc.handle_enquire_link = False  # the SMSC hangs: no answer comes
+        wait_for(lambda: running.link.connects >= 2, what="a new connection")
+
+
+def test_transmitter_and_receiver_binds_when_the_channel_says_so(
+        app: Flask, demo: Any, smsc: FakeSmsc, run_jobs: Any) -> None:
+    with running_link(app, config_for(smsc, bind="transmitter+receiver")):
+        [message_id] = queue_messages(app, [(AICHA, "deux liens")])
+        run_jobs()
+        wait_for(lambda: statuses(app, [message_id]) == ["delivered"], what="the receipt")
+    assert [name for name, _, _ in smsc.binds] == ["bind_transmitter", "bind_receiver"]

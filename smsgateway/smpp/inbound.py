@@ -26,6 +26,7 @@ from handlers.smpp import (
     ESM_RECEIPT,
     ESM_TYPE_MASK,
     Inbound,
+    Receipt,
     SmppConfig,
     encode_whole,
     id_spellings,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 PARTS_KEY = "smsgateway:smpp:{name}:in:{source}:{ref}:{total}"
 WAITING = "smsgateway:smpp:{name}:in-waiting"
 USSD_KEY = "smsgateway:smpp:{name}:ussd:{source}:{session}"
+#: How long a receipt may wait for its message's id to be recorded.
+EARLY_RECEIPT_SECONDS = 60.0
 #: How often waiting parts are looked at for their time limit.
 EXPIRY_CHECK_SECONDS = 5.0
 
@@ -59,6 +62,8 @@ class InboundHandler:
         self.config, self.settings, self.redis, self.db, self.link = (
             config, settings, redis, db, link)
         self.checked_at = 0.0
+        #: Receipts whose message id was not yet recorded, with when they came.
+        self.early: list[tuple[float, Receipt]] = []
 
     @staticmethod
     def receipt_pending(pdu: Any) -> bool:
@@ -130,6 +135,8 @@ class InboundHandler:
         if now - self.checked_at < EXPIRY_CHECK_SECONDS:
             return
         self.checked_at = now
+        if self.early:
+            self.retry_early(now)
         waiting = WAITING.format(name=self.config.name)
         cutoff = time.time() - self.config.reassembly_seconds
         for raw_key in self.redis.zrangebyscore(waiting, 0, cutoff):
@@ -148,7 +155,14 @@ class InboundHandler:
     def _receipt(self, inbound: Inbound) -> None:
         receipt = inbound.receipt
         assert receipt is not None
-        for spelling in id_spellings(receipt.message_id):
+        if not self._apply(receipt, remember=False):
+            # Its submit_sm_resp may not be recorded yet (on another bind, or still in the
+            # batch): tried again after the next flushes, then left to the reports' memory.
+            self.early.append((time.monotonic(), receipt))
+
+    def _apply(self, receipt: Receipt, remember: bool) -> bool:
+        spellings = id_spellings(receipt.message_id)
+        for spelling in spellings:
             report = StatusUpdate(
                 provider=self.config.provider,
                 provider_message_id=self.link.recorder.primary_id(spelling),
@@ -156,9 +170,18 @@ class InboundHandler:
                 failure_reason=f"SMPP err:{receipt.error}" if receipt.error else None,
                 error_code=receipt.error)
             with self.db.session() as session:
-                last = spelling == id_spellings(receipt.message_id)[-1]
+                last = remember and spelling == spellings[-1]
                 if apply_status(session, report, remember_unheard=last) is not None:
-                    return
+                    return True
+        return False
+
+    def retry_early(self, now: float) -> None:
+        """Apply receipts that came before their message's id was recorded."""
+        waiting, self.early = self.early, []
+        for seen, receipt in waiting:
+            late = now - seen > EARLY_RECEIPT_SECONDS
+            if not self._apply(receipt, remember=late) and not late:
+                self.early.append((seen, receipt))
 
     # ---- USSD ----------------------------------------------------------------------------
 

@@ -344,6 +344,8 @@ class Link:
 
     def _flush(self) -> None:
         self.held = max(self.held - self.recorder.flush(), 0)
+        if self.inbound.early:
+            self.inbound.retry_early(time.monotonic())
 
 
 def _text(value: bytes | str) -> str:

@@ -100,6 +100,10 @@ class FakeSmsc:
         self.receipt_stat = "DELIVRD"
         self.deliver_answers: list[int] = []
         self.enquire_links = 0
+        #: False: enquire_link goes unanswered, as from an SMSC that hangs.
+        self.handle_enquire_link = True
+        #: Seconds before each submit_sm_resp (an SMSC across a network), answers in parallel.
+        self.latency = 0.0
         #: USSD screens the ESME sent, waiting for the handset (see :meth:`ussd_screen`).
         self.screens: list[Submitted] = []
         self._screen_ready = threading.Condition()
@@ -163,7 +167,8 @@ class FakeSmsc:
             conn.send(f"{name}_resp", pdu.sequence, status=status, system_id="fakesmsc")
         elif name == "enquire_link":
             self.enquire_links += 1
-            conn.send("enquire_link_resp", pdu.sequence)
+            if self.handle_enquire_link:
+                conn.send("enquire_link_resp", pdu.sequence)
         elif name == "unbind":
             conn.send("unbind_resp", pdu.sequence)
         elif name == "submit_sm":
@@ -201,7 +206,11 @@ class FakeSmsc:
         elif status == consts.SMPP_ESME_ROK:
             with self._lock:
                 self.submitted.append(record)
-        conn.send("submit_sm_resp", pdu.sequence, status=status, message_id=message_id)
+        if self.latency:
+            threading.Timer(self.latency, self._answer, (conn, pdu.sequence, status,
+                                                         message_id)).start()
+        else:
+            self._answer(conn, pdu.sequence, status, message_id)
         if status != consts.SMPP_ESME_ROK:
             return
         for listener in list(self.on_submit):
@@ -212,6 +221,13 @@ class FakeSmsc:
                     f"done date:2612020401 stat:{self.receipt_stat} err:000 text:")
             self.deliver(text.encode(), source=destination, destination=record.source,
                          esm_class=codec.ESM_RECEIPT)
+
+    @staticmethod
+    def _answer(conn: Connection, sequence: int, status: int, message_id: str) -> None:
+        try:
+            conn.send("submit_sm_resp", sequence, status=status, message_id=message_id)
+        except OSError:
+            pass  # the connection dropped meanwhile
 
     # ---- what the network sends ---------------------------------------------------------------
 
