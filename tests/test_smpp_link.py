@@ -180,3 +180,22 @@ def test_transmitter_and_receiver_binds_when_the_channel_says_so(
         run_jobs()
         wait_for(lambda: statuses(app, [message_id]) == ["delivered"], what="the receipt")
     assert [name for name, _, _ in smsc.binds] == ["bind_transmitter", "bind_receiver"]
+
+
+def test_a_message_handed_over_twice_is_submitted_once(app: Flask, smsc: FakeSmsc,
+                                                       run_jobs: Any) -> None:
+    # The sweep took back rows whose link was down; a new job handed them over again.
+    from handlers.base import SmsOut
+    from smsgateway.links import register
+    from smsgateway.redisconn import get_redis
+    from smsgateway.smpp.handover import HandoverProvider
+
+    config = config_for(smsc)
+    register(app, config)
+    ids = queue_messages(app, [(AICHA, "une seule fois")])
+    run_jobs()
+    HandoverProvider(config, get_redis(app)).send([SmsOut(ids[0], AICHA, "une seule fois")])
+    with running_link(app, config) as running:
+        wait_for(lambda: statuses(app, ids) == ["delivered"], what="the receipt")
+        wait_for(lambda: not running.link.active, what="both copies acknowledged")
+    assert [s.text for s in smsc.submitted] == ["une seule fois"]

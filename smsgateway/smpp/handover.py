@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from redis import Redis
+from redis.exceptions import RedisError
 
-from handlers.base import SENDING, SendResult, SmsOut
+from handlers.base import SENDING, SendError, SendResult, SmsOut
 from handlers.smpp import SmppConfig
 
 STREAM = "smsgateway:smpp:{name}:out"
@@ -51,12 +52,17 @@ class HandoverProvider:
 
     def send(self, messages: Sequence[SmsOut]) -> list[SendResult]:
         """Add each message to the channel's stream; they are ``sending`` until submitted."""
-        ensure_group(self.redis, self.config.name)
         key = stream_key(self.config.name)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for message in messages:
-                pipe.xadd(key, {"id": message.reference, "to": message.to,
-                                "text": message.text, "sender": message.sender or ""})
-            pipe.execute()
+        try:
+            ensure_group(self.redis, self.config.name)
+            with self.redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.xadd(key, {"id": message.reference, "to": message.to,
+                                    "text": message.text, "sender": message.sender or ""})
+                pipe.execute()
+        except RedisError as error:
+            # Nothing reached the link (or only some: the link skips a second copy).
+            raise SendError(f"handover to the SMPP link failed: {type(error).__name__}",
+                            retryable=True, code="handover") from None
         return [SendResult(reference=m.reference, status=SENDING, provider_status="handed over")
                 for m in messages]

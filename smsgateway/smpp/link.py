@@ -91,6 +91,8 @@ class Link:
         #: Where re-reading this consumer's pending entries has got to (None: done).
         self.cursor: str | bytes | None = "0"
         self.ready: deque[Entry] = deque()
+        #: Messages read and not yet recorded, by id: a second copy of one is skipped.
+        self.active: dict[int, Entry] = {}
         self.submitted = 0
         self.connects = 0
 
@@ -227,9 +229,12 @@ class Link:
                          _text(v[b"sender"])) for entry_id, v in raw]
         wanted = self.recorder.still_to_send([e.message_id for e in entries])
         for entry in entries:
-            if entry.message_id not in wanted:
+            if entry.message_id not in wanted or entry.message_id in self.active:
+                # Sent already, or handed over twice (the sweep took back a row whose link
+                # was down) and the other copy is on its way: only acknowledged.
                 self.recorder.skip(entry)
                 continue
+            self.active[entry.message_id] = entry
             try:
                 entry.parts = split(entry.text, self.config.long_messages)
             except ValueError as error:
@@ -344,6 +349,8 @@ class Link:
 
     def _flush(self) -> None:
         self.held = max(self.held - self.recorder.flush(), 0)
+        for message_id in [i for i, e in self.active.items() if e.flushed]:
+            del self.active[message_id]
         if self.inbound.early:
             self.inbound.retry_early(time.monotonic())
 
