@@ -91,10 +91,11 @@ def test_a_wrong_password_is_refused_and_the_link_keeps_trying(
 def test_a_dropped_connection_reconnects_and_nothing_is_lost(
         app: Flask, smsc: FakeSmsc, run_jobs: Any) -> None:
     smsc.receipts = False
-    with running_link(app, config_for(smsc, throughput=200)) as running:
+    with running_link(app, config_for(smsc, throughput=50)) as running:
         ids = queue_messages(app, [(f"+2126000{n:05d}", f"message {n}") for n in range(300)])
         run_jobs()
         wait_for(lambda: len(smsc.submitted) >= 100, what="a third of them")
+        assert len(smsc.submitted) < 300
         smsc.drop()
         wait_for(lambda: set(statuses(app, ids)) == {"sent"}, what="all of them sent")
     assert running.link.connects >= 2
@@ -199,3 +200,38 @@ def test_a_message_handed_over_twice_is_submitted_once(app: Flask, smsc: FakeSms
         wait_for(lambda: statuses(app, ids) == ["delivered"], what="the receipt")
         wait_for(lambda: not running.link.active, what="both copies acknowledged")
     assert [s.text for s in smsc.submitted] == ["une seule fois"]
+
+
+def test_the_sweep_leaves_handed_over_rows_to_the_link(app: Flask, smsc: FakeSmsc,
+                                                       run_jobs: Any) -> None:
+    from datetime import timedelta
+
+    from smsgateway.db import utcnow
+    from smsgateway.links import register
+    from smsgateway.redisconn import get_redis
+    from smsgateway.sweep import sweep
+
+    register(app, config_for(smsc))
+    ids = queue_messages(app, [(AICHA, "patience")])
+    run_jobs()
+    later = utcnow() + timedelta(hours=2)
+    assert sweep(app.config["SETTINGS"], get_redis(app), get_db(app), now=later) == {
+        "reclaimed": 0, "requeued": 0}
+    assert statuses(app, ids) == ["sending"]
+
+
+def test_rows_whose_stream_was_lost_are_handed_over_again(
+        app: Flask, smsc: FakeSmsc, run_jobs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smsgateway.links import register
+    from smsgateway.redisconn import get_redis
+    from smsgateway.smpp import record
+    from smsgateway.smpp.handover import stream_key
+
+    register(app, config_for(smsc))
+    ids = queue_messages(app, [(AICHA, "retrouvé")])
+    run_jobs()
+    get_redis(app).delete(stream_key("iam"))  # Redis lost it
+    monkeypatch.setattr(record, "RECOVER_SECONDS", 0.0)
+    with running_link(app, config_for(smsc)):
+        wait_for(lambda: statuses(app, ids) == ["delivered"], what="the receipt")
+    assert [s.text for s in smsc.submitted] == ["retrouvé"]

@@ -4,10 +4,10 @@ The send job's provider call (:class:`HandoverProvider`) adds one stream entry p
 and records the row ``sending`` ("handed over"). The link process reads entries through a
 consumer group: an entry stays pending (its lease) until the link has recorded the SMSC's
 answer in the database and acknowledged it, so a link killed in between finds its pending
-entries again when it starts and submits them again: at most the window's worth twice. The
-link renews the rows' database lease while it is alive; if it stays dead, the sweep takes
-the rows back and a new job hands them over again (the link skips an entry whose row is
-already sent).
+entries again when it starts and submits them again: at most the window's worth twice.
+However long the link's queue (a 100,000 broadcast at 50/s takes half an hour) or its
+outage, the sweep leaves handed-over rows alone; should Redis lose the stream, the link
+hands its channel's open rows to itself again (the database is the truth).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from handlers.base import SENDING, SendError, SendResult, SmsOut
 from handlers.smpp import SmppConfig
 
 STREAM = "smsgateway:smpp:{name}:out"
+#: The provider_status of a row handed over: the sweep leaves it to the link.
+HANDED_OVER = "handed over"
 GROUP = "link"
 #: Receipt ids of the second and later parts of a long message -> the id stored on its row.
 PARTS = "smsgateway:smpp:{name}:part-ids"
@@ -64,5 +66,5 @@ class HandoverProvider:
             # Nothing reached the link (or only some: the link skips a second copy).
             raise SendError(f"handover to the SMPP link failed: {type(error).__name__}",
                             retryable=True, code="handover") from None
-        return [SendResult(reference=m.reference, status=SENDING, provider_status="handed over")
+        return [SendResult(reference=m.reference, status=SENDING, provider_status=HANDED_OVER)
                 for m in messages]

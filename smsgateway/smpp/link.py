@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 #: Answers recorded together (or after FLUSH_SECONDS, whichever comes first).
 FLUSH_SECONDS = 0.05
+#: Seconds between two looks at entries waiting for their send job's commit.
+WAIT_RECHECK = 0.1
 #: After throttling, the rate is halved; each quiet second it grows back by this factor.
 RECOVERY = 1.1
 
@@ -57,6 +59,8 @@ class Entry:
     #: Parts the SMSC answered; each holds a window slot until the entry is recorded.
     answered: int = 0
     flushed: bool = False
+    #: When it was first found waiting for its send job's commit.
+    waiting_since: float | None = None
 
 
 @dataclass
@@ -93,6 +97,9 @@ class Link:
         self.ready: deque[Entry] = deque()
         #: Messages read and not yet recorded, by id: a second copy of one is skipped.
         self.active: dict[int, Entry] = {}
+        #: Entries whose send job has not yet committed the hand-over, and when last looked at.
+        self.waiting: deque[Entry] = deque()
+        self.waited_at = 0.0
         self.submitted = 0
         self.connects = 0
 
@@ -171,7 +178,8 @@ class Link:
             now = time.monotonic()
             if self.recorder.due(now) or not self._room():
                 self._flush()
-            self.recorder.tick(now)
+            self.recorder.tick(now, busy=bool(self.inflight or self.ready or self.again
+                                              or self.waiting))
             self.inbound.tick(now)
             if self.rate < cfg.throughput and now > self.throttled_until + 1:
                 self.rate = min(cfg.throughput, self.rate * RECOVERY)
@@ -210,6 +218,8 @@ class Link:
     def _next_entry(self) -> Entry | None:
         """The next message to submit: this consumer's leftovers first, then new entries."""
         if not self.ready:
+            self._recheck_waiting(time.monotonic())
+        if not self.ready:
             self._read_entries(max(self._room(), 1))
         return self.ready.popleft() if self.ready else None
 
@@ -227,11 +237,29 @@ class Link:
             self.cursor = raw[-1][0]
         entries = [Entry(_text(entry_id), int(v[b"id"]), _text(v[b"to"]), _text(v[b"text"]),
                          _text(v[b"sender"])) for entry_id, v in raw]
-        wanted = self.recorder.still_to_send([e.message_id for e in entries])
+        self._sort(entries, time.monotonic())
+
+    def _sort(self, entries: list[Entry], now: float) -> None:
+        """Entries to submit go in line; those whose job has not committed yet wait a little;
+        the rest (sent already, a second copy) are only acknowledged."""
+        fresh: list[Entry] = []
         for entry in entries:
-            if entry.message_id not in wanted or entry.message_id in self.active:
-                # Sent already, or handed over twice (the sweep took back a row whose link
-                # was down) and the other copy is on its way: only acknowledged.
+            holder = self.active.get(entry.message_id)
+            if (holder is not None and holder is not entry) or entry.message_id in {
+                    e.message_id for e in fresh}:
+                self.recorder.skip(entry)  # another copy of it is on its way
+            else:
+                fresh.append(entry)
+        ready, later = self.recorder.classify([e.message_id for e in fresh])
+        for entry in fresh:
+            if entry.message_id in later and now - (entry.waiting_since or now) < (
+                    record.HANDOVER_WAIT):
+                entry.waiting_since = entry.waiting_since or now
+                self.active[entry.message_id] = entry
+                self.waiting.append(entry)
+                continue
+            if entry.message_id not in ready:
+                self.active.pop(entry.message_id, None)
                 self.recorder.skip(entry)
                 continue
             self.active[entry.message_id] = entry
@@ -242,6 +270,12 @@ class Link:
                 self.recorder.fail(entry, "too long", str(error))
                 continue
             self.ready.append(entry)
+
+    def _recheck_waiting(self, now: float) -> None:
+        if self.waiting and now - self.waited_at >= WAIT_RECHECK:
+            self.waited_at = now
+            entries, self.waiting = list(self.waiting), deque()
+            self._sort(entries, now)
 
     def _fields(self, entry: Entry, index: int) -> dict[str, Any]:
         cfg, part = self.config, entry.parts[index]

@@ -2,8 +2,7 @@
 
 Answers are written in small batches (one transaction), and only after the commit are their
 stream entries acknowledged: a process killed in between submits them again on restart
-(duplicates bounded by the window), never loses one. While alive, the link renews the
-database lease of its channel's ``sending`` rows so the sweep leaves them to it.
+(duplicates bounded by the window), never loses one.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from sqlalchemy import bindparam, or_, select, update
 
+from handlers.base import SmsOut
 from handlers.smpp import SmppConfig
 
 from ..config import Settings
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 BATCH = 100
 #: The part-id map outlives any receipt (SMSCs report within days).
 PARTS_TTL = 7 * 86400
+#: Seconds between two looks for rows missing from an empty stream; rows younger are left.
+RECOVER_SECONDS = 60.0
+RECOVER_BATCH = 5000
+#: Seconds an entry waits for its job to record the hand-over; then the row is the sweep's.
+HANDOVER_WAIT = 300.0
 #: Rows the link may still send: a row sent (or failed) meanwhile is skipped.
 OPEN = (OutboundStatus.SENDING, OutboundStatus.QUEUED)
 
@@ -55,15 +60,24 @@ class Recorder:
         self.renewed_at = 0.0
         self.recorded = 0
 
-    def still_to_send(self, message_ids: Sequence[int]) -> set[int]:
-        """Which of these rows are still waiting to be submitted (not sent, failed, gone)."""
+    def classify(self, message_ids: Sequence[int]) -> tuple[set[int], set[int]]:
+        """(rows to submit now, rows whose send job has not yet recorded the hand-over).
+
+        A row is submitted only once its job's commit says ``handed over``: before it, the
+        job's own UPDATE could land after ours and take a sent row back to ``sending``. Any
+        other row (sent, failed, gone) is in neither set: its entry is only acknowledged.
+        """
         if not message_ids:
-            return set()
+            return set(), set()
         with self.db.session() as session:
-            return set(session.scalars(
-                select(OutboundMessage.id).where(
-                    OutboundMessage.id.in_(message_ids), OutboundMessage.status.in_(OPEN),
-                    OutboundMessage.provider_message_id.is_(None))))
+            found = session.execute(
+                select(OutboundMessage.id, OutboundMessage.status,
+                       OutboundMessage.provider_status)
+                .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status.in_(OPEN),
+                       OutboundMessage.provider_message_id.is_(None))).all()
+        now = {i for i, status, word in found
+               if status == OutboundStatus.SENDING and word == handover.HANDED_OVER}
+        return now, {i for i, _, _ in found} - now
 
     def _note(self) -> None:
         if self.first_at is None:
@@ -133,19 +147,36 @@ class Recorder:
             log.info("smpp %s: message %s failed: %s", self.config.name, entry.message_id, code)
         return sum(e.answered for e in entries)
 
-    def tick(self, now: float) -> None:
-        """Renew the database lease of this channel's handed-over rows, now and then."""
-        lease = self.settings.broadcast.lease_seconds
-        if now - self.renewed_at < lease / 3:
+    def tick(self, now: float, busy: bool) -> None:
+        """Now and then, if the stream is empty and the link idle: :meth:`recover`."""
+        if now - self.renewed_at < RECOVER_SECONDS:
             return
         self.renewed_at = now
+        if not busy:
+            self.recover()
+
+    def recover(self) -> int:
+        """Hand over again this channel's open rows when the stream holds nothing (Redis lost
+        it, or a row was committed handed-over and its entry never written); return how many.
+        """
+        key = handover.stream_key(self.config.name)
+        if self.redis.xlen(key):
+            return 0
         with self.db.session() as session:
-            session.execute(
-                update(OutboundMessage)
+            open_rows = session.execute(
+                select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
+                       OutboundMessage.sender)
                 .where(OutboundMessage.provider == self.config.provider,
-                       OutboundMessage.status == OutboundStatus.SENDING)
-                .values(lease_until=utcnow() + timedelta(seconds=lease))
-                .execution_options(synchronize_session=False))
+                       OutboundMessage.status == OutboundStatus.SENDING,
+                       OutboundMessage.provider_message_id.is_(None),
+                       OutboundMessage.status_at < utcnow() - timedelta(seconds=RECOVER_SECONDS))
+                .order_by(OutboundMessage.id).limit(RECOVER_BATCH)).all()
+        if open_rows:
+            log.warning("smpp %s: %d handed-over messages missing from the stream, handed over "
+                        "again", self.config.name, len(open_rows))
+            handover.HandoverProvider(self.config, self.redis).send(
+                [SmsOut(row.id, row.to_phone, row.text, row.sender) for row in open_rows])
+        return len(open_rows)
 
     def primary_id(self, message_id: str) -> str:
         """The id stored on the row for a receipt's id (a later part's id maps to the first)."""
