@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -122,6 +123,10 @@ class SmsOut:
     to: str
     text: str
     sender: str | None = None
+    #: Not worth delivering after this (an alert's expiry); channels that can, drop it then.
+    valid_until: datetime | None = None
+    #: An urgent alert: channels with priorities put it first.
+    urgent: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import db, edge, logs, redisconn
+from . import channels, db, edge, logs, redisconn
 from .config import load_settings
 
 __all__ = ["create_app"]
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     redisconn.init_app(app)
+    channels.init_app(app)
 
     from . import admin, cli, dashboard, health, metrics, simulator, webhooks
 

@@ -53,6 +53,7 @@ ENV_KEYS: dict[str, str] = {
     "SIMULATOR_PASSWORD": "simulator.password",
     "ADMIN_PASSWORD": "admin.password",
     "METRICS_TOKEN": "metrics.token",
+    "CHANNEL_KEY": "channels.key",
 }
 
 #: Settings that must never be written in config.yaml.
@@ -66,6 +67,7 @@ SECRET_KEYS = frozenset(
         "simulator.password",
         "admin.password",
         "metrics.token",
+        "channels.key",
     }
 )
 
@@ -228,6 +230,18 @@ class TwilioSettings(_Section):
         return bool(self.account_sid and self.auth_token)
 
 
+class ChannelSettings(_Section):
+    """Channels kept as records (smsgateway/channels): their key and how they are watched."""
+
+    # A Fernet key (``smsgateway channels key`` prints a new one) that encrypts the channels'
+    # secrets at rest. Unset: one random key kept in the instance folder (development).
+    key: str | None = None
+    # A phone not heard from (webhook, ping, /health) for this long is marked down.
+    silent_after_seconds: int = Field(900, ge=30, le=7 * 86400)
+    # Seconds to wait for a phone's answer to a send request.
+    timeout: float = Field(10.0, gt=0, le=120)
+
+
 class LoggingSettings(_Section):
     # auto: plain text in a terminal (make run), JSON lines anywhere else (production).
     format: Literal["auto", "json", "plain"] = "auto"
@@ -271,6 +285,7 @@ class Settings(_Section):
     console: ConsoleSettings = ConsoleSettings()
     africastalking: AfricasTalkingSettings = AfricasTalkingSettings()
     twilio: TwilioSettings = TwilioSettings()
+    channels: ChannelSettings = ChannelSettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
     readiness: ReadinessSettings = ReadinessSettings()

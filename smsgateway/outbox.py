@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from flask import current_app
 from redis import Redis
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -18,8 +19,9 @@ from menus.encoding import measure
 
 from .jobs import QUEUE_FOR_KIND, Batch, enqueue_reply_turns, new_job_id, push_batches
 from .models import MessageKind, OutboundMessage, OutboundStatus
-from .providers import default_provider_name
+from .models.channels import Channel
 from .queues import REPLIES
+from .services import routing
 
 __all__ = ["QUEUE_FOR_KIND", "add", "commit_and_send", "insert_one", "send", "send_replies"]
 
@@ -30,17 +32,30 @@ def add(
     to: str,
     text: str,
     kind: MessageKind,
+    channel: Channel | None = None,
+    cooperative_id: int | None = None,
+    reply_to_channel: int | None = None,
     provider: str | None = None,
     member_id: int | None = None,
     in_reply_to_id: int | None = None,
 ) -> OutboundMessage:
-    """Add an outbound message to the session (the caller commits, then calls :func:`send`)."""
+    """Add an outbound message to the session (the caller commits, then calls :func:`send`).
+
+    Its channel is ``channel``, else the one routing picks (:mod:`smsgateway.services.routing`):
+    the channel ``reply_to_channel`` a message came in on, ``cooperative_id``'s pool, or the
+    environment's ``provider``.
+    """
+    if channel is None:
+        channel = routing.pick(session, current_app.config["SETTINGS"],
+                               cooperative_id=cooperative_id,
+                               reply_to_channel=reply_to_channel, provider=provider)
     size = measure(text)
     message = OutboundMessage(
         to_phone=to,
         text=text,
         kind=kind,
-        provider=provider or default_provider_name(),
+        provider=channel.kind,
+        channel_id=channel.id,
         member_id=member_id,
         in_reply_to_id=in_reply_to_id,
         encoding=size.encoding,
@@ -59,6 +74,7 @@ def insert_one(
     text: str,
     kind: MessageKind,
     provider: str,
+    channel_id: int | None = None,
     member_id: int | None = None,
     in_reply_to_id: int | None = None,
     sent_at: datetime | None = None,
@@ -71,6 +87,7 @@ def insert_one(
     size = measure(text)
     values: dict[str, object] = {
         "to_phone": to, "text": text, "kind": kind, "provider": provider,
+        "channel_id": channel_id,
         "member_id": member_id, "in_reply_to_id": in_reply_to_id,
         "encoding": size.encoding, "segments": size.segments,
     }

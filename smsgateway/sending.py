@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from handlers.base import Provider, SendError, SendResult, SmsOut
 from . import reconcile
 from .broadcasts.progress import finish_all_done
 from .broadcasts.schedule import in_quiet_hours, quiet_hours_end
+from .channels import adapter_for, rates_of
 from .config import Settings
 from .db import Database, get_db, utcnow
 from .jobs import (
@@ -55,6 +56,7 @@ from .models import (
     OutboundMessage,
     OutboundStatus,
 )
+from .models.channels import Channel
 from .providers import get_provider
 from .queues import PRIORITY
 from .ratelimit import RateLimiter
@@ -71,7 +73,8 @@ MAX_RATE_WAIT = 2.0
 PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 _RETURNING = (OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
               OutboundMessage.sender, OutboundMessage.segments, OutboundMessage.kind,
-              OutboundMessage.attempts, OutboundMessage.provider, OutboundMessage.broadcast_id)
+              OutboundMessage.attempts, OutboundMessage.provider, OutboundMessage.broadcast_id,
+              OutboundMessage.channel_id)
 
 
 def _status_is(status: OutboundStatus) -> ColumnElement[bool]:
@@ -94,6 +97,7 @@ class Claimed:
     attempts: int
     provider: str
     broadcast_id: int | None
+    channel_id: int | None = None
 
 
 def _claim_values(lease_seconds: int) -> dict[str, Any]:
@@ -167,6 +171,8 @@ class Sender:
         self.lease = settings.broadcast.lease_seconds
         #: Rows this job claimed and has not yet recorded or handed back: their lease is renewed.
         self.held: set[int] = set()
+        #: Broadcast id -> (urgent, expires_at) of the broadcasts this job's rows belong to.
+        self.alerts: dict[int, tuple[bool, datetime | None]] = {}
 
     def send(self, session: Session, claimed: list[Claimed]) -> dict[str, int]:
         """Send claimed messages, grouped by provider; return counts by outcome."""
@@ -175,11 +181,13 @@ class Sender:
         self.held = {m.id for m in claimed}
         touched = {(m.broadcast_id, m.kind) for m in claimed if m.broadcast_id is not None}
         claimed = self._drop_stale_and_quiet(session, claimed, counts)
-        by_provider: dict[str, list[Claimed]] = defaultdict(list)
+        by_channel: dict[tuple[str, int | None], list[Claimed]] = defaultdict(list)
         for message in claimed:
-            by_provider[message.provider].append(message)
-        for provider_name, group in by_provider.items():
-            for status, n in self._send_group(session, provider_name, group).items():
+            by_channel[(message.provider, message.channel_id)].append(message)
+        records = _channels(session, {c for _, c in by_channel if c is not None})
+        for (provider_name, channel_id), group in by_channel.items():
+            channel = records.get(channel_id) if channel_id is not None else None
+            for status, n in self._send_group(session, provider_name, group, channel).items():
                 counts[status] += n
         # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
         # query (over an index full of rows that just changed status) is not worth making.
@@ -205,6 +213,7 @@ class Sender:
         info = {b.id: b for b in session.execute(
             select(Broadcast.id, Broadcast.urgent, Broadcast.expires_at, Broadcast.status)
             .where(Broadcast.id.in_(ids)))}
+        self.alerts = {b.id: (bool(b.urgent), b.expires_at) for b in info.values()}
         stale_ids = {b.id for b in info.values()
                      if (b.expires_at is not None and b.expires_at <= now)
                      or b.status in (BroadcastStatus.EXPIRED, BroadcastStatus.CANCELLED)}
@@ -229,14 +238,24 @@ class Sender:
             keep = [m for m in keep if m.id not in set(routine)]
         return keep
 
-    def _send_group(self, session: Session, provider_name: str, messages: list[Claimed]
-                    ) -> dict[str, int]:
+    def _adapter(self, provider_name: str, channel: Channel | None
+                 ) -> tuple[Provider, str, str | None, float]:
+        """A group's adapter, its rate limiter bucket (name, sender) and pace per second."""
         settings = self.settings
-        provider = self.providers(provider_name)
+        if channel is None or channel.from_environment:
+            sender = getattr(getattr(settings, provider_name, None), "sender", None)
+            return (self.providers(provider_name), provider_name, sender,
+                    float(getattr(settings.rate_limits, provider_name, 1000)))
+        # A channel record: its own bucket, whatever its kind (two phones, two SIMs).
+        return (adapter_for(channel), "channel", str(channel.id),
+                rates_of(channel, settings).per_second)
+
+    def _send_group(self, session: Session, provider_name: str, messages: list[Claimed],
+                    channel: Channel | None = None) -> dict[str, int]:
+        settings = self.settings
+        provider, bucket, sender, rate = self._adapter(provider_name, channel)
         rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
         limiter = RateLimiter(self.redis)
-        rate = float(getattr(settings.rate_limits, provider_name, 1000))
-        sender = getattr(getattr(settings, provider_name, None), "sender", None)
         queue_name = QUEUE_FOR_KIND[MessageKind(messages[0].kind)]
         higher = PRIORITY[: PRIORITY.index(queue_name)]
         counts: dict[str, int] = defaultdict(int)
@@ -248,8 +267,7 @@ class Sender:
                 counts["yielded"] += len(left)
                 break
             segments = sum(m.segments for m in round_)
-            reserved, wait = limiter.reserve(provider_name, sender, segments, rate,
-                                             MAX_RATE_WAIT)
+            reserved, wait = limiter.reserve(bucket, sender, segments, rate, MAX_RATE_WAIT)
             if not reserved:
                 self._hand_back(session, queue_name, left, delay=wait)
                 counts["throttled"] += len(left)
@@ -257,7 +275,8 @@ class Sender:
             if wait:
                 time.sleep(wait)
             retry: dict[int, list[int]] = defaultdict(list)
-            for status in _record(session, settings, round_, _call(provider, round_), retry):
+            outcome = _call(provider, round_, self.alerts)
+            for status in _record(session, settings, round_, outcome, retry):
                 counts[status] += 1
             self.held.difference_update(m.id for m in round_)
             self._renew(session)
@@ -283,6 +302,12 @@ class Sender:
                 .execution_options(synchronize_session=False))
 
 
+def _channels(session: Session, ids: set[int]) -> dict[int, Channel]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(ids)))}
+
+
 def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[list[Claimed]]:
     """Split messages into provider calls: one text per request where the provider batches."""
     if max_recipients <= 1:
@@ -295,8 +320,12 @@ def _rounds(messages: list[Claimed], max_recipients: int, width: int) -> list[li
             for i in range(0, len(group), max_recipients)]
 
 
-def _call(provider: Provider, round_: list[Claimed]) -> list[SendResult] | SendError:
-    outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender)
+def _call(provider: Provider, round_: list[Claimed],
+          alerts: dict[int, tuple[bool, datetime | None]]) -> list[SendResult] | SendError:
+    none: tuple[bool, datetime | None] = (False, None)
+    outgoing = [SmsOut(reference=m.id, to=m.to_phone, text=m.text, sender=m.sender,
+                       urgent=alerts.get(m.broadcast_id or 0, none)[0],
+                       valid_until=alerts.get(m.broadcast_id or 0, none)[1])
                 for m in round_]
     try:
         return provider.send(outgoing)

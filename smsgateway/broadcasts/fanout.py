@@ -27,6 +27,7 @@ from ..jobs import Batch, enqueue_fan_out, new_job_id, push_batches
 from ..models import Broadcast, BroadcastStatus, MessageKind, OutboundMessage, OutboundStatus
 from ..queues import BULK, URGENT
 from ..redisconn import get_redis
+from ..services import routing
 from .audience import Audience, Renderer, stream
 from .progress import CURSOR_KEY, DONE, fan_out_done, finish_if_done
 
@@ -75,7 +76,10 @@ def _fan_out(settings: Settings, redis: Redis, db: Database, broadcast_id: int, 
         renderer = Renderer(session, broadcast.texts, audience.cooperatives, broadcast.fold)
         kind = MessageKind.ALERT if broadcast.urgent else MessageKind.BROADCAST
         queue = URGENT if broadcast.urgent else BULK
-        provider = broadcast.provider
+        # The cooperative's pool (else the shared channels, else the environment's provider):
+        # each row names its channel, dealt in proportion to the channels' rates.
+        pool = [(c.id, c.kind, routing.weight(c))
+                for c in routing.pool(session, settings, broadcast.cooperative_id)]
     cursor = redis.get(cursor_key)
     if cursor == DONE.encode():
         return {"skipped": 1}
@@ -87,8 +91,8 @@ def _fan_out(settings: Settings, redis: Redis, db: Database, broadcast_id: int, 
     with db.session() as session:
         for chunk in stream(session, audience, chunk_size, after_id=after):
             rows = _rows(chunk, renderer, sizes, {
-                "kind": kind, "provider": provider, "status": OutboundStatus.QUEUED,
-                "broadcast_id": broadcast_id})
+                "kind": kind, "status": OutboundStatus.QUEUED, "broadcast_id": broadcast_id})
+            _deal(rows, pool)
             jobs = _assign_jobs(rows, batch_size)
             inserted = _insert_ignoring_duplicates(session, rows)
             session.commit()
@@ -128,6 +132,13 @@ def _rows(chunk: list[Any], renderer: Renderer, sizes: dict[str, tuple[str, int]
     return rows
 
 
+def _deal(rows: list[dict[str, Any]], pool: list[tuple[int, str, float]]) -> None:
+    """Give each row its channel (and the channel's kind as its provider), by rate."""
+    slots = routing.spread([w for _, _, w in pool], len(rows))
+    for row, slot in zip(rows, slots, strict=True):
+        row["channel_id"], row["provider"], _ = pool[slot]
+
+
 def _assign_jobs(rows: list[dict[str, Any]], batch_size: int) -> dict[str, Batch]:
     """Give each row the id of its send job: same text together, so a batching provider
     gets full requests. The batches' ids are filled in with the rows actually inserted."""
@@ -160,17 +171,19 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]
     return [(r[0], r[1]) for r in session.execute(statement, rows).all()]
 
 
-# One statement with five array parameters: a thousand-row VALUES list would cost more to
+# One statement with eight array parameters: a thousand-row VALUES list would cost more to
 # build and parse, on both sides, than the insert itself.
 _UNNEST_INSERT = sql_text("""
     INSERT INTO outbound_messages (to_phone, member_id, text, encoding, segments, kind,
-                                   provider, status, broadcast_id, attempts, created_at, job_id)
-    SELECT u.phone, u.member_id, u.text, u.encoding, u.segments, :kind, :provider, :status,
-           :broadcast_id, 0, :now, u.job_id
+                                   provider, status, broadcast_id, attempts, created_at, job_id,
+                                   channel_id)
+    SELECT u.phone, u.member_id, u.text, u.encoding, u.segments, :kind, u.provider, :status,
+           :broadcast_id, 0, :now, u.job_id, u.channel_id
     FROM unnest(CAST(:phones AS varchar[]), CAST(:member_ids AS integer[]),
                 CAST(:texts AS text[]), CAST(:encodings AS varchar[]),
-                CAST(:segments AS integer[]), CAST(:job_ids AS varchar[]))
-         AS u(phone, member_id, text, encoding, segments, job_id)
+                CAST(:segments AS integer[]), CAST(:job_ids AS varchar[]),
+                CAST(:providers AS varchar[]), CAST(:channel_ids AS integer[]))
+         AS u(phone, member_id, text, encoding, segments, job_id, provider, channel_id)
     ON CONFLICT (broadcast_id, to_phone) DO NOTHING
     RETURNING id, job_id
 """)
@@ -180,11 +193,13 @@ def _insert_unnest(session: Session, rows: list[dict[str, Any]], now: Any
                    ) -> list[tuple[int, str]]:
     first = rows[0]
     params = {
-        "kind": str(first["kind"]), "provider": first["provider"],
+        "kind": str(first["kind"]),
         "status": str(first["status"]), "broadcast_id": first["broadcast_id"], "now": now,
         "phones": [r["to_phone"] for r in rows], "member_ids": [r["member_id"] for r in rows],
         "texts": [r["text"] for r in rows], "encodings": [r["encoding"] for r in rows],
         "segments": [r["segments"] for r in rows], "job_ids": [r["job_id"] for r in rows],
+        "providers": [r["provider"] for r in rows],
+        "channel_ids": [r["channel_id"] for r in rows],
     }
     return [(r[0], r[1]) for r in session.execute(_UNNEST_INSERT, params).all()]
 

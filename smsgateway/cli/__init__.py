@@ -20,6 +20,7 @@ from ..config import SECRET_KEYS, load_settings
 from ..db import get_db
 from ..exceptions import ConfigError
 from . import broadcasts as broadcast_commands
+from . import channels as channel_commands
 from . import menus as menus_commands
 from .simulate import simulate_command
 from .smpp import smpp_command
@@ -156,6 +157,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(simulate_command)
     app.cli.add_command(smpp_command)
     broadcast_commands.register(app)
+    channel_commands.register(app)
 
 
 def main() -> None:

@@ -1,6 +1,10 @@
 """The records the gateway keeps, grouped by domain."""
 
 from .audit import AuditLog
+
+# The record is ``smsgateway.models.channels.Channel``: ``Channel`` here is the older enum of
+# how a change reached the gateway (ussd, sms, web...).
+from .channels import ChannelState
 from .coop import Cooperative, Group, Language, Member, Product, Role, member_groups
 from .governance import JoinRequest, JoinRequestStatus, Resolution, Vote
 from .messaging import (
@@ -30,6 +34,7 @@ __all__ = [
     "Broadcast",
     "BroadcastStatus",
     "Channel",
+    "ChannelState",
     "Cooperative",
     "Delivery",
     "DeliveryStatus",

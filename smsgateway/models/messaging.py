@@ -40,6 +40,8 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(30))
     provider_message_id: Mapped[str] = mapped_column(String(100))
+    # The channel it came in on: its reply goes back there (NULL: before channels existed).
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"), index=True)
     # E.164 when the number could be read; the provider's spelling otherwise.
     sender: Mapped[str] = mapped_column(String(40), index=True)
     recipient: Mapped[str] = mapped_column(String(40), default="")
@@ -139,6 +141,9 @@ class OutboundMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind, "message_kind"))
     provider: Mapped[str] = mapped_column(String(30))
+    # The channel that sends it (its ``provider`` is the channel's kind); NULL: the
+    # environment's provider, as before channels existed.
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"), index=True)
     sender: Mapped[str | None] = mapped_column(String(30))
     encoding: Mapped[str] = mapped_column(String(5), default="GSM-7")
     segments: Mapped[int] = mapped_column(default=1)

@@ -137,6 +137,7 @@ def queue_notices(session: Session, notices: Sequence[Notice],
         outbox.add(session, to=notice.member.phone,
                    text=render(notice.key, str(notice.member.language), notice.params,
                                currency=currency),
-                   kind=MessageKind.CONFIRMATION, member_id=notice.member.id)
+                   kind=MessageKind.CONFIRMATION, member_id=notice.member.id,
+                   cooperative_id=notice.member.cooperative_id)
         for notice in notices
     ]

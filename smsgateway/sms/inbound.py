@@ -78,6 +78,7 @@ def _new_inbound(sms: SmsIn, sender: str | None, member: Member | None,
         "command": command,
         "status": InboundStatus.RECEIVED,
         "error": None,
+        "channel_id": None,
         "processed_at": None,
     }
 
@@ -114,9 +115,11 @@ def _duplicate(session: Session, sms: SmsIn) -> Outcome:
 
 
 def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
-            reply_provider: str, inline: bool = False, channel: Channel = Channel.SMS) -> Outcome:
+            reply_provider: str, inline: bool = False, channel: Channel = Channel.SMS,
+            channel_id: int | None = None) -> Outcome:
     """Store and answer one inbound SMS; commits. ``inline``: the caller returns the reply
-    in its HTTP answer (Twilio TwiML) and it is recorded as sent; otherwise it is queued."""
+    in its HTTP answer (Twilio TwiML) and it is recorded as sent; otherwise it is queued.
+    ``channel_id``: the channel it came in on, which carries the reply."""
     sender = _sender_phone(_clean(sms.sender), settings.defaults.region)
     command = parse.parse(_clean(sms.text))
     # Reading who sent it changes nothing, so it may come first: the row then goes in with
@@ -124,6 +127,7 @@ def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
     memberships = members_by_phone(session, sender) if sender else []
     member = memberships[0] if memberships else None
     inbound = _new_inbound(sms, sender, member, command.name)
+    inbound["channel_id"] = channel_id
     after_commit: list[Callable[[], None]] = []
     language = str(member.language) if member else settings.defaults.language
     verdict = (limits.ReplyLimiter(redis, settings.limits).check(sender, inbound["text"])
@@ -171,7 +175,8 @@ def _reply(session: Session, outcome: Outcome, inbound: dict[str, Any], reply: s
     """Insert the reply to ``inbound`` (uncommitted): queued, or sent inline by the caller."""
     message_id = outbox.insert_one(
         session, to=inbound["sender"], text=reply, kind=MessageKind.REPLY,
-        provider=reply_provider, member_id=inbound["member_id"], in_reply_to_id=inbound["id"],
+        provider=reply_provider, channel_id=inbound["channel_id"],
+        member_id=inbound["member_id"], in_reply_to_id=inbound["id"],
         sent_at=utcnow() if inline else None)
     outcome.replies.append(reply)
     if not inline:

@@ -9,9 +9,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Register the USSD, SMS and HTTP channel webhook blueprints on ``app``."""
-    from . import http_channel, sms, ussd
+    """Register the USSD, SMS, Android and HTTP channel webhook blueprints on ``app``."""
+    from . import android, http_channel, sms, ussd
 
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(android.bp)
     app.register_blueprint(http_channel.bp)

@@ -22,6 +22,7 @@ from handlers.base import ParseError, SmsIn, StatusUpdate
 from ..db import get_db, get_session
 from ..redisconn import get_redis
 from ..reports import apply_status
+from ..services.routing import environment_channel_id
 from ..sms.inbound import Outcome, receive
 from .guards import require_africastalking_secret, webhook_blueprint
 
@@ -111,7 +112,9 @@ def africastalking_sms() -> Any:
         sms = africastalking.parse_sms(request.form)
     except ParseError as error:
         return _bad_request(error)
-    outcome = _receive(sms, reply_provider=_africastalking_reply_provider(sms))
+    kind = _africastalking_reply_provider(sms)
+    outcome = _receive(sms, reply_provider=kind,
+                       channel_id=environment_channel_id(get_session(), kind))
     if outcome is None:
         return _try_again()
     return jsonify({"status": "duplicate" if outcome.duplicate else "received",
@@ -126,7 +129,8 @@ def twilio_sms() -> Any:
         sms = twilio.parse_sms(request.form)
     except ParseError as error:
         return _bad_request(error)
-    outcome = _receive(sms, reply_provider=twilio.NAME, inline=True)
+    outcome = _receive(sms, reply_provider=twilio.NAME, inline=True,
+                       channel_id=environment_channel_id(get_session(), twilio.NAME))
     if outcome is None:
         return _try_again()
     return Response(twilio.render_twiml(outcome.replies), mimetype="text/xml")

@@ -1,0 +1,107 @@
+"""Channel health: when each phone was last heard, what it said, and when it counts as down.
+
+A phone is heard through its signed webhooks (any event; ``system:ping`` and ``app:started``
+carry battery, signal and SIM details) or, in local mode, its ``/health``. One silent for
+longer than ``channels.silent_after_seconds`` is marked down: it takes no more work, the
+messages waiting for it move to the other channels of its pool, and its cooperative's
+coordinators are told by SMS on another channel. The first event it sends brings it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from menus.catalog import text
+
+from ..config import Settings
+from ..db import utcnow
+from ..models import Member, MessageKind, OutboundMessage, OutboundStatus, Role
+from ..models.channels import Channel, ChannelState
+from . import routing
+
+log = logging.getLogger(__name__)
+
+#: Kinds whose channels are watched (a provider account has no "last seen").
+WATCHED = frozenset({"android"})
+
+
+def seen(session: Session, channel: Channel, event: str | None = None,
+         details: dict[str, Any] | None = None) -> None:
+    """The channel was just heard from (the caller commits); a down channel is back."""
+    channel.last_seen = utcnow()
+    if details is not None or event is not None:
+        merged = dict(channel.health or {})
+        merged.update(details or {})
+        if event:
+            merged["event"] = event
+        channel.health = merged
+    if channel.state == ChannelState.DOWN:
+        channel.state = ChannelState.ACTIVE
+        log.info("channel %s (%s) is answering again", channel.id, channel.name)
+
+
+def silent(session: Session, settings: Settings, now: datetime | None = None
+           ) -> list[Channel]:
+    """Active watched channels not heard from for longer than the configured time."""
+    cutoff = (now or utcnow()) - timedelta(seconds=settings.channels.silent_after_seconds)
+    heard = func.coalesce(Channel.last_seen, Channel.created_at)
+    return list(session.scalars(select(Channel).where(
+        Channel.state == ChannelState.ACTIVE, Channel.kind.in_(WATCHED), heard < cutoff)))
+
+
+def reroute(session: Session, settings: Settings, ids: Sequence[int], away_from: Channel
+            ) -> int:
+    """Give queued messages of ``away_from`` to the other channels of its pool, by rate.
+
+    Returns how many moved (none when the pool has no other channel: they wait for it).
+    """
+    others = [c for c in routing.pool(session, settings, away_from.cooperative_id)
+              if c.id != away_from.id]
+    if not others or not ids:
+        return 0
+    slots = routing.spread([routing.weight(c) for c in others], len(ids))
+    targets: dict[int, list[int]] = {}
+    for message_id, slot in zip(sorted(ids), slots, strict=True):
+        targets.setdefault(slot, []).append(message_id)
+    for slot, moved in targets.items():
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(moved), OutboundMessage.channel_id == away_from.id,
+                   OutboundMessage.status == OutboundStatus.QUEUED)
+            .values(channel_id=others[slot].id, provider=others[slot].kind)
+            .execution_options(synchronize_session=False))
+    return len(ids)
+
+
+def mark_down(session: Session, settings: Settings, channel: Channel,
+              add: Callable[..., OutboundMessage]) -> list[OutboundMessage]:
+    """Mark ``channel`` down, move its waiting messages, tell coordinators (uncommitted).
+
+    ``add`` is :func:`smsgateway.outbox.add`; returns the notices to send after commit.
+    """
+    channel.state = ChannelState.DOWN
+    waiting = list(session.scalars(select(OutboundMessage.id).where(
+        OutboundMessage.channel_id == channel.id,
+        OutboundMessage.status == OutboundStatus.QUEUED)))
+    moved = reroute(session, settings, waiting, channel)
+    log.warning("channel %s (%s) silent: marked down, %s of %s waiting messages moved",
+                channel.id, channel.name, moved, len(waiting))
+    others = [c for c in routing.pool(session, settings, channel.cooperative_id)
+              if c.id != channel.id]
+    if channel.cooperative_id is None or not others:
+        return []
+    minutes = max(1, settings.channels.silent_after_seconds // 60)
+    coordinators = session.scalars(select(Member).where(
+        Member.cooperative_id == channel.cooperative_id, Member.role == Role.COORDINATOR,
+        Member.active.is_(True)))
+    return [add(session, to=m.phone, kind=MessageKind.CONFIRMATION, member_id=m.id,
+                channel=max(others, key=routing.weight),
+                text=text("channel_down", str(m.language), channel=channel.name,
+                          minutes=minutes))
+            for m in coordinators]

@@ -1,0 +1,281 @@
+"""A fake SMS Gateway for Android (SMSGate) phone on 127.0.0.1, speaking the app's real API.
+
+Local-server API: ``POST /messages`` (and ``/message``) with basic auth, answered 202 with
+the message state, 409 for an ``id`` already used on this device, 503 ``QueueLimitExceeded``
+when its queue is full, 400/401 as the app does; ``POST/GET/DELETE /webhooks``; ``GET
+/health`` without auth. Webhook events are signed as the app signs them (``X-Signature``:
+hex HMAC-SHA256 of the raw body followed by ``X-Timestamp``) with a new envelope id on each
+emission, retries included. Events wait in :attr:`FakePhone.pending` until the test posts
+them (:meth:`flush`), so a test decides when the phone "has network". ``kill`` stops it
+answering at all (a phone switched off); ``silent`` stops its pings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from menus.encoding import measure
+
+MOROCCO = timezone(timedelta(hours=1))
+
+
+@dataclass
+class Event:
+    """One webhook emission: the raw body and its headers, as the phone would post them."""
+
+    event: str
+    payload: dict[str, Any]
+    body: bytes
+    headers: dict[str, str]
+
+
+def signed(key: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The headers the app adds to a webhook."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = hmac.new(key.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-Signature": signature, "X-Timestamp": stamp}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _reply(self, status: int, body: Any) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            return None
+
+    def do_GET(self) -> None:  # noqa: N802
+        status, body = self.server.phone.get(self.path, self.headers.get("Authorization"))
+        self._reply(status, body)
+
+    def do_POST(self) -> None:  # noqa: N802
+        status, body = self.server.phone.post(self.path, self.headers.get("Authorization"),
+                                              self._body())
+        self._reply(status, body)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        status, body = self.server.phone.delete(self.path, self.headers.get("Authorization"))
+        self._reply(status, body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    phone: FakePhone
+
+
+class FakePhone:
+    """One phone with the SMSGate app, its local server on, a SIM, and a signing key."""
+
+    def __init__(self, *, password: str = "phone-pass", signing_key: str = "sign-key",
+                 device_id: str | None = None, queue_limit: int | None = None,
+                 number: str = "+212611111111") -> None:
+        self.username = "sms"
+        self.password = password
+        self.signing_key = signing_key
+        self.device_id = device_id or uuid.uuid4().hex[:20]
+        self.number = number
+        self.queue_limit = queue_limit
+        #: id -> the send request body, for every message the phone took.
+        self.messages: dict[str, dict[str, Any]] = {}
+        #: (number, text) of every SMS the phone "sent" (taken into its queue).
+        self.sent: list[tuple[str, str]] = []
+        self.webhooks: dict[str, dict[str, str]] = {}
+        self.pending: list[Event] = []
+        self.requests = Counter[str]()
+        self.battery = 87
+        self.alive = True
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._port = 0
+        self._ids = itertools.count(1)
+
+    # -- the server ------------------------------------------------------------------------
+
+    def start(self) -> FakePhone:
+        """Listen (again, on the same port after :meth:`kill`)."""
+        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._server.phone = self
+        self._port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.alive = True
+        return self
+
+    def kill(self) -> None:
+        """The phone is switched off: nothing listens any more, nothing is emitted."""
+        self.alive = False
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakePhone:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    @property
+    def base_url(self) -> str:
+        """The phone's local server."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def received(self) -> Counter[str]:
+        """How many SMS each number got from this phone."""
+        return Counter(number for number, _ in self.sent)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def _authorized(self, header: str | None) -> bool:
+        expected = "Basic " + base64.b64encode(
+            f"{self.username}:{self.password}".encode()).decode()
+        return header == expected
+
+    def get(self, path: str, auth: str | None) -> tuple[int, Any]:
+        self.requests[f"GET {path}"] += 1
+        if path == "/health":
+            return 200, {"status": "pass", "version": "1.40.0", "checks": {
+                "battery:level": {"observedValue": self.battery, "status": "pass"},
+                "connection:status": {"observedValue": 1, "status": "pass"},
+                "messages:failed": {"observedValue": 0, "status": "pass"}}}
+        if not self._authorized(auth):
+            return 401, {"message": "Unauthorized"}
+        if path == "/webhooks":
+            return 200, list(self.webhooks.values())
+        if path.startswith("/messages/"):
+            found = self.messages.get(path.rsplit("/", 1)[1])
+            return (200, {"id": found["id"], "state": "Sent"}) if found else (404, {})
+        return 404, {"message": "Not Found"}
+
+    def delete(self, path: str, auth: str | None) -> tuple[int, Any]:
+        if not self._authorized(auth):
+            return 401, {"message": "Unauthorized"}
+        if path.startswith("/webhooks/"):
+            self.webhooks.pop(path.rsplit("/", 1)[1], None)
+            return 204, {}
+        return 404, {}
+
+    def post(self, path: str, auth: str | None, body: Any) -> tuple[int, Any]:
+        self.requests[f"POST {path}"] += 1
+        if not self._authorized(auth):
+            return 401, {"message": "Unauthorized"}
+        if path == "/webhooks":
+            return self._register(body)
+        if path not in ("/messages", "/message"):
+            return 404, {"message": "Not Found"}
+        return self._send(body)
+
+    def _register(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or not body.get("url") or not body.get("event"):
+            return 400, {"message": "url and event are required"}
+        url = str(body["url"])
+        if not (url.startswith("https://") or url.startswith("http://127.0.0.1")):
+            return 400, {"message": "url must be https:// (or http://127.0.0.1)"}
+        hook_id = str(body.get("id") or uuid.uuid4().hex)
+        self.webhooks[hook_id] = {"id": hook_id, "url": url, "event": str(body["event"])}
+        return 201, self.webhooks[hook_id]
+
+    def _send(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict):
+            return 400, {"message": "invalid JSON"}
+        text = (body.get("textMessage") or {}).get("text") if isinstance(
+            body.get("textMessage"), dict) else None
+        numbers = body.get("phoneNumbers")
+        if not text or not isinstance(numbers, list) or not numbers:
+            return 400, {"message": "textMessage.text and phoneNumbers are required"}
+        if len(set(numbers)) != len(numbers):
+            return 400, {"message": "phoneNumbers must be unique"}
+        with self._lock:
+            message_id = str(body.get("id") or uuid.uuid4().hex)
+            if message_id in self.messages:
+                return 409, {"message": f"message with id {message_id} already exists"}
+            if self.queue_limit is not None and len(self.messages) >= self.queue_limit:
+                return 503, {"error": "QueueLimitExceeded"}
+            self.messages[message_id] = body
+            for number in numbers:
+                self.sent.append((number, text))
+        parts = measure(text).segments
+        for number in numbers:
+            base = {"messageId": message_id, "sender": self.number, "recipient": number,
+                    "simNumber": body.get("simNumber") or 1}
+            self.emit("sms:sent", {**base, "partsCount": parts, "sentAt": self._now()})
+            if body.get("withDeliveryReport", True):
+                for _ in range(parts):  # the app reports delivery once per part
+                    self.emit("sms:delivered", {**base, "deliveredAt": self._now()})
+        return 202, {"id": message_id, "deviceId": self.device_id, "state": "Pending",
+                     "isHashed": False, "isEncrypted": False,
+                     "recipients": [{"phoneNumber": n, "state": "Pending", "error": None}
+                                    for n in numbers],
+                     "states": {"Pending": self._now()}}
+
+    # -- events ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now(MOROCCO).isoformat(timespec="milliseconds")
+
+    def envelope(self, event: str, payload: dict[str, Any]) -> Event:
+        """A new emission of ``event``: a fresh envelope id, signed now."""
+        body = json.dumps({"id": uuid.uuid4().hex, "webhookId": f"hook-{event}",
+                           "deviceId": self.device_id, "event": event,
+                           "payload": payload}).encode()
+        return Event(event, payload, body, signed(self.signing_key, body))
+
+    def emit(self, event: str, payload: dict[str, Any]) -> Event:
+        """Queue an event for the gateway (posted by :meth:`flush`)."""
+        emitted = self.envelope(event, payload)
+        if self.alive:
+            with self._lock:
+                self.pending.append(emitted)
+        return emitted
+
+    def receive_sms(self, sender: str, text: str, received_at: str | None = None) -> Event:
+        """A member texts the phone's SIM; its ``messageId`` is a 32-bit hash of the text."""
+        received_at = received_at or self._now()
+        message_id = format(zlib.crc32(f"{text}{received_at[:10]}".encode()), "08x")
+        return self.emit("sms:received", {
+            "messageId": message_id, "message": text, "sender": sender,
+            "recipient": self.number, "simNumber": 1, "receivedAt": received_at})
+
+    def retry(self, emitted: Event) -> Event:
+        """The app retrying an event it thinks was not acknowledged: a new envelope id."""
+        return self.emit(emitted.event, emitted.payload)
+
+    def ping(self) -> Event:
+        """``system:ping`` with the phone's health."""
+        return self.emit("system:ping", {"health": {"battery": self.battery, "signal": -71}})
+
+    def flush(self, post: Callable[[Event], Any]) -> list[Any]:
+        """Post every pending event in order with ``post``; returns its answers."""
+        with self._lock:
+            events, self.pending = self.pending, []
+        return [post(event) for event in events]
