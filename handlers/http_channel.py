@@ -81,11 +81,13 @@ class HttpConfig:
     name: str
     settings: dict[str, Any]
     secrets: dict[str, str] = field(repr=False, default_factory=dict)
+    #: The channel record it belongs to.
+    channel_id: int = 0
 
     @property
     def provider(self) -> str:
-        """The provider name stored on this channel's messages."""
-        return f"{NAME}:{self.name}"
+        """The provider name stored on this channel's messages (its kind)."""
+        return NAME
 
     @property
     def max_recipients(self) -> int:
@@ -94,7 +96,8 @@ class HttpConfig:
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, Any],
-                      secrets: Mapping[str, str] | None = None) -> HttpConfig:
+                      secrets: Mapping[str, str] | None = None, channel_id: int = 0
+                      ) -> HttpConfig:
         """Merge the named ``preset`` (if any) under ``settings``; templates checked now."""
         preset = settings.get("preset")
         if preset is not None and preset not in PRESETS:
@@ -111,7 +114,7 @@ class HttpConfig:
                 _ENV.from_string(text)
             except TemplateError as error:
                 raise ValueError(f"template does not compile: {error}") from None
-        return cls(name, merged, dict(secrets or {}))
+        return cls(name, merged, dict(secrets or {}), channel_id)
 
 
 def _templates(settings: Mapping[str, Any]) -> list[str]:

@@ -106,6 +106,10 @@ def parse(data: bytes) -> Any:
     return smpp.parse_pdu(data, client=Sequencer(), allow_unknown_opt_params=True)
 
 
+#: Settings every channel record may carry, read by the gateway, not by this adapter.
+SHARED_SETTINGS = frozenset({"timeout", "source"})
+
+
 @dataclass(frozen=True)
 class SmppConfig:
     """One SMPP channel's settings (from its channel row: settings JSON plus its secret)."""
@@ -114,6 +118,8 @@ class SmppConfig:
     host: str
     port: int
     system_id: str
+    #: The channel record this link serves.
+    channel_id: int = 0
     password: str = field(repr=False, default="")
     system_type: str = ""
     #: ``transceiver``, or ``transmitter+receiver`` for two binds.
@@ -145,22 +151,29 @@ class SmppConfig:
 
     @property
     def provider(self) -> str:
-        """The provider name stored on this channel's messages."""
-        return f"{NAME}:{self.name}"
+        """The provider name stored on this channel's messages (its kind)."""
+        return NAME
 
     @classmethod
-    def from_settings(cls, name: str, settings: dict[str, Any], password: str = ""
-                      ) -> SmppConfig:
-        """Build from a channel's settings mapping; unknown keys are refused by name."""
-        known = set(cls.__dataclass_fields__) - {"name", "password"}
+    def from_settings(cls, name: str, settings: dict[str, Any], password: str = "",
+                      channel_id: int = 0) -> SmppConfig:
+        """Build from a channel's settings mapping (values may be strings, as the CLI writes
+        them); unknown keys are refused by name."""
+        fields = cls.__dataclass_fields__
+        known = set(fields) - {"name", "password", "channel_id"}
+        settings = {k: v for k, v in settings.items() if k not in SHARED_SETTINGS}
         unknown = set(settings) - known
         if unknown:
             raise ValueError(f"unknown SMPP settings: {', '.join(sorted(unknown))}")
+        for key, value in list(settings.items()):
+            kind = fields[key].type
+            if isinstance(value, str) and kind in ("int", "float"):
+                settings[key] = int(value) if kind == "int" else float(value)
         if settings.get("long_messages", "udh") not in ("udh", "sar", "payload"):
             raise ValueError("long_messages must be udh, sar or payload")
         if settings.get("bind", "transceiver") not in ("transceiver", "transmitter+receiver"):
             raise ValueError("bind must be transceiver or transmitter+receiver")
-        return cls(name=name, password=password, **settings)
+        return cls(name=name, password=password, channel_id=channel_id, **settings)
 
 
 # ---- encoding -------------------------------------------------------------------------------

@@ -1,74 +1,49 @@
-"""The operator and aggregator channels (SMPP links, HTTP APIs) and their settings.
+"""Operator and aggregator links: the SMPP and HTTP channel records, as their adapters read them.
 
-Until the channels table lands (the Android issue), these channels are declared in the
-environment, as secrets are: ``CHANNELS`` holds a JSON object, one key per channel name,
-each ``{"kind": "smpp" | "http", "settings": {...}, "secrets": {...}}`` (the shape of a
-channel row). Tests add channels to the app directly with :func:`register`.
+Channels are records (:class:`smsgateway.models.channels.Channel`, kinds ``smpp`` and
+``http``); this module turns one into the settings its adapter and its link process need,
+its secrets decrypted (never log what it returns).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from typing import Any
-
 from flask import Flask, current_app
+from sqlalchemy import select
 
 from handlers import http_channel, smpp
+from handlers.registry import ChannelConfig
 
-from .exceptions import ConfigError
-
-EXTENSION = "smsgateway.links"
-ENV = "CHANNELS"
-
-Config = smpp.SmppConfig | http_channel.HttpConfig
+from .channels import config_of
+from .db import get_db
+from .models.channels import Channel, ChannelState
 
 
-def build(name: str, kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Config:
-    """A channel's adapter settings from its kind, settings and secrets."""
-    if kind == smpp.NAME:
-        return smpp.SmppConfig.from_settings(name, settings, secrets.get("password", ""))
-    if kind == http_channel.NAME:
-        return http_channel.HttpConfig.from_settings(name, settings, secrets)
-    raise ValueError(f"channel {name!r}: unknown kind {kind!r}")
-
-
-def _from_environment() -> dict[str, Config]:
-    raw = os.environ.get(ENV)
-    if not raw:
-        return {}
-    try:
-        declared = json.loads(raw)
-        return {name: build(name, spec["kind"], spec.get("settings", {}),
-                            spec.get("secrets", {}))
-                for name, spec in declared.items()}
-    except (ValueError, TypeError, AttributeError, KeyError) as error:
-        # The message names the problem, never a value (they hold passwords).
-        raise ConfigError(ENV, f"is not a JSON object of channels ({error})") from None
-
-
-def channels(app: Flask | None = None) -> dict[str, Config]:
-    """Every operator and aggregator channel of the app, by name."""
-    app = app or current_app
-    if EXTENSION not in app.extensions:
-        app.extensions[EXTENSION] = _from_environment()
-    return app.extensions[EXTENSION]
+def smpp_config(config: ChannelConfig) -> smpp.SmppConfig:
+    """The SMPP settings of a channel record's plain values."""
+    return smpp.SmppConfig.from_settings(config.name, dict(config.settings),
+                                         config.secrets.get("password", ""),
+                                         channel_id=config.id)
 
 
 def smpp_channels(app: Flask | None = None) -> dict[str, smpp.SmppConfig]:
-    """The SMPP channels, by name."""
-    return {n: c for n, c in channels(app).items() if isinstance(c, smpp.SmppConfig)}
+    """Every SMPP channel that is not disabled, by name (a link serves a channel gone down)."""
+    app = app or current_app
+    with get_db(app).session() as session:
+        rows = session.scalars(select(Channel).where(
+            Channel.kind == smpp.NAME, Channel.state != ChannelState.DISABLED)
+            .order_by(Channel.id)).all()
+        return {row.name: smpp_config(config_of(row, app.config["SETTINGS"], app))
+                for row in rows}
 
 
-def register(app: Flask, config: Config) -> None:
-    """Add (or replace) a channel."""
-    channels(app)[config.name] = config
-
-
-def for_provider(provider: str, app: Flask | None = None) -> Config | None:
-    """The channel that a provider name (``smpp:<name>``, ``http:<name>``) stands for."""
-    kind, _, name = provider.partition(":")
-    config = channels(app).get(name)
-    if config is None or config.provider != provider:
+def http_channel_named(session: object, name: str, app: Flask | None = None
+                       ) -> http_channel.HttpConfig | None:
+    """The HTTP channel called ``name``, or None."""
+    app = app or current_app
+    row = session.scalar(  # type: ignore[attr-defined]
+        select(Channel).where(Channel.kind == http_channel.NAME, Channel.name == name))
+    if row is None:
         return None
-    return config
+    config = config_of(row, app.config["SETTINGS"], app)
+    return http_channel.HttpConfig.from_settings(row.name, dict(config.settings),
+                                                 dict(config.secrets), channel_id=row.id)

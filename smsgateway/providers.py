@@ -9,15 +9,10 @@ from flask import Flask, current_app
 from handlers.africastalking import AfricasTalkingProvider
 from handlers.base import Provider
 from handlers.console import ConsoleProvider
-from handlers.http_channel import HttpChannelProvider
-from handlers.smpp import SmppConfig
 from handlers.twilio import TwilioProvider
 
-from . import links
 from .config import Settings
 from .exceptions import ConfigError, UnknownProvider
-from .redisconn import get_redis
-from .smpp.handover import HandoverProvider
 
 EXTENSION = "smsgateway.providers"
 
@@ -56,10 +51,6 @@ def get_provider(name: str, app: Flask | None = None) -> Provider:
     """The app's adapter for ``name``, built once per app."""
     app = app or current_app
     cache: dict[str, Provider] = app.extensions.setdefault(EXTENSION, {})
-    if name not in cache and (link := links.for_provider(name, app)) is not None:
-        cache[name] = (HandoverProvider(link, get_redis()) if isinstance(link, SmppConfig)
-                       else HttpChannelProvider(
-                           link, app.config["SETTINGS"].public_base_url))
     if name not in cache:
         factory = FACTORIES.get(name)
         if factory is None:

@@ -15,13 +15,14 @@ from sqlalchemy import select
 from fakes.smsc import FakeSmsc
 from handlers.smpp import SmppConfig
 from smsgateway import outbox
+from smsgateway.channels.secrets import get_box
 from smsgateway.db import get_db
-from smsgateway.links import register
 from smsgateway.models import MessageKind, OutboundMessage
+from smsgateway.models.channels import Channel
 from smsgateway.redisconn import get_redis
 from smsgateway.smpp.link import Link
 
-PROVIDER = "smpp:iam"
+PROVIDER = "smpp"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
@@ -36,14 +37,28 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = ""
         time.sleep(0.02)
 
 
-def config_for(smsc: FakeSmsc, **settings: Any) -> SmppConfig:
-    """The channel ``iam`` on the fake SMSC (quick keep-alive, short reassembly limit)."""
+def add_channel(app: Flask, kind: str, name: str, settings: dict[str, Any],
+                secrets: dict[str, str]) -> int:
+    """A shared channel record (updated if one has that name); its id."""
+    with app.app_context(), get_db(app).session() as session:
+        channel = session.scalar(select(Channel).where(Channel.name == name))
+        if channel is None:
+            channel = Channel(kind=kind, name=name, health={})
+            session.add(channel)
+        channel.settings, channel.secrets = settings, get_box(app).seal(secrets)
+        session.flush()
+        return channel.id
+
+
+def config_for(app: Flask, smsc: FakeSmsc, **settings: Any) -> SmppConfig:
+    """The SMPP channel ``iam`` on the fake SMSC (quick keep-alive), as a record."""
     values: dict[str, Any] = dict(host="127.0.0.1", port=smsc.port, system_id=smsc.system_id,
                                   source_addr="COOP", enquire_link_seconds=5,
                                   window=10, throughput=500, service_code="*384*123#")
     values.update(settings)
     password = values.pop("password", smsc.password)
-    return SmppConfig.from_settings("iam", values, password)
+    channel_id = add_channel(app, "smpp", "iam", values, {"password": password})
+    return SmppConfig.from_settings("iam", values, password, channel_id=channel_id)
 
 
 @dataclass
@@ -62,8 +77,7 @@ class Running:
 
 @contextmanager
 def running_link(app: Flask, config: SmppConfig) -> Iterator[Running]:
-    """Register the channel and run its link until the block ends."""
-    register(app, config)
+    """Run the link of the channel until the block ends."""
     link = Link(config, app.config["SETTINGS"], get_redis(app), get_db(app))
     stop = threading.Event()
 
@@ -82,11 +96,12 @@ def running_link(app: Flask, config: SmppConfig) -> Iterator[Running]:
 
 
 def queue_messages(app: Flask, texts: list[tuple[str, str]],
-                   kind: MessageKind = MessageKind.ALERT, provider: str = PROVIDER
-                   ) -> list[int]:
+                   kind: MessageKind = MessageKind.ALERT, channel: str = "iam") -> list[int]:
     """Store (to, text) messages for a channel (the SMPP one) and enqueue their send jobs."""
     with app.app_context(), get_db(app).session() as session:
-        rows = [outbox.add(session, to=to, text=text, kind=kind, provider=provider)
+        record = session.scalar(select(Channel).where(Channel.name == channel))
+        assert record is not None, f"no channel {channel!r}"
+        rows = [outbox.add(session, to=to, text=text, kind=kind, channel=record)
                 for to, text in texts]
         outbox.commit_and_send(session, rows, get_redis(app))
         return [row.id for row in rows]

@@ -19,9 +19,8 @@ from fakes.aggregators import FakeAggregator, FakeInfobip, FakeJasmin, FakeKanne
 from handlers.base import SendError, SmsOut
 from handlers.http_channel import HttpChannelProvider, HttpConfig, verify
 from smsgateway.db import get_db
-from smsgateway.links import register
 from smsgateway.models import InboundMessage
-from tests.smpp_support import queue_messages, rows
+from tests.smpp_support import add_channel, queue_messages, rows
 
 AICHA, KHADIJA = "+212600000004", "+212600000002"
 SECRET = "s3cret"
@@ -88,9 +87,9 @@ def channel(request: pytest.FixtureRequest, app: Flask) -> Iterator[tuple[str, P
     name = request.param
     preset = PRESETS[name]
     fake = preset.fake()
-    register(app, HttpConfig.from_settings(
-        name, {"preset": name, "vars": {"base_url": fake.base_url}, "sender": "COOP"},
-        preset.secrets(fake)))
+    add_channel(app, "http", name,
+                {"preset": name, "vars": {"base_url": fake.base_url}, "sender": "COOP"},
+                preset.secrets(fake))
     yield name, preset, fake
     fake.stop()
 
@@ -99,7 +98,7 @@ def test_send_then_the_delivery_report(app: Flask, client: FlaskClient, run_jobs
                                        channel: tuple[str, Preset, Any]) -> None:
     name, preset, fake = channel
     ids = queue_messages(app, [(AICHA, "Crue demain: rentrez les bêtes"),
-                               (KHADIJA, "فيضان غدا")], provider=f"http:{name}")
+                               (KHADIJA, "فيضان غدا")], channel=name)
     run_jobs()
     assert {(s.to, s.text) for s in fake.sent} == {
         (preset.to(AICHA), "Crue demain: rentrez les bêtes"), (preset.to(KHADIJA), "فيضان غدا")}
@@ -123,7 +122,7 @@ def test_inbound_is_stored_and_answered_on_the_same_channel(
         assert answer.get_data(as_text=True) == preset.answer
     with get_db(app).session() as session:
         [stored] = session.scalars(select(InboundMessage)).all()
-        assert (stored.provider, stored.sender, stored.text) == (f"http:{name}", AICHA, "STOCK")
+        assert (stored.provider, stored.sender, stored.text) == ("http", AICHA, "STOCK")
     run_jobs()
     [reply] = fake.sent
     assert reply.to == preset.to(AICHA) and "Amlou" in reply.text

@@ -6,7 +6,6 @@ stream entry acknowledged, so at most the window's worth (here 10) can go twice.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,6 @@ from sqlalchemy import func, select
 
 from fakes.smsc import FakeSmsc
 from smsgateway.db import get_db
-from smsgateway.links import register
 from smsgateway.models import OutboundMessage
 from smsgateway.redisconn import get_redis
 from smsgateway.worker import run_burst
@@ -51,8 +49,7 @@ def test_sigkill_mid_broadcast_over_smpp_loses_nobody(
     smsc = FakeSmsc().start()
     smsc.receipts = False
     app = make_app()
-    config = config_for(smsc, window=WINDOW, throughput=5000)
-    register(app, config)
+    config_for(app, smsc, window=WINDOW, throughput=5000)
     coop_id = populate(app, MEMBERS)
     with app.app_context():
         from smsgateway import broadcasts
@@ -66,11 +63,9 @@ def test_sigkill_mid_broadcast_over_smpp_loses_nobody(
         broadcasts.start(get_db(), get_redis(), broadcast_id)
     run_burst(app)  # fan-out and send jobs: every message handed over to the link
     assert _statuses(app, broadcast_id) == {"sending": MEMBERS}
-    settings = {k: v for k, v in config.__dict__.items() if k not in ("name", "password")}
+    # The link reads the channel record, its secrets sealed with this instance's key.
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "SMSGATEWAY_INSTANCE_PATH": str(tmp_path / "link"),
-           "CHANNELS": json.dumps({"iam": {"kind": "smpp", "settings": settings,
-                                           "secrets": {"password": smsc.password}}})}
+           "SMSGATEWAY_INSTANCE_PATH": app.instance_path}
     first = _link(env)
     try:
         wait_for(lambda: len(smsc.submitted) >= MEMBERS // 2, timeout=300, what="half way")

@@ -39,7 +39,7 @@ def statuses(app: Flask, ids: list[int]) -> list[str]:
 
 def test_a_message_is_submitted_its_id_recorded_and_its_receipt_applied(
         app: Flask, smsc: FakeSmsc, run_jobs: Any) -> None:
-    with running_link(app, config_for(smsc)):
+    with running_link(app, config_for(app, smsc)):
         [message_id] = queue_messages(app, [(AICHA, "Alerte: crue demain, rentrez les bêtes")])
         run_jobs()
         wait_for(lambda: statuses(app, [message_id]) == ["delivered"], what="the receipt")
@@ -56,7 +56,7 @@ def test_a_message_is_submitted_its_id_recorded_and_its_receipt_applied(
 
 def test_a_long_text_goes_in_parts_with_a_concatenation_header(
         app: Flask, smsc: FakeSmsc, run_jobs: Any) -> None:
-    with running_link(app, config_for(smsc)):
+    with running_link(app, config_for(app, smsc)):
         [message_id] = queue_messages(app, [(KHADIJA, ARABIC * 3)])
         run_jobs()
         wait_for(lambda: statuses(app, [message_id]) == ["delivered"], what="the receipt")
@@ -70,7 +70,7 @@ def test_throttling_slows_down_and_retries_other_errors_fail_with_the_status_nam
         app: Flask, smsc: FakeSmsc, run_jobs: Any) -> None:
     smsc.throttle_next = 3
     smsc.fail_numbers["212600000099"] = consts.SMPP_ESME_RINVDSTADR
-    with running_link(app, config_for(smsc)) as running:
+    with running_link(app, config_for(app, smsc)) as running:
         ids = queue_messages(app, [(AICHA, "un"), (KHADIJA, "deux"), ("+212600000099", "x")])
         run_jobs()
         wait_for(lambda: statuses(app, ids) == ["delivered", "delivered", "failed"])
@@ -83,7 +83,7 @@ def test_throttling_slows_down_and_retries_other_errors_fail_with_the_status_nam
 
 def test_a_wrong_password_is_refused_and_the_link_keeps_trying(
         app: Flask, smsc: FakeSmsc) -> None:
-    with running_link(app, config_for(smsc, password="wrong")):
+    with running_link(app, config_for(app, smsc, password="wrong")):
         wait_for(lambda: len(smsc.binds) >= 2, what="a second bind attempt")
     assert {status for _, _, status in smsc.binds} == {consts.SMPP_ESME_RBINDFAIL}
 
@@ -91,7 +91,7 @@ def test_a_wrong_password_is_refused_and_the_link_keeps_trying(
 def test_a_dropped_connection_reconnects_and_nothing_is_lost(
         app: Flask, smsc: FakeSmsc, run_jobs: Any) -> None:
     smsc.receipts = False
-    with running_link(app, config_for(smsc, throughput=50)) as running:
+    with running_link(app, config_for(app, smsc, throughput=50)) as running:
         ids = queue_messages(app, [(f"+2126000{n:05d}", f"message {n}") for n in range(300)])
         run_jobs()
         wait_for(lambda: len(smsc.submitted) >= 100, what="a third of them")
@@ -107,7 +107,7 @@ def test_a_dropped_connection_reconnects_and_nothing_is_lost(
 
 def test_an_inbound_sms_is_stored_understood_and_answered_on_the_same_link(
         app: Flask, demo: Any, smsc: FakeSmsc, run_jobs: Any) -> None:
-    with running_link(app, config_for(smsc)):
+    with running_link(app, config_for(app, smsc)):
         wait_for(lambda: smsc.connections, what="the bind")
         smsc.send_sms("STOCK", source=AICHA.lstrip("+"))
         wait_for(lambda: _inbound(app), what="the stored SMS")
@@ -123,7 +123,7 @@ def test_an_inbound_sms_is_stored_understood_and_answered_on_the_same_link(
 def test_a_three_part_arabic_sms_is_reassembled_whatever_the_order(
         app: Flask, demo: Any, smsc: FakeSmsc) -> None:
     text = ARABIC * 3
-    with running_link(app, config_for(smsc)):
+    with running_link(app, config_for(app, smsc)):
         wait_for(lambda: smsc.connections, what="the bind")
         assert smsc.send_sms(text, source=KHADIJA.lstrip("+"), order=[2, 0, 1]) == 3
         wait_for(lambda: _inbound(app), what="the reassembled SMS")
@@ -134,7 +134,7 @@ def test_a_three_part_arabic_sms_is_reassembled_whatever_the_order(
 def test_parts_that_never_all_arrive_are_stored_after_the_time_limit(
         app: Flask, demo: Any, smsc: FakeSmsc) -> None:
     text = ARABIC * 3
-    with running_link(app, config_for(smsc, reassembly_seconds=0.5)) as running:
+    with running_link(app, config_for(app, smsc, reassembly_seconds=0.5)) as running:
         wait_for(lambda: smsc.connections, what="the bind")
         smsc.send_sms(text, source=KHADIJA.lstrip("+"), order=[0, 2])
         running.link.inbound.checked_at = 0  # look at the waiting parts on the next turn
@@ -152,11 +152,12 @@ def _inbound(app: Flask) -> list[InboundMessage]:
 
 def test_rows_already_sent_are_not_submitted_again(app: Flask, smsc: FakeSmsc,
                                                    run_jobs: Any) -> None:
+    config = config_for(app, smsc)
     ids = queue_messages(app, [(AICHA, "une fois")])
     run_jobs()
     with get_db(app).session() as session:
         session.get(OutboundMessage, ids[0]).status = OutboundStatus.SENT  # type: ignore
-    with running_link(app, config_for(smsc)) as running:
+    with running_link(app, config) as running:
         wait_for(lambda: running.link.recorder.recorded == 0 and not running.link.ready
                  and smsc.connections)
         queue_messages(app, [(KHADIJA, "deux")])
@@ -167,7 +168,7 @@ def test_rows_already_sent_are_not_submitted_again(app: Flask, smsc: FakeSmsc,
 
 def test_an_idle_link_sends_enquire_link_and_one_left_unanswered_reconnects(
         app: Flask, smsc: FakeSmsc) -> None:
-    with running_link(app, config_for(smsc, enquire_link_seconds=0.3)) as running:
+    with running_link(app, config_for(app, smsc, enquire_link_seconds=0.3)) as running:
         wait_for(lambda: smsc.enquire_links >= 2, what="keep-alives")
         assert running.link.connects == 1
         smsc.handle_enquire_link = False  # the SMSC hangs: no answer comes
@@ -176,7 +177,7 @@ def test_an_idle_link_sends_enquire_link_and_one_left_unanswered_reconnects(
 
 def test_transmitter_and_receiver_binds_when_the_channel_says_so(
         app: Flask, demo: Any, smsc: FakeSmsc, run_jobs: Any) -> None:
-    with running_link(app, config_for(smsc, bind="transmitter+receiver")):
+    with running_link(app, config_for(app, smsc, bind="transmitter+receiver")):
         [message_id] = queue_messages(app, [(AICHA, "deux liens")])
         run_jobs()
         wait_for(lambda: statuses(app, [message_id]) == ["delivered"], what="the receipt")
@@ -187,12 +188,10 @@ def test_a_message_handed_over_twice_is_submitted_once(app: Flask, smsc: FakeSms
                                                        run_jobs: Any) -> None:
     # The sweep took back rows whose link was down; a new job handed them over again.
     from handlers.base import SmsOut
-    from smsgateway.links import register
     from smsgateway.redisconn import get_redis
     from smsgateway.smpp.handover import HandoverProvider
 
-    config = config_for(smsc)
-    register(app, config)
+    config = config_for(app, smsc)
     ids = queue_messages(app, [(AICHA, "une seule fois")])
     run_jobs()
     HandoverProvider(config, get_redis(app)).send([SmsOut(ids[0], AICHA, "une seule fois")])
@@ -207,11 +206,10 @@ def test_the_sweep_leaves_handed_over_rows_to_the_link(app: Flask, smsc: FakeSms
     from datetime import timedelta
 
     from smsgateway.db import utcnow
-    from smsgateway.links import register
     from smsgateway.redisconn import get_redis
     from smsgateway.sweep import sweep
 
-    register(app, config_for(smsc))
+    config_for(app, smsc)
     ids = queue_messages(app, [(AICHA, "patience")])
     run_jobs()
     later = utcnow() + timedelta(hours=2)
@@ -222,16 +220,15 @@ def test_the_sweep_leaves_handed_over_rows_to_the_link(app: Flask, smsc: FakeSms
 
 def test_rows_whose_stream_was_lost_are_handed_over_again(
         app: Flask, smsc: FakeSmsc, run_jobs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from smsgateway.links import register
     from smsgateway.redisconn import get_redis
     from smsgateway.smpp import record
     from smsgateway.smpp.handover import stream_key
 
-    register(app, config_for(smsc))
+    config_for(app, smsc)
     ids = queue_messages(app, [(AICHA, "retrouvé")])
     run_jobs()
     get_redis(app).delete(stream_key("iam"))  # Redis lost it
     monkeypatch.setattr(record, "RECOVER_SECONDS", 0.0)
-    with running_link(app, config_for(smsc)):
+    with running_link(app, config_for(app, smsc)):
         wait_for(lambda: statuses(app, ids) == ["delivered"], what="the receipt")
     assert [s.text for s in smsc.submitted] == ["retrouvé"]

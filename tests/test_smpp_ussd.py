@@ -23,7 +23,7 @@ def smsc() -> Iterator[FakeSmsc]:
 
 @pytest.fixture
 def link(app: Flask, smsc: FakeSmsc) -> Iterator[Any]:
-    with running_link(app, config_for(smsc)) as running:
+    with running_link(app, config_for(app, smsc)) as running:
         wait_for(lambda: smsc.connections, what="the bind")
         yield running
 
@@ -73,7 +73,7 @@ def test_an_answer_to_a_session_the_gateway_never_saw_ends_politely(
 
 def test_operators_op_codes_and_session_field_are_channel_settings(
         app: Flask, coop: Any, smsc: FakeSmsc) -> None:  # noqa: F811
-    config = config_for(smsc, ussd_session_field="user_message_reference",
+    config = config_for(app, smsc, ussd_session_field="user_message_reference",
                         ussd_op_begin=1, ussd_op_answer=19, ussd_op_continue=3,
                         ussd_op_end=16)
     with running_link(app, config):

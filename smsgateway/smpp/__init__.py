@@ -5,3 +5,28 @@
 other channel (:mod:`smsgateway.sms.inbound`, :mod:`smsgateway.reports`,
 :mod:`smsgateway.ussd`).
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+from handlers import registry
+from handlers.base import Provider
+from handlers.smpp import NAME
+
+
+def _handover(config: registry.ChannelConfig) -> Provider:
+    from ..links import smpp_config
+    from ..redisconn import get_redis
+    from .handover import HandoverProvider
+
+    try:
+        settings = smpp_config(config)
+    except (ValueError, TypeError) as error:
+        raise KeyError(f"channel {config.name!r} (smpp): {error}") from None
+    return HandoverProvider(settings, get_redis())
+
+
+def init_app(app: Flask) -> None:
+    """Make ``smpp`` a channel kind: its send adapter hands messages to the link process."""
+    registry.KINDS[NAME] = _handover

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from smpplib import consts
+from sqlalchemy import select
 
 from handlers.base import SmsIn, StatusUpdate, UssdIn, international
 from handlers.smpp import (
@@ -37,6 +38,7 @@ from handlers.smpp import (
 from .. import ussd
 from ..config import Settings
 from ..db import Database
+from ..models import OutboundMessage
 from ..reports import apply_status
 from ..sms.inbound import receive
 
@@ -99,7 +101,8 @@ class InboundHandler:
                     sender=self._phone(source), recipient=destination, text=text,
                     raw={"source_addr": source, "destination_addr": destination, **raw})
         with self.db.session() as session:
-            receive(session, sms, self.settings, self.redis, reply_provider=self.config.provider)
+            receive(session, sms, self.settings, self.redis, reply_provider=self.config.provider,
+                    channel_id=self.config.channel_id)
 
     def _part(self, inbound: Inbound) -> None:
         concat = inbound.concat
@@ -161,19 +164,20 @@ class InboundHandler:
             self.early.append((time.monotonic(), receipt))
 
     def _apply(self, receipt: Receipt, remember: bool) -> bool:
-        spellings = id_spellings(receipt.message_id)
-        for spelling in spellings:
+        # The SMSC may write the id otherwise than it answered it; ids are this channel's.
+        spellings = [self.link.recorder.primary_id(s) for s in id_spellings(receipt.message_id)]
+        with self.db.session() as session:
+            known = session.scalar(select(OutboundMessage.provider_message_id).where(
+                OutboundMessage.channel_id == self.config.channel_id,
+                OutboundMessage.provider_message_id.in_(spellings)).limit(1))
+            if known is None and not remember:
+                return False
             report = StatusUpdate(
-                provider=self.config.provider,
-                provider_message_id=self.link.recorder.primary_id(spelling),
+                provider=self.config.provider, provider_message_id=known or spellings[0],
                 status=receipt.status, provider_status=receipt.stat,
                 failure_reason=f"SMPP err:{receipt.error}" if receipt.error else None,
                 error_code=receipt.error)
-            with self.db.session() as session:
-                last = remember and spelling == spellings[-1]
-                if apply_status(session, report, remember_unheard=last) is not None:
-                    return True
-        return False
+            return apply_status(session, report, remember_unheard=remember) is not None
 
     def retry_early(self, now: float) -> None:
         """Apply receipts that came before their message's id was recorded."""

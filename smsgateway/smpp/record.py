@@ -166,7 +166,7 @@ class Recorder:
             open_rows = session.execute(
                 select(OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
                        OutboundMessage.sender)
-                .where(OutboundMessage.provider == self.config.provider,
+                .where(OutboundMessage.channel_id == self.config.channel_id,
                        OutboundMessage.status == OutboundStatus.SENDING,
                        OutboundMessage.provider_message_id.is_(None),
                        OutboundMessage.status_at < utcnow() - timedelta(seconds=RECOVER_SECONDS))

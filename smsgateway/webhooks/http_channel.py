@@ -18,7 +18,7 @@ from handlers.base import ParseError
 from handlers.http_channel import HttpConfig
 
 from ..db import get_session
-from ..links import channels
+from ..links import http_channel_named
 from ..reports import apply_status
 from .guards import webhook_blueprint
 from .sms import _bad_request, _receive, _try_again
@@ -28,8 +28,8 @@ bp = webhook_blueprint("webhooks_http_channel", __name__)
 
 
 def _channel(name: str) -> HttpConfig:
-    config = channels().get(name)
-    if not isinstance(config, HttpConfig):
+    config = http_channel_named(get_session(), name)
+    if config is None:
         abort(404)
     if not http_channel.verify(config, request.headers, request.args, request.get_data()):
         log.warning("http channel %s: callback refused (not genuine)", name)
@@ -68,7 +68,7 @@ def inbound(name: str) -> Any:
         return _bad_request(error)
     ids = []
     for sms in messages:
-        outcome = _receive(sms, reply_provider=config.provider)
+        outcome = _receive(sms, reply_provider=config.provider, channel_id=config.channel_id)
         if outcome is None:
             return _try_again()
         ids.append(outcome.inbound_id)
