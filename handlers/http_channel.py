@@ -60,6 +60,18 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _undot(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"vars.base_url": x}`` (as ``channels add --setting`` writes) as ``{"vars": {...}}``."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        *parents, last = key.split(".")
+        node = out
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[last] = value
+    return out
+
+
 def dig(data: Any, path: str | None) -> Any:
     """``data`` at a dotted path (``status.groupName``, ``results.0.id``); None if absent."""
     if not path:
@@ -99,6 +111,7 @@ class HttpConfig:
                       secrets: Mapping[str, str] | None = None, channel_id: int = 0
                       ) -> HttpConfig:
         """Merge the named ``preset`` (if any) under ``settings``; templates checked now."""
+        settings = _undot(settings)
         preset = settings.get("preset")
         if preset is not None and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")

@@ -30,3 +30,7 @@ def _handover(config: registry.ChannelConfig) -> Provider:
 def init_app(app: Flask) -> None:
     """Make ``smpp`` a channel kind: its send adapter hands messages to the link process."""
     registry.KINDS[NAME] = _handover
+
+
+# At import too: the channels CLI lists the kinds when it is imported, before any app exists.
+registry.KINDS[NAME] = _handover
