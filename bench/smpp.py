@@ -15,7 +15,6 @@ A fresh SQLite database and embedded Redis; the tests' fake SMSC in a process of
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -33,7 +32,7 @@ import sqlalchemy as sa  # noqa: E402
 
 TEXT = "Alerte crue: l'oued monte cette nuit. Montez sur les hauteurs et restez prudents."
 NAME = "bench"
-PROVIDER = f"smpp:{NAME}"
+PROVIDER = "smpp"
 
 
 def _smsc(latency: float) -> tuple[subprocess.Popen[str], int]:
@@ -43,11 +42,23 @@ def _smsc(latency: float) -> tuple[subprocess.Popen[str], int]:
     return proc, int(proc.stdout.readline())
 
 
-def _env(base: dict[str, str], port: int) -> dict[str, str]:
+def _channel(app: object, port: int) -> int:
+    """The SMPP channel record on the fake SMSC (window 10, no throughput limit); its id."""
+    from smsgateway.channels.secrets import get_box
+    from smsgateway.db import get_db
+    from smsgateway.models.channels import Channel
+
     settings = {"host": "127.0.0.1", "port": port, "system_id": "coop", "window": 10,
                 "throughput": 100000, "source_addr": "COOP"}
-    return {**base, "CHANNELS": json.dumps({NAME: {"kind": "smpp", "settings": settings,
-                                                   "secrets": {"password": "secret"}}})}
+    with app.app_context(), get_db().session() as session:  # type: ignore[attr-defined]
+        channel = session.scalar(sa.select(Channel).where(Channel.name == NAME))
+        if channel is None:
+            channel = Channel(kind="smpp", name=NAME, health={})
+            session.add(channel)
+        channel.settings = settings
+        channel.secrets = get_box().seal({"password": "secret"})
+        session.flush()
+        return channel.id
 
 
 def _drain(env: dict[str, str], engine: sa.Engine, total: int) -> float:
@@ -70,14 +81,14 @@ def _drain(env: dict[str, str], engine: sa.Engine, total: int) -> float:
         link.wait(30)
 
 
-def _hand_over(app: object, count: int) -> None:
+def _hand_over(app: object, count: int, channel_id: int) -> None:
     """``count`` rows handed over to the link as a send job would leave them."""
     from handlers.base import SmsOut
     from smsgateway.db import get_db, utcnow
     from smsgateway.links import smpp_channels
     from smsgateway.models import OutboundMessage
     from smsgateway.redisconn import get_redis
-    from smsgateway.smpp.handover import HandoverProvider
+    from smsgateway.smpp.handover import HANDED_OVER, HandoverProvider
 
     with app.app_context():  # type: ignore[attr-defined]
         db, redis = get_db(), get_redis()
@@ -85,7 +96,8 @@ def _hand_over(app: object, count: int) -> None:
             session.execute(sa.delete(OutboundMessage))
             session.execute(sa.insert(OutboundMessage.__table__), [
                 {"to_phone": f"+2126{n:08d}", "text": TEXT, "kind": "alert",
-                 "provider": PROVIDER, "status": "sending", "status_at": utcnow(),
+                 "provider": PROVIDER, "channel_id": channel_id, "status": "sending",
+                 "provider_status": HANDED_OVER, "status_at": utcnow(),
                  "encoding": "GSM-7", "segments": 1, "attempts": 1}
                 for n in range(1, count + 1)])
             ids = list(session.scalars(sa.select(OutboundMessage.id)))
@@ -116,13 +128,12 @@ def main() -> int:
     for latency in (0.0, args.latency):
         smsc, port = _smsc(latency)
         try:
-            os.environ.update(_env(base, port))
             app = create_app({"database_url": db_url, "redis_url": base["REDIS_URL"],
                               "instance_path": str(tmp / "instance")})
             upgrade(get_db(app))
             redis_server.flushdb()
-            _hand_over(app, args.messages)
-            seconds = _drain(_env(base, port), engine, args.messages)
+            _hand_over(app, args.messages, _channel(app, port))
+            seconds = _drain(base, engine, args.messages)
         finally:
             smsc.kill()
         rate = args.messages / seconds
@@ -132,10 +143,10 @@ def main() -> int:
 
     smsc, port = _smsc(0.0)
     try:
-        os.environ.update(_env(base, port))
         app = create_app({"database_url": db_url, "redis_url": base["REDIS_URL"],
                           "instance_path": str(tmp / "instance")})
         redis_server.flushdb()
+        _channel(app, port)
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM outbound_messages"))
         from smsgateway import broadcasts
@@ -155,7 +166,7 @@ def main() -> int:
             broadcasts.start(get_db(), get_redis(), broadcast_id)
         run_burst(app)
         handed = time.perf_counter() - start
-        drained = _drain(_env(base, port), engine, args.members)
+        drained = _drain(base, engine, args.members)
     finally:
         smsc.kill()
     report.append(f"broadcast to {args.members}: fan-out and hand-over {handed:.1f} s, link "

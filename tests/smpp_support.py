@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,20 +20,14 @@ from smsgateway.models import MessageKind, OutboundMessage
 from smsgateway.models.channels import Channel
 from smsgateway.redisconn import get_redis
 from smsgateway.smpp.link import Link
+from tests.faults import harness
 
 PROVIDER = "smpp"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Poll ``condition`` until it is truthy (a bound on waiting, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what or condition}")
-        time.sleep(0.02)
+    """Poll ``condition`` until truthy (a bound on waiting, not a speed assertion)."""
+    return harness.wait_for(condition, timeout, what or "the condition", every=0.02)
 
 
 def add_channel(app: Flask, kind: str, name: str, settings: dict[str, Any],
