@@ -62,3 +62,21 @@ def money(value: Number, lang: str, currency: str) -> str:
         amount = abs(amount)  # -0.001 rounds to 0, not "-0"
     written = plain(amount) if amount == amount.to_integral_value() else f"{amount:f}"
     return f"{_with_decimal_sign(written, lang)} {style(lang).currencies.get(currency, currency)}"
+
+
+def count(value: int, lang: str) -> str:
+    """A count with its thousands grouped, for operators' previews: ``5,000`` (``5 000``)."""
+    return f"{int(value):,}".replace(",", "," if lang == "en" else " ")
+
+
+def duration(seconds: float) -> str:
+    """A rough duration for a preview: ``about 4 h 10 min``, ``about 12 min``."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"about {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        return f"about {round(hours / 24)} days"
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"

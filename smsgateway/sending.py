@@ -56,11 +56,12 @@ from .models import (
     OutboundMessage,
     OutboundStatus,
 )
-from .models.channels import Channel
+from .models.channels import Channel, ChannelState
 from .providers import get_provider
 from .queues import PRIORITY
 from .ratelimit import RateLimiter
 from .redisconn import get_redis
+from .services import channel_health
 from .services.members import set_opt_out
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ __all__ = ["OPTED_OUT_REASON", "Sender", "send_messages", "send_replies"]
 
 #: Longest a job sleeps for the rate limiter; beyond it the job hands its rows back.
 MAX_RATE_WAIT = 2.0
+#: With several channels in one job, a channel whose bucket has no room within this lets the
+#: others go first.
+SLICE = 0.02
 #: Result fields that differ from message to message within one provider round.
 PER_MESSAGE = frozenset({"id", "provider_message_id", "cost"})
 _RETURNING = (OutboundMessage.id, OutboundMessage.to_phone, OutboundMessage.text,
@@ -185,10 +189,20 @@ class Sender:
         for message in claimed:
             by_channel[(message.provider, message.channel_id)].append(message)
         records = _channels(session, {c for _, c in by_channel if c is not None})
+        groups = []
         for (provider_name, channel_id), group in by_channel.items():
             channel = records.get(channel_id) if channel_id is not None else None
-            for status, n in self._send_group(session, provider_name, group, channel).items():
-                counts[status] += n
+            if channel is not None and channel.state != ChannelState.ACTIVE:
+                # A phone marked down or disabled takes no more work: its pool's others do.
+                moved = channel_health.reroute(session, self.settings, [m.id for m in group],
+                                               channel, status=OutboundStatus.SENDING)
+                self._hand_back(session, QUEUE_FOR_KIND[MessageKind(group[0].kind)],
+                                [m.id for m in group], delay=0 if moved else 60)
+                counts["rerouted" if moved else "deferred"] += len(group)
+                continue
+            groups.append(self._group(provider_name, group, channel))
+        for status, n in self._interleave(session, groups).items():
+            counts[status] += n
         # Only the last jobs of a broadcast can finish it: while others wait in its queue, the
         # query (over an index full of rows that just changed status) is not worth making.
         # Once the queue is empty, every broadcast it carried may be done, not only this one's.
@@ -250,43 +264,81 @@ class Sender:
         return (adapter_for(channel), "channel", str(channel.id),
                 rates_of(channel, settings).per_second)
 
-    def _send_group(self, session: Session, provider_name: str, messages: list[Claimed],
-                    channel: Channel | None = None) -> dict[str, int]:
-        settings = self.settings
+    def _group(self, provider_name: str, messages: list[Claimed], channel: Channel | None
+               ) -> _Group:
         provider, bucket, sender, rate = self._adapter(provider_name, channel)
-        rounds = _rounds(messages, provider.max_recipients, settings.broadcast.single_round)
+        rounds = _rounds(messages, provider.max_recipients, self.settings.broadcast.single_round)
+        return _Group(provider, bucket, sender, rate, channel,
+                      QUEUE_FOR_KIND[MessageKind(messages[0].kind)], rounds)
+
+    def _interleave(self, session: Session, groups: list[_Group]) -> dict[str, int]:
+        """Send the groups' rounds, each channel at its own rate, all channels at once.
+
+        A pool's phones are paced independently: a round goes to whichever channel's bucket
+        has room, so one job keeps every phone of the pool busy instead of one after the
+        other. When no channel has room within :data:`MAX_RATE_WAIT`, each hands its rest
+        back to the queue for when it will.
+        """
         limiter = RateLimiter(self.redis)
-        queue_name = QUEUE_FOR_KIND[MessageKind(messages[0].kind)]
-        higher = PRIORITY[: PRIORITY.index(queue_name)]
         counts: dict[str, int] = defaultdict(int)
-        for index, round_ in enumerate(rounds):
-            left = [m.id for later in rounds[index:] for m in later]
-            if index and any(self._waiting(q) for q in higher):
+        first = True
+        while live := [g for g in groups if g.index < len(g.rounds)]:
+            higher = PRIORITY[: PRIORITY.index(live[0].queue_name)]
+            if not first and any(self._waiting(q) for q in higher):
                 # Replies (or urgent alerts) are waiting: let the worker take them first.
-                self._hand_back(session, queue_name, left, at_front=True)
-                counts["yielded"] += len(left)
+                for g in live:
+                    self._hand_back(session, g.queue_name, g.left(), at_front=True)
+                    counts["yielded"] += len(g.left())
                 break
-            segments = sum(m.segments for m in round_)
-            reserved, wait = limiter.reserve(bucket, sender, segments, rate, MAX_RATE_WAIT)
-            if not reserved:
-                self._hand_back(session, queue_name, left, delay=wait)
-                counts["throttled"] += len(left)
-                break
-            if wait:
-                time.sleep(wait)
-            retry: dict[int, list[int]] = defaultdict(list)
-            outcome = _call(provider, round_, self.alerts)
-            for status in _record(session, settings, round_, outcome, retry):
-                counts[status] += 1
-            self.held.difference_update(m.id for m in round_)
-            self._renew(session)
-            session.commit()
-            # Each round's retries get their job at once: a row never waits without one.
-            for attempts, ids in retry.items():
-                delays = settings.broadcast.retry_delays
-                enqueue_send(session, self.redis, queue_name, ids,
-                             batch_size=settings.broadcast.batch_size,
-                             delay=delays[min(attempts, len(delays)) - 1])
+            first = False
+            waits: dict[int, float] = {}
+            for index, g in enumerate(live):
+                round_ = g.rounds[g.index]
+                reserved, wait = limiter.reserve(g.bucket, g.sender,
+                                                 sum(m.segments for m in round_), g.rate,
+                                                 SLICE if len(live) > 1 else MAX_RATE_WAIT)
+                if not reserved:
+                    waits[index] = wait
+                    continue
+                if wait:
+                    time.sleep(wait)
+                g.index += 1
+                for status, n in self._send_round(session, g, round_).items():
+                    counts[status] += n
+            if len(waits) == len(live):
+                if min(waits.values()) > MAX_RATE_WAIT or len(live) == 1:
+                    for index, g in enumerate(live):
+                        self._hand_back(session, g.queue_name, g.left(), delay=waits[index])
+                        counts["throttled"] += len(g.left())
+                    break
+                time.sleep(min(waits.values()))
+        return counts
+
+    def _send_round(self, session: Session, group: _Group, round_: list[Claimed]
+                    ) -> dict[str, int]:
+        settings = self.settings
+        counts: dict[str, int] = defaultdict(int)
+        retry: dict[int, list[int]] = defaultdict(list)
+        outcome = _call(group.provider, round_, self.alerts)
+        for status in _record(session, settings, round_, outcome, retry):
+            counts[status] += 1
+        self.held.difference_update(m.id for m in round_)
+        self._renew(session)
+        delay_factor = 1.0
+        if group.channel is not None and not group.channel.from_environment and retry and (
+                _unreachable(outcome)):
+            # The phone did not even take the connection: nothing was sent, so its pool's
+            # other channels take these now (none: they wait for it as any retry does).
+            ids = [i for ids in retry.values() for i in ids]
+            if channel_health.reroute(session, settings, ids, group.channel):
+                delay_factor = 0.0
+        session.commit()
+        # Each round's retries get their job at once: a row never waits without one.
+        for attempts, ids in retry.items():
+            delays = settings.broadcast.retry_delays
+            enqueue_send(session, self.redis, group.queue_name, ids,
+                         batch_size=settings.broadcast.batch_size,
+                         delay=delays[min(attempts, len(delays)) - 1] * delay_factor)
         return counts
 
     def _waiting(self, queue_name: str) -> int:
@@ -300,6 +352,30 @@ class Sender:
                 .where(OutboundMessage.id.in_(self.held), _status_is(OutboundStatus.SENDING))
                 .values(lease_until=utcnow() + timedelta(seconds=self.lease))
                 .execution_options(synchronize_session=False))
+
+
+@dataclass
+class _Group:
+    """The messages of one job for one channel, split into provider rounds."""
+
+    provider: Provider
+    bucket: str
+    sender: str | None
+    rate: float
+    channel: Channel | None
+    queue_name: str
+    rounds: list[list[Claimed]]
+    index: int = 0
+
+    def left(self) -> list[int]:
+        """Ids of the rounds not sent yet."""
+        return [m.id for later in self.rounds[self.index :] for m in later]
+
+
+def _unreachable(outcome: list[SendResult] | SendError) -> bool:
+    if isinstance(outcome, SendError):
+        return outcome.code == "unreachable"
+    return any(r.error is not None and r.error.code == "unreachable" for r in outcome)
 
 
 def _channels(session: Session, ids: set[int]) -> dict[int, Channel]:

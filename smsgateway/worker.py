@@ -17,6 +17,7 @@ from .db import get_db
 from .logs import job_context
 from .queues import PRIORITY
 from .redisconn import get_redis
+from .services import channel_health
 
 #: How often a worker runs its maintenance (RQ's registries, the sweep, stalled fan-outs),
 #: even when idle. With ``broadcast.lease_seconds`` (45 s) a dead worker's messages are back
@@ -61,6 +62,7 @@ class GatewayWorker(SimpleWorker):
                 sweep(settings, redis, db, lock_seconds=lock)
                 resume_stalled(redis, db)
                 reconcile.sweep()  # messages of unknown fate whose settle job Redis lost
+                channel_health.watch(settings, redis, db)  # phones silent too long: down
         except Exception:  # noqa: BLE001 - housekeeping must not stop the worker (DB/Redis down)
             self.log.exception("maintenance failed; trying again in %ss", MAINTENANCE_SECONDS)
 

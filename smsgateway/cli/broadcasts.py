@@ -21,8 +21,9 @@ from menus.languages import LANGUAGES
 from menus.numbers import money
 
 from .. import broadcasts
+from ..broadcasts import duration
 from ..db import get_db, utcnow
-from ..models import Cooperative
+from ..models import Broadcast, Cooperative
 from ..redisconn import get_redis
 from .members_import import import_members
 
@@ -130,6 +131,9 @@ def broadcast_send(slugs: tuple[str, ...], groups: tuple[str, ...],
         except ValueError as error:
             raise click.UsageError(str(error)) from None
         _print_plan(preview, settings.defaults.currency)
+        click.echo("estimated time: " + duration.estimate(
+            session, settings, coops[0].id, preview.recipients, preview.segments,
+            urgent=urgent).describe())
         if dry_run:
             click.echo("dry run: nothing sent")
             return
@@ -209,6 +213,13 @@ def broadcast_status(broadcast_id: int, watch: bool, as_json: bool) -> None:
         click.echo(f"  failed: {reason}: {n}")
     click.echo(f"  opted out: {state.opted_out}; cost so far: "
                f"{money(state.cost, 'en', currency)}")
+    if state.status in ("queued", "sending", "scheduled"):
+        with db.session() as session:
+            row = session.get(Broadcast, broadcast_id)
+            left = duration.remaining(session, current_app.config["SETTINGS"],
+                                      row.cooperative_id, broadcast_id, urgent=row.urgent)
+        done = state.finished * 100 // max(state.recipients, 1)
+        click.echo(f"  progress: {done}% sent; still to send: {left.describe()}")
 
 
 @click.command("segments")

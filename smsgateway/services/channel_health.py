@@ -14,13 +14,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from menus.catalog import text
 
 from ..config import Settings
-from ..db import utcnow
+from ..db import Database, utcnow
 from ..models import Member, MessageKind, OutboundMessage, OutboundStatus, Role
 from ..models.channels import Channel, ChannelState
 from . import routing
@@ -55,8 +56,8 @@ def silent(session: Session, settings: Settings, now: datetime | None = None
         Channel.state == ChannelState.ACTIVE, Channel.kind.in_(WATCHED), heard < cutoff)))
 
 
-def reroute(session: Session, settings: Settings, ids: Sequence[int], away_from: Channel
-            ) -> int:
+def reroute(session: Session, settings: Settings, ids: Sequence[int], away_from: Channel,
+            status: OutboundStatus = OutboundStatus.QUEUED) -> int:
     """Give queued messages of ``away_from`` to the other channels of its pool, by rate.
 
     Returns how many moved (none when the pool has no other channel: they wait for it).
@@ -73,7 +74,7 @@ def reroute(session: Session, settings: Settings, ids: Sequence[int], away_from:
         session.execute(
             update(OutboundMessage)
             .where(OutboundMessage.id.in_(moved), OutboundMessage.channel_id == away_from.id,
-                   OutboundMessage.status == OutboundStatus.QUEUED)
+                   OutboundMessage.status == status)
             .values(channel_id=others[slot].id, provider=others[slot].kind)
             .execution_options(synchronize_session=False))
     return len(ids)
@@ -105,3 +106,34 @@ def mark_down(session: Session, settings: Settings, channel: Channel,
                 text=text("channel_down", str(m.language), channel=channel.name,
                           minutes=minutes))
             for m in coordinators]
+
+
+def watch(settings: Settings, redis: Redis, db: Database) -> list[int]:
+    """Mark down the phones silent too long (asking a local one's ``/health`` first).
+
+    Run by the workers' maintenance; returns the ids marked down. The notices to
+    coordinators are sent once the change is committed.
+    """
+    from .. import outbox
+    from ..channels import adapter_for
+
+    down: list[int] = []
+    with db.session() as session:
+        notices: list[OutboundMessage] = []
+        for channel in silent(session, settings):
+            if (channel.settings or {}).get("mode", "local") == "local" and _answers(
+                    adapter_for, channel):
+                seen(session, channel, "health")
+                continue
+            notices += mark_down(session, settings, channel, outbox.add)
+            down.append(channel.id)
+        session.commit()
+        outbox.send(notices, redis)
+    return down
+
+
+def _answers(adapter_for: Callable[[Channel], Any], channel: Channel) -> bool:
+    try:
+        return bool(adapter_for(channel).health())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a phone that does not answer is what we look for
+        return False

@@ -70,16 +70,29 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
+    def _dead(self) -> bool:
+        # A switched-off phone: even a kept-alive connection gets no answer.
+        if not self.server.phone.alive:
+            self.close_connection = True
+            return True
+        return False
+
     def do_GET(self) -> None:  # noqa: N802
+        if self._dead():
+            return
         status, body = self.server.phone.get(self.path, self.headers.get("Authorization"))
         self._reply(status, body)
 
     def do_POST(self) -> None:  # noqa: N802
+        if self._dead():
+            return
         status, body = self.server.phone.post(self.path, self.headers.get("Authorization"),
                                               self._body())
         self._reply(status, body)
 
     def do_DELETE(self) -> None:  # noqa: N802
+        if self._dead():
+            return
         status, body = self.server.phone.delete(self.path, self.headers.get("Authorization"))
         self._reply(status, body)
 
@@ -113,6 +126,8 @@ class FakePhone:
         self.requests = Counter[str]()
         self.battery = 87
         self.alive = True
+        #: Switch the phone off once it has taken this many messages (a phone dying mid-way).
+        self.die_after: int | None = None
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._port = 0
@@ -223,6 +238,9 @@ class FakePhone:
             self.messages[message_id] = body
             for number in numbers:
                 self.sent.append((number, text))
+            if self.die_after is not None and len(self.messages) == self.die_after:
+                self.alive = False
+                threading.Thread(target=self.kill, daemon=True).start()
         parts = measure(text).segments
         for number in numbers:
             base = {"messageId": message_id, "sender": self.number, "recipient": number,
