@@ -196,3 +196,35 @@ SIGNATURES = {
 def test_hmac_verification(sign: Callable[[bytes], str], genuine: bool) -> None:
     body = json.dumps({"from": "212600000004", "text": "STOCK"}).encode()
     assert verify(_config(), {"X-Signature": sign(body)}, {}, body) is genuine
+
+
+def test_a_destination_infobip_rejects_fails_and_the_others_go(
+        app: Flask, run_jobs: Any) -> None:
+    fake = FakeInfobip()
+    fake.reject.add(KHADIJA.lstrip("+"))
+    add_channel(app, "http", "infobip",
+                {"preset": "infobip", "vars": {"base_url": fake.base_url}, "sender": "COOP"},
+                {"api_key": fake.api_key, "webhook_secret": SECRET})
+    try:
+        ids = queue_messages(app, [(AICHA, "crue"), (KHADIJA, "crue")], channel="infobip")
+        run_jobs()
+    finally:
+        fake.stop()
+    sent, failed = rows(app, ids)
+    assert (str(sent.status), str(failed.status)) == ("sent", "failed")
+    assert failed.error_code == "REJECTED"
+
+
+def test_a_wrong_api_key_fails_without_retrying(app: Flask, run_jobs: Any) -> None:
+    fake = FakeInfobip()
+    add_channel(app, "http", "infobip",
+                {"preset": "infobip", "vars": {"base_url": fake.base_url}, "sender": "COOP"},
+                {"api_key": "wrong", "webhook_secret": SECRET})
+    try:
+        ids = queue_messages(app, [(AICHA, "un")], channel="infobip")
+        run_jobs()
+    finally:
+        fake.stop()
+    [row] = rows(app, ids)
+    assert str(row.status) == "failed" and row.error_code == "401"
+    assert fake.requests == 1
