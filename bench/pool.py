@@ -1,13 +1,13 @@
 """Pool benchmark: a broadcast over several fake SMSGate phones against the preview's estimate.
 
-    .venv/bin/python bench/pool.py [--members 1200] [--rates 1200,600,600] [--workers 1]
+    .venv/bin/python bench/pool.py [--members 150] [--rates 120,60,60]
 
 Rates are per minute per phone, scaled down from real SIMs (600 an hour) so that a run takes
 about half a minute: what is measured is whether the gateway keeps every phone at its rate
 and finishes when the preview says, not how fast a phone is. It builds a temporary SQLite
 database and an embedded Redis, starts the phones on loopback, adds them as one
-cooperative's channels, prints the preview's estimate, then starts real worker processes
-(``smsgateway worker``, with RQ's scheduler) and measures until every message is sent:
+cooperative's channels, prints the preview's estimate, then runs the gateway's worker (one
+process: a send job paces every phone of the pool at once) until every message is sent:
 
 - completion time against the estimate (within 10% is the goal);
 - capacity used: messages per second over the pool's summed rate (95% or more is the goal);
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,9 +37,8 @@ TEXT = "Reunion generale jeudi 10h a la cooperative."
 def main() -> None:
     """Run the benchmark and print its figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=1200)
-    parser.add_argument("--rates", default="1200,600,600", help="per minute, per phone")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--members", type=int, default=150)
+    parser.add_argument("--rates", default="120,60,60", help="per minute, per phone")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -95,43 +93,30 @@ def main() -> None:
         broadcast_id = created.id
     print(f"preview: {preview.describe()} ({preview.seconds:.1f} s)", file=sys.stderr)
 
-    cmd = [str(ROOT / ".venv" / "bin" / "smsgateway"), "worker"]
-    workers = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(args.workers)]
-    time.sleep(1.0)  # the workers' start-up is not the pool's time
+    from smsgateway.worker import run_burst
+
     start = time.perf_counter()
-    with app.app_context():
-        broadcasts.start(get_db(), get_redis(), broadcast_id)
-    first_sent = None
     try:
-        while True:
-            with get_db(app).session() as session:
-                sent = session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)
-                                      .where(OutboundMessage.broadcast_id == broadcast_id,
-                                             OutboundMessage.status == OutboundStatus.SENT))
-            if sent and first_sent is None:
-                first_sent = time.perf_counter() - start
-            if sent == args.members:
-                break
-            if time.perf_counter() - start > preview.seconds * 3 + 60:
-                raise SystemExit(f"not done after {time.perf_counter() - start:.0f} s: {sent}")
-            time.sleep(0.1)
+        with app.app_context():
+            broadcasts.start(get_db(), get_redis(), broadcast_id)
+        run_burst(app)  # the gateway's worker, in this process, until the queues are empty
         elapsed = time.perf_counter() - start
+        with get_db(app).session() as session:
+            sent = session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)
+                                  .where(OutboundMessage.broadcast_id == broadcast_id,
+                                         OutboundMessage.status == OutboundStatus.SENT))
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(10)
         for phone in phones:
             phone.kill()
+    if sent != args.members:
+        raise SystemExit(f"only {sent} of {args.members} sent")
     total_rate = sum(rates) / 60
     shares = {f"phone-{i}": {"sent": len(p.sent), "rate_share": round(r / sum(rates), 3),
                              "share": round(len(p.sent) / args.members, 3)}
               for i, (p, r) in enumerate(zip(phones, rates, strict=True))}
     print(json.dumps({
-        "members": args.members, "rates_per_minute": rates, "workers": args.workers,
+        "members": args.members, "rates_per_minute": rates,
         "estimate_seconds": round(preview.seconds, 1), "measured_seconds": round(elapsed, 1),
-        "first_sent_after_seconds": round(first_sent or 0, 2),
         "measured_over_estimate": round(elapsed / preview.seconds, 3),
         "capacity_used": round(args.members / elapsed / total_rate, 3),
         "phones": shares,

@@ -88,4 +88,24 @@ def _channels() -> dict[str, Any]:
         get_provider(name)
     except Exception as exc:
         return {"ok": False, "sms": name, "error": str(exc)}
-    return {"ok": True, "sms": name}
+    return {"ok": True, "sms": name, "records": _channel_records()}
+
+
+def _channel_records() -> list[dict[str, Any]] | str:
+    # A phone that is down is the coordinators' news, not a reason to stop serving: shown
+    # here, never counted against readiness.
+    from sqlalchemy import select
+
+    from .db import get_db
+    from .models.channels import Channel
+
+    try:
+        with get_db().session() as session:
+            return [{"id": c.id, "name": c.name, "kind": c.kind, "state": str(c.state),
+                     "last_seen": c.last_seen.isoformat() if c.last_seen else None,
+                     "health": {k: v for k, v in (c.health or {}).items()
+                                if not isinstance(v, (dict, list))}}
+                    for c in session.scalars(select(Channel).order_by(Channel.id))
+                    if not c.from_environment]
+    except Exception as exc:  # noqa: BLE001 - the database check reports the cause
+        return type(exc).__name__

@@ -46,3 +46,26 @@ class RateLimiter:
         burst = max(rate, 1.0)
         reserved, wait = self.script(keys=[key], args=[rate, burst, max(segments, 1), max_wait])
         return bool(int(reserved)), float(wait)
+
+
+DAY_KEY = "smsgateway:quota:{bucket}:{sender}:{day}"
+
+
+class DailyQuota:
+    """Segments a channel sent today (the carrier's daily cap on a SIM), shared by workers."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def used(self, bucket: str, sender: str | None, day: str) -> int:
+        """Segments counted so far on ``day`` (YYYY-MM-DD, local)."""
+        value = self.client.get(DAY_KEY.format(bucket=bucket, sender=sender or "-", day=day))
+        return int(value or 0)
+
+    def spend(self, bucket: str, sender: str | None, day: str, segments: int) -> None:
+        """Count ``segments`` sent on ``day``."""
+        key = DAY_KEY.format(bucket=bucket, sender=sender or "-", day=day)
+        with self.client.pipeline() as pipe:
+            pipe.incrby(key, segments)
+            pipe.expire(key, 2 * 86400)
+            pipe.execute()

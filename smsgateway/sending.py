@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis import Redis
@@ -59,7 +60,7 @@ from .models import (
 from .models.channels import Channel, ChannelState
 from .providers import get_provider
 from .queues import PRIORITY
-from .ratelimit import RateLimiter
+from .ratelimit import DailyQuota, RateLimiter
 from .redisconn import get_redis
 from .services import channel_health
 from .services.members import set_opt_out
@@ -267,9 +268,15 @@ class Sender:
     def _group(self, provider_name: str, messages: list[Claimed], channel: Channel | None
                ) -> _Group:
         provider, bucket, sender, rate = self._adapter(provider_name, channel)
-        rounds = _rounds(messages, provider.max_recipients, self.settings.broadcast.single_round)
+        width = self.settings.broadcast.single_round
+        if channel is not None:
+            # A round of a paced channel holds at most a second's worth, so that the pool's
+            # other channels get their turns between two of its rounds.
+            width = max(1, min(width, int(rate)))
+        rounds = _rounds(messages, provider.max_recipients, width)
+        per_day = channel.rate_per_day if channel is not None else None
         return _Group(provider, bucket, sender, rate, channel,
-                      QUEUE_FOR_KIND[MessageKind(messages[0].kind)], rounds)
+                      QUEUE_FOR_KIND[MessageKind(messages[0].kind)], rounds, per_day=per_day)
 
     def _interleave(self, session: Session, groups: list[_Group]) -> dict[str, int]:
         """Send the groups' rounds, each channel at its own rate, all channels at once.
@@ -292,6 +299,9 @@ class Sender:
                 break
             first = False
             waits: dict[int, float] = {}
+            live = [g for g in live if self._within_quota(session, g, counts)]
+            if not live:
+                continue  # every channel left is over its daily cap: its rows went back
             for index, g in enumerate(live):
                 round_ = g.rounds[g.index]
                 reserved, wait = limiter.reserve(g.bucket, g.sender,
@@ -306,12 +316,24 @@ class Sender:
                 for status, n in self._send_round(session, g, round_).items():
                     counts[status] += n
             if len(waits) == len(live):
-                if min(waits.values()) > MAX_RATE_WAIT or len(live) == 1:
+                # No bucket has room now: wait for the one that has it soonest. (Not a bare
+                # sleep: a round costing more than a bucket's burst never fits a short wait.)
+                soonest = min(waits, key=waits.__getitem__)
+                g = live[soonest]
+                round_ = g.rounds[g.index]
+                reserved, wait = (False, waits[soonest]) if len(live) == 1 else (
+                    limiter.reserve(g.bucket, g.sender, sum(m.segments for m in round_),
+                                    g.rate, MAX_RATE_WAIT))
+                if not reserved:
+                    waits[soonest] = wait
                     for index, g in enumerate(live):
                         self._hand_back(session, g.queue_name, g.left(), delay=waits[index])
                         counts["throttled"] += len(g.left())
                     break
-                time.sleep(min(waits.values()))
+                time.sleep(wait)
+                g.index += 1
+                for status, n in self._send_round(session, g, round_).items():
+                    counts[status] += n
         return counts
 
     def _send_round(self, session: Session, group: _Group, round_: list[Claimed]
@@ -320,6 +342,9 @@ class Sender:
         counts: dict[str, int] = defaultdict(int)
         retry: dict[int, list[int]] = defaultdict(list)
         outcome = _call(group.provider, round_, self.alerts)
+        if group.per_day:
+            DailyQuota(self.redis).spend(group.bucket, group.sender, self._today(),
+                                         sum(m.segments for m in round_))
         for status in _record(session, settings, round_, outcome, retry):
             counts[status] += 1
         self.held.difference_update(m.id for m in round_)
@@ -340,6 +365,34 @@ class Sender:
                          batch_size=settings.broadcast.batch_size,
                          delay=delays[min(attempts, len(delays)) - 1] * delay_factor)
         return counts
+
+    def _today(self) -> str:
+        return f"{utcnow().astimezone(ZoneInfo(self.settings.defaults.timezone)):%Y-%m-%d}"
+
+    def _within_quota(self, session: Session, g: _Group, counts: dict[str, int]) -> bool:
+        """Whether the group's channel may still send today; if not, its rows go elsewhere."""
+        if not g.per_day or g.channel is None:
+            return True
+        round_ = g.rounds[g.index]
+        room = g.per_day - DailyQuota(self.redis).used(g.bucket, g.sender, self._today())
+        if sum(m.segments for m in round_) <= room:
+            return True
+        fits = 0
+        while fits < len(round_) and sum(m.segments for m in round_[: fits + 1]) <= room:
+            fits += 1
+        if fits:  # what fits today goes now; the rest is the next round, which will not
+            g.rounds[g.index : g.index + 1] = [round_[:fits], round_[fits:]]
+            return True
+        ids = g.left()
+        moved = channel_health.reroute(session, self.settings, ids, g.channel,
+                                       status=OutboundStatus.SENDING)
+        local = utcnow().astimezone(ZoneInfo(self.settings.defaults.timezone))
+        tomorrow = (local + timedelta(days=1)).replace(hour=0, minute=5, second=0)
+        self._hand_back(session, g.queue_name, ids,
+                        delay=0 if moved else (tomorrow - local).total_seconds())
+        counts["rerouted" if moved else "over_quota"] += len(ids)
+        g.index = len(g.rounds)
+        return False
 
     def _waiting(self, queue_name: str) -> int:
         return Queue(queue_name, connection=self.redis).count
@@ -366,6 +419,8 @@ class _Group:
     queue_name: str
     rounds: list[list[Claimed]]
     index: int = 0
+    #: The carrier's cap of segments a day on this channel (None: none).
+    per_day: int | None = None
 
     def left(self) -> list[int]:
         """Ids of the rounds not sent yet."""

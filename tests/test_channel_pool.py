@@ -114,3 +114,33 @@ def test_silent_phone_is_marked_down_its_work_moves_coordinators_told(
             assert notice.channel_id == b.id and "phone-a" in notice.text
         run_burst(app)
         assert any(to == "+212600000001" for to, _ in other.sent)
+
+
+def test_a_phone_over_its_daily_cap_gives_the_rest_to_the_pool(make_app: Any) -> None:
+    app = app_with(make_app)
+    with FakePhone() as capped, FakePhone(number="+212622222222") as other:
+        with app.app_context(), get_db(app).session() as session:
+            coop = make_coop(session, "souss")
+            session.execute(Member.__table__.insert(), [
+                {"cooperative_id": coop.id, "phone": phone(n), "name": f"M{n}",
+                 "language": "fr", "role": "member", "active": True, "opted_out": False}
+                for n in range(1, 41)])
+            coop_id = coop.id
+        with app.app_context(), get_db(app).session() as session:
+            a = add_phone_channel(app, session, capped, "capped", cooperative_id=coop_id)
+            add_phone_channel(app, session, other, "other", cooperative_id=coop_id)
+            session.get(Channel, a.id).rate_per_day = 5
+            session.commit()
+        with app.app_context():
+            with get_db(app).session() as session:
+                created = broadcasts.create(session, current_app.config["SETTINGS"],
+                                            cooperative_id=coop_id, audience={},
+                                            texts={"fr": "Reunion jeudi"}, urgent=False)
+                session.commit()
+                broadcast_id = created.id
+            broadcasts.start(get_db(), get_redis(), broadcast_id)
+        for _ in range(3):
+            run_burst(app)
+        assert len(capped.sent) == 5
+        got = capped.received + other.received
+        assert set(got) == {phone(n) for n in range(1, 41)} and set(got.values()) == {1}

@@ -114,3 +114,15 @@ def test_broadcast_dry_run_shows_the_time(runner: FlaskCliRunner, session: Sessi
                                  "Reunion jeudi", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "estimated time:" in result.output and "1 phone at 600 SMS/h" in result.output
+
+
+def test_readyz_shows_each_phone_without_failing_for_a_down_one(
+        app: Flask, session: Session, demo: Any) -> None:
+    session.add(Channel(kind="android", name="p1", cooperative_id=demo.id, settings={},
+                        health={"battery": 12, "event": "system:ping"},
+                        state=ChannelState.DOWN))
+    session.commit()
+    body = app.test_client().get("/readyz").get_json()
+    [record] = body["channels"]["records"]
+    assert record["state"] == "down" and record["health"]["battery"] == 12
+    assert body["channels"]["ok"] is True

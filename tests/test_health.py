@@ -29,7 +29,7 @@ def test_ready_reports_what_is_in_use(client: FlaskClient) -> None:
     assert body["status"] == "ok" and body["problems"] == []
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert body["queues"]["ok"] and body["queues"]["replies"]["depth"] == 0
-    assert body["channels"] == {"ok": True, "sms": "console"}
+    assert body["channels"] == {"ok": True, "sms": "console", "records": []}
     assert body["database"]["kind"] in {"embedded", "server"}
     assert body["redis"]["kind"] == "server"  # the suite passes a URL
 

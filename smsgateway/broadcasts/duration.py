@@ -28,17 +28,20 @@ class Estimate:
     segments: int
     channels: int
     kind: str
-    #: Segments per hour of the whole pool.
+    #: Segments per hour of the whole pool, and of its slowest and fastest channel.
     per_hour: float
+    slowest: float
+    fastest: float
     seconds: float
     urgent: bool = False
 
     def describe(self) -> str:
         """``5,000 recipients, 2 phones at 600 SMS/h: about 4 h 10 min``."""
         noun = "phone" if self.kind == "android" else "channel"
-        each = self.per_hour / max(self.channels, 1)
-        rate = (f"{self.channels} {noun}s at {count(round(each), 'en')} SMS/h"
-                if self.channels > 1 else f"1 {noun} at {count(round(each), 'en')} SMS/h")
+        many = f"{self.channels} {noun}s" if self.channels > 1 else f"1 {noun}"
+        rate = (f"{many} at {count(round(self.fastest), 'en')} SMS/h"
+                if round(self.slowest) == round(self.fastest)
+                else f"{many}, {count(round(self.per_hour), 'en')} SMS/h in all")
         line = (f"{count(self.recipients, 'en')} recipients, {rate}: "
                 f"{duration(self.seconds)}")
         return line + ("; urgent alerts first" if self.urgent else "")
@@ -48,12 +51,14 @@ def estimate(session: Session, settings: Settings, cooperative_id: int | None,
              recipients: int, segments: int, *, urgent: bool = False) -> Estimate:
     """How long ``recipients`` messages of ``segments`` segments take on the pool now."""
     pool = routing.pool(session, settings, cooperative_id)
-    per_second = sum(rates_of(c, settings).per_second for c in pool)
+    paces = [rates_of(c, settings).per_second * 3600 for c in pool]
+    per_second = sum(paces) / 3600
     kinds = {c.kind for c in pool}
     total = recipients * max(segments, 1)
     return Estimate(recipients=recipients, segments=max(segments, 1), channels=len(pool),
                     kind=kinds.pop() if len(kinds) == 1 else "mixed",
-                    per_hour=per_second * 3600, seconds=total / per_second if per_second
+                    per_hour=per_second * 3600, slowest=min(paces), fastest=max(paces),
+                    seconds=total / per_second if per_second
                     else 0.0, urgent=urgent)
 
 
