@@ -67,6 +67,16 @@ def require_present(form: object, *names: str) -> None:
             raise ParseError(f"missing field {name!r}")
 
 
+def international(number: str) -> str:
+    """``2126...`` as ``+2126...``: SMSCs and aggregators write international numbers bare.
+
+    Only digits long enough to carry a country code (11 or more) get the ``+``; a short code
+    or a national number stays as written.
+    """
+    number = number.strip()
+    return f"+{number}" if number.isdigit() and len(number) >= 11 else number
+
+
 def moves_forward(current: str, new: str) -> bool:
     """Whether a report of ``new`` may replace ``current``."""
     if current in FINAL_STATUSES:

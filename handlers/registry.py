@@ -15,6 +15,7 @@ from .africastalking import AfricasTalkingProvider
 from .android import CLOUD_URL, AndroidProvider
 from .base import Provider
 from .console import ConsoleProvider
+from .http_channel import HttpChannelProvider, HttpConfig
 from .twilio import TwilioProvider
 
 
@@ -76,12 +77,24 @@ def _android(config: ChannelConfig) -> Provider:
         timeout=config.timeout)
 
 
+def _http(config: ChannelConfig) -> Provider:
+    try:
+        settings = HttpConfig.from_settings(config.name, dict(config.settings),
+                                            dict(config.secrets), channel_id=config.id)
+    except ValueError as error:
+        raise KeyError(f"channel {config.name!r} (http): {error}") from None
+    return HttpChannelProvider(settings, config.public_base_url)
+
+
 #: Channel kind -> factory of its adapter.
 KINDS: dict[str, Callable[[ChannelConfig], Provider]] = {
     "console": _console,
     "africastalking": _africastalking,
     "twilio": _twilio,
     "android": _android,
+    "http": _http,
+    # "smpp" is added by smsgateway.smpp.init_app: its adapter hands messages to the link
+    # process through Redis, which no module here may touch.
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import channels, db, edge, logs, redisconn
+from . import channels, db, edge, logs, redisconn, smpp
 from .config import load_settings
 
 __all__ = ["create_app"]
@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     redisconn.init_app(app)
     channels.init_app(app)
+    smpp.init_app(app)
 
     from . import admin, cli, dashboard, health, metrics, simulator, webhooks
 

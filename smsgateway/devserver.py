@@ -15,6 +15,7 @@ import click
 from . import create_app, migrate
 from .config import is_loopback
 from .db import get_db
+from .links import smpp_channels
 from .redisconn import get_redis_handle
 
 STOP_TIMEOUT = 10.0
@@ -55,6 +56,12 @@ def run(seed: bool = True) -> int:
         "web": subprocess.Popen(web_cmd, env=env, start_new_session=True),
         "worker": subprocess.Popen(worker_cmd, env=env, start_new_session=True),
     }
+    with app.app_context():
+        if smpp_channels():
+            # The SMPP links only when an operator's link is configured.
+            children["smpp"] = subprocess.Popen(
+                [sys.executable, "-m", "smsgateway.cli", "smpp"], env=env,
+                start_new_session=True)
     stopping = False
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -74,7 +81,7 @@ def run(seed: bool = True) -> int:
                 click.echo(f"{name} exited with status {child.returncode}; stopping", err=True)
                 stopping, status = True, 1
         time.sleep(0.2)
-    click.echo("stopping web and worker...")
+    click.echo(f"stopping {', '.join(children)}...")
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -6,6 +6,8 @@ The database is the truth and Redis only carries work, so a worker looks, at sta
 - ``sending`` rows whose lease (``lease_until``) has passed: their job's worker died (SIGKILL,
   lost machine) or their job died on a database error after claiming them. They go back to
   ``queued`` with a new job. The attempt stays counted: the provider may have had them.
+  Rows handed over to an SMPP link are the link's (it hands them to itself again if its
+  stream is lost: :meth:`smsgateway.smpp.record.Recorder.recover`).
 - ``queued`` rows whose job is gone: never enqueued (Redis was down when the web process
   committed them), failed (a database error in the job), or lost with Redis. A batch row names
   its job (``job_id``); a reply waiting for its phone's turn is covered by that turn's job.
@@ -32,6 +34,7 @@ from .config import Settings
 from .db import Database, utcnow
 from .jobs import QUEUE_FOR_KIND, alive, enqueue_reply_turns, enqueue_send, reply_turns
 from .models import MessageKind, OutboundMessage, OutboundStatus
+from .smpp.handover import HANDED_OVER
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,11 @@ def reclaim_expired_leases(settings: Settings, redis: Redis, db: Database, now: 
     with db.session() as session:
         rows = session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.status == OutboundStatus.SENDING, expired)
+            .where(OutboundMessage.status == OutboundStatus.SENDING, expired,
+                   # Handed over to an SMPP link: the link, not a send job, owns it now
+                   # (smsgateway/smpp/handover.py), however long its queue.
+                   or_(OutboundMessage.provider_status.is_(None),
+                       OutboundMessage.provider_status != HANDED_OVER))
             .values(status=OutboundStatus.QUEUED, lease_until=None, job_id=None,
                     status_at=now)
             .returning(OutboundMessage.id, OutboundMessage.kind)

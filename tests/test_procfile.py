@@ -17,15 +17,15 @@ def _procfile() -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines if line.strip())
 
 
-def test_procfile_declares_web_worker_and_release() -> None:
+def test_procfile_declares_web_worker_release_and_smpp() -> None:
     processes = _procfile()
-    assert set(processes) == {"web", "worker", "release"}
+    assert set(processes) == {"web", "worker", "release", "smpp"}
     assert "smsgateway:create_app()" in processes["web"]
     assert "--with-scheduler" in processes["worker"]
     assert processes["release"] == "smsgateway db upgrade"
 
 
-@pytest.mark.parametrize("process", ["worker", "release"])
+@pytest.mark.parametrize("process", ["worker", "release", "smpp"])
 def test_procfile_commands_exist(process: str, tmp_path: Path) -> None:
     argv = shlex.split(_procfile()[process])
     bin_dir = Path(sys.executable).parent

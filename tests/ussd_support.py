@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from flask.testing import FlaskClient
 
+from fakes.smsc import FakeSmsc
 from menus.encoding import length, screen_limit
 
 URL = "/webhooks/africastalking/ussd"
@@ -49,5 +50,41 @@ class Phone:
         assert response.status_code == 200, response.data
         assert response.mimetype == "text/plain"
         body = response.get_data(as_text=True)
+        check_screen(body)
+        return body
+
+
+_sessions = itertools.count(0x100)
+
+
+@dataclass
+class SmppPhone:
+    """The same phone on an operator's network: each hop a USSD ``deliver_sm`` on the SMPP
+    link, each screen the ``submit_sm`` that comes back (USSR request shown as ``CON``,
+    PSSR response as ``END``), so the transcripts played over Africa's Talking run unchanged."""
+
+    smsc: FakeSmsc
+    number: str
+    service_code: str = "*384*123#"
+    ops: tuple[int, int, int, int] = (1, 18, 2, 17)  # begin, answer, continue, end
+    session_field: str = "its_session_info"
+    session: int = 0
+
+    def dial(self, text: str = "") -> str:
+        """Dial the service code (``text``: a dial string such as ``1`` for *384*123*1#)."""
+        self.session = next(_sessions)
+        code = self.service_code.rstrip("#") + (f"*{text}" if text else "") + "#"
+        return self._hop(code, self.ops[0])
+
+    def press(self, value: str) -> str:
+        """Type ``value`` and send; returns ``CON ...`` or ``END ...``."""
+        return self._hop(value, self.ops[1])
+
+    def _hop(self, text: str, op: int) -> str:
+        self.smsc.ussd(text, self.number.lstrip("+"), op, self.session, self.session_field)
+        screen = self.smsc.ussd_screen(self.session)
+        assert screen.ussd_op in self.ops[2:], screen
+        assert screen.destination == self.number.lstrip("+")
+        body = ("END " if screen.ussd_op == self.ops[3] else "CON ") + screen.text
         check_screen(body)
         return body

@@ -25,6 +25,7 @@ from . import channels as channel_commands
 from . import members as members_commands
 from . import menus as menus_commands
 from .simulate import simulate_command
+from .smpp import smpp_command
 
 #: Longest pause before a worker that lost Redis tries again.
 WORKER_RESTART_MAX_WAIT = 15.0
@@ -164,6 +165,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(menus_commands.menus_group)
     app.cli.add_command(simulate_command)
+    app.cli.add_command(smpp_command)
     broadcast_commands.register(app)
     for group in (admin.coops_group, admin.users_group, catalog.products_group,
                   catalog.orders_group, members_commands.members_group,

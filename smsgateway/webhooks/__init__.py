@@ -9,10 +9,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Register the USSD, SMS and Android webhook blueprints, and their per-address limit."""
-    from . import android, guards, sms, ussd
+    """Register the USSD, SMS, Android and HTTP channel webhooks, and their per-address limit."""
+    from . import android, guards, http_channel, sms, ussd
 
     guards.init_app(app)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(android.bp)
+    app.register_blueprint(http_channel.bp)
