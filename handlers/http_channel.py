@@ -227,6 +227,10 @@ class HttpChannelProvider:
                     "client_id": self.config.secrets.get("client_id", ""),
                     "client_secret": self.config.secrets.get("client_secret", "")},
                     timeout=10)
+                if answer.status_code in (400, 401, 403):
+                    # The token server refused our client: the same secret will not do later.
+                    raise SendError(f"OAuth2 token refused ({answer.status_code})",
+                                    retryable=False, code=str(answer.status_code))
                 body = answer.json()
                 token = str(body["access_token"])
             except (requests.RequestException, ValueError, KeyError):
