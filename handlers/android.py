@@ -243,10 +243,22 @@ class AndroidProvider:
                             retryable=response.status_code >= 500,
                             code=str(response.status_code))
 
+    @property
+    def health_url(self) -> str | None:
+        """What answers for the phone's health: its ``/health`` (local), the private server's
+        ``/health/ready``, or nothing in cloud mode (the phone's ``system:ping`` is watched)."""
+        if self.mode == "local":
+            return f"{self.base_url}/health"
+        if self.mode == "private":
+            return self.base_url.rsplit("/3rdparty", 1)[0] + "/health/ready"
+        return None
+
     def health(self) -> dict[str, Any]:
-        """The phone's ``/health`` (local mode; the cloud's own elsewhere); raises on failure."""
-        url = (f"{self.base_url}/health" if self.mode == "local"
-               else self.base_url.rsplit("/3rdparty", 1)[0] + "/health/ready")
+        """The answer of :attr:`health_url`; raises on failure (and in cloud mode)."""
+        url = self.health_url
+        if url is None:
+            raise SendError("cloud mode has no health probe: the phone's system:ping is "
+                            "watched", retryable=False, code="no-probe")
         response = self._http().get(url, timeout=self.timeout)
         body = _json(response)
         if response.status_code >= 500 and not body:

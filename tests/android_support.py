@@ -15,12 +15,12 @@ from smsgateway.models.channels import Channel
 
 def add_phone_channel(app: Flask, session: Session, phone: FakePhone, name: str, *,
                       cooperative_id: int | None = None, per_minute: int | None = None,
-                      per_hour: int | None = None) -> Channel:
+                      per_hour: int | None = None, mode: str | None = None) -> Channel:
     """An Android channel record for ``phone`` (committed)."""
     with app.app_context():
         channel = Channel(kind="android", name=name, cooperative_id=cooperative_id,
                           address=phone.number, health={},
-                          settings={"mode": "local", "base_url": phone.base_url,
+                          settings={"mode": mode or phone.server, "base_url": phone.base_url,
                                     "username": phone.username, "timeout": 2},
                           secrets=get_box(app).seal({"password": phone.password,
                                                      "signing_key": phone.signing_key}),

@@ -53,6 +53,25 @@ def test_register_webhooks_on_the_phone(runner: FlaskCliRunner, demo: Any) -> No
         "https://gateway.example.org/webhooks/android/1"}
 
 
+@pytest.mark.parametrize(("server", "said"), [
+    ("private", "the server answers (pass)"),
+    ("cloud", "cloud mode, watched through the phone's system:ping (last seen never)"),
+])
+def test_server_mode_add_register_and_test(runner: FlaskCliRunner, session: Session,
+                                           demo: Any, server: str, said: str) -> None:
+    with FakePhone(server=server) as phone:
+        result = _add(runner, phone, f"{server}-phone", "--mode", server, "--username",
+                      phone.username, "--register-webhooks", "--webhook-base",
+                      "https://gateway.example.org")
+        tested = runner.invoke(args=["channels", "test", "1"])
+    assert result.exit_code == 0, result.output
+    assert phone.requests["POST /3rdparty/v1/webhooks"] == 6
+    assert tested.exit_code == 0 and said in tested.output, tested.output
+    row = session.scalars(select(Channel).where(Channel.name == f"{server}-phone")).one()
+    # Neither probe proves the phone itself alive.
+    assert row.last_seen is None and row.settings["mode"] == server
+
+
 def test_register_webhooks_needs_an_address(runner: FlaskCliRunner, demo: Any) -> None:
     with FakePhone() as phone:
         result = _add(runner, phone, "argan-phone", "--register-webhooks")
@@ -62,6 +81,8 @@ def test_register_webhooks_needs_an_address(runner: FlaskCliRunner, demo: Any) -
 @pytest.mark.parametrize(("args", "message"), [
     (["channels", "add", "android", "p", "--password", "x", "--signing-key", "y"],
      "--base-url"),
+    (["channels", "add", "android", "p", "--mode", "private", "--password", "x",
+      "--signing-key", "y"], "the server's API"),
     (["channels", "add", "android", "p", "--coop", "nowhere", "--base-url", "http://x",
       "--password", "x", "--signing-key", "y"], "no cooperative"),
     (["channels", "test", "42"], "no channel 42"),

@@ -312,3 +312,115 @@ def test_arabic_command_from_a_phone_is_answered_on_the_same_phone(
     assert all(a.status_code == 200 for a in answers) and len(answers) >= 2
     session.expire_all()
     assert session.get(OutboundMessage, reply.id).status == OutboundStatus.DELIVERED
+
+
+# -- cloud and private-server mode (/3rdparty/v1) ---------------------------------------------
+
+def _server_adapter(phone: FakePhone, password: str | None = None) -> android.AndroidProvider:
+    return android.AndroidProvider(phone.base_url, phone.username, password or phone.password,
+                                   mode=phone.server, timeout=2)
+
+
+SERVER_SEND_CASES = [
+    # label, server, password given (None: the right one), expected (ok, retryable)
+    ("cloud: accepted under /3rdparty/v1", "cloud", None, (True, None)),
+    ("private: accepted under /3rdparty/v1", "private", None, (True, None)),
+    ("cloud: wrong basic auth is permanent", "cloud", "wrong", (False, False)),
+    ("private: wrong basic auth is permanent", "private", "wrong", (False, False)),
+]
+
+
+@pytest.mark.parametrize(("label", "server", "password", "expected"), SERVER_SEND_CASES,
+                         ids=[c[0] for c in SERVER_SEND_CASES])
+def test_server_mode_sends_with_basic_auth_under_the_api_prefix(
+        label: str, server: str, password: str | None, expected: tuple[bool, bool | None]
+        ) -> None:
+    with FakePhone(server=server) as phone:
+        [result] = _server_adapter(phone, password).send([SmsOut(3, KHADIJA, "Salam")])
+        requests = dict(phone.requests)
+    ok, retryable = expected
+    assert requests == {"POST /3rdparty/v1/messages": 1}
+    if ok:
+        assert result.error is None and result.status == SENT
+        assert phone.messages["sg-3"]["phoneNumbers"] == [KHADIJA]
+    else:
+        assert result.error is not None and result.error.retryable is retryable
+        assert result.error.code == "401" and not phone.messages
+
+
+def test_server_mode_answers_only_under_its_prefix() -> None:
+    # A base URL without /3rdparty/v1 is a configuration mistake the server answers 404.
+    with FakePhone(server="private") as phone:
+        adapter = android.AndroidProvider(phone.base_url.rsplit("/3rdparty", 1)[0],
+                                          phone.username, phone.password, mode="private")
+        [result] = adapter.send([SmsOut(1, KHADIJA, "x")])
+    assert result.error is not None and result.error.code == "404"
+    assert not result.error.retryable
+
+
+@pytest.mark.parametrize("server", ["cloud", "private"])
+def test_server_mode_registers_webhooks_under_the_prefix(server: str) -> None:
+    with FakePhone(server=server) as phone:
+        _server_adapter(phone).register_webhook("https://gw.example/webhooks/android/1",
+                                                "sms:received", "hook-1")
+        assert phone.webhooks["hook-1"]["event"] == "sms:received"
+        assert phone.requests["POST /3rdparty/v1/webhooks"] == 1
+
+
+HEALTH_CASES = [
+    # label, server, expected: the URL asked (None: no request) and the answer's status
+    ("local: the phone's /health", "local", "/health", "pass"),
+    ("private: the server's /health/ready", "private", "/health/ready", "pass"),
+    ("cloud: no probe, system:ping is watched", "cloud", None, None),
+]
+
+
+@pytest.mark.parametrize(("label", "server", "path", "status"), HEALTH_CASES,
+                         ids=[c[0] for c in HEALTH_CASES])
+def test_health_probe_per_mode(label: str, server: str, path: str | None,
+                               status: str | None) -> None:
+    with FakePhone(server=server) as phone:
+        adapter = _server_adapter(phone)
+        if path is None:
+            assert adapter.health_url is None
+            with pytest.raises(android.SendError) as refused:
+                adapter.health()
+            assert refused.value.code == "no-probe"
+        else:
+            assert adapter.health()["status"] == status
+        asked = [key for key in phone.requests if key.startswith("GET")]
+    assert asked == ([f"GET {path}"] if path else [])
+
+
+@pytest.mark.parametrize("server", ["cloud", "private"])
+def test_a_silent_server_mode_phone_is_marked_down_without_asking_the_server(
+        app: Flask, session: Session, demo: Any, server: str) -> None:
+    from datetime import timedelta
+
+    from smsgateway.db import get_db
+    from smsgateway.redisconn import get_redis
+    from smsgateway.services import channel_health
+
+    with FakePhone(server=server) as phone:
+        channel = add_phone_channel(app, session, phone, f"{server}-phone",
+                                    cooperative_id=demo.id)
+        row = session.get(Channel, channel.id)
+        row.last_seen = row.created_at - timedelta(days=1)
+        session.commit()
+        with app.app_context():
+            down = channel_health.watch(app.config["SETTINGS"], get_redis(app), get_db(app))
+        # The server answering proves nothing of the phone: only its pings count.
+        assert channel.id in down and not phone.requests
+
+
+def test_server_mode_webhooks_and_pings_work_as_in_local_mode(
+        client: FlaskClient, app: Flask, session: Session, demo: Any) -> None:
+    with FakePhone(server="cloud") as phone:
+        channel = add_phone_channel(app, session, phone, "cloud-phone", cooperative_id=demo.id)
+        phone.ping()
+        phone.receive_sms(KHADIJA, "STOCK")
+        answers = phone.flush(poster(client, channel.id))
+    assert [a.status_code for a in answers] == [200, 200]
+    session.expire_all()
+    assert session.get(Channel, channel.id).last_seen is not None
+    assert _inbound_count(session) == 1

@@ -239,3 +239,36 @@ def test_inbox_times_are_in_the_cooperative_s_time_zone(
         "/simulator/api/inbox?phone=%2B212600000002").get_json()["messages"]
     assert (message["local"], message["zone"]) == (local, zone)
     assert message["at"].startswith("2026-12-02T" + local[:5])
+
+
+def test_the_simulator_plays_an_android_channel_phone_and_the_reply_goes_back_on_it(
+        app: Flask, client: FlaskClient, session: Session, demo: Any, run_jobs: Any) -> None:
+    from sqlalchemy import select
+
+    from fakes.smsgate import FakePhone
+    from smsgateway.models import InboundMessage, OutboundMessage
+    from tests.android_support import add_phone_channel
+
+    with FakePhone() as phone:
+        channel = add_phone_channel(app, session, phone, "argan-phone", cooperative_id=demo.id)
+        listed = client.get("/simulator/api/config").get_json()["android_channels"]
+        answer = client.post("/simulator/api/sms",
+                             json={"phone": KHADIJA, "text": "STOCK", "channel": channel.id})
+        run_jobs()
+        sent = list(phone.sent)
+    assert listed == [{"id": channel.id, "name": "argan-phone", "number": phone.number}]
+    assert answer.status_code == 200 and answer.get_json()["status"] == 200
+    stored = session.scalars(select(InboundMessage)).one()
+    # Signed with the channel's key and checked by the real webhook.
+    assert (stored.provider, stored.sender, stored.text) == ("android", KHADIJA, "STOCK")
+    reply = session.scalars(select(OutboundMessage)).one()
+    assert reply.channel_id == channel.id and [to for to, _ in sent] == [KHADIJA]
+
+
+@pytest.mark.parametrize(("channel", "error"), [(999, "aucun canal"), ("1", "canal invalide")],
+                         ids=["unknown-channel", "not-an-id"])
+def test_an_android_sms_needs_a_real_android_channel(
+        client: FlaskClient, demo: Any, channel: Any, error: str) -> None:
+    answer = client.post("/simulator/api/sms",
+                         json={"phone": KHADIJA, "text": "STOCK", "channel": channel})
+    assert answer.status_code == 400 and error in answer.get_json()["error"]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from fakes.smsc import FakeSmsc
 from smsgateway.db import get_db
 from smsgateway.models import InboundMessage, OutboundMessage, OutboundStatus
+from smsgateway.models.channels import Channel
 from tests.smpp_support import (
     PROVIDER,
     config_for,
@@ -232,3 +233,47 @@ def test_rows_whose_stream_was_lost_are_handed_over_again(
     with running_link(app, config_for(app, smsc)):
         wait_for(lambda: statuses(app, ids) == ["delivered"], what="the receipt")
     assert [s.text for s in smsc.submitted] == ["retrouvé"]
+
+
+def _channel(app: Flask) -> Channel:
+    with get_db(app).session() as session:
+        channel = session.scalar(select(Channel).where(Channel.name == "iam"))
+        assert channel is not None
+        session.expunge(channel)
+        return channel
+
+
+def test_a_bound_link_shows_its_state_on_its_channel_like_a_phone(
+        app: Flask, smsc: FakeSmsc, run_jobs: Any) -> None:
+    smsc.throttle_next = 2
+    with running_link(app, config_for(app, smsc, enquire_link_seconds=1)) as running:
+        running.link.reporter.every = 0.1
+        [message_id] = queue_messages(app, [(AICHA, "un")])
+        run_jobs()
+        wait_for(lambda: statuses(app, [message_id]) == ["delivered"], what="the receipt")
+        wait_for(lambda: _channel(app).health.get("enquire_link_answered"),
+                 what="an enquire_link answered")
+        channel = _channel(app)
+        readyz = app.test_client().get("/readyz").get_json()
+        listed = app.test_cli_runner().invoke(args=["channels", "list"]).output
+    assert str(channel.state) == "active" and channel.last_seen is not None
+    health = channel.health
+    assert health["bound"] is True and health["event"] == "smpp"
+    assert (health["window"], health["error"]) == (10, None)
+    assert 0 <= health["window_used"] <= 10
+    assert isinstance(health["throttled"], bool)
+    [record] = [r for r in readyz["channels"]["records"] if r["name"] == "iam"]
+    assert record["state"] == "active" and record["health"]["bound"] is True
+    assert "bound=True" in listed and "never" not in listed.split("iam", 1)[1].splitlines()[0]
+
+
+def test_a_link_that_cannot_bind_shows_as_down_and_comes_back_when_it_binds(
+        app: Flask, smsc: FakeSmsc) -> None:
+    with running_link(app, config_for(app, smsc, password="wrong")):
+        wait_for(lambda: str(_channel(app).state) == "down", what="the channel down")
+    down = _channel(app)
+    assert down.health["bound"] is False and down.health["error"] == "ESME_RBINDFAIL"
+    with running_link(app, config_for(app, smsc)):
+        wait_for(lambda: str(_channel(app).state) == "active", what="the channel back")
+    back = _channel(app)
+    assert back.health["bound"] is True and back.health["error"] is None

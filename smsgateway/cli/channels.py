@@ -42,8 +42,9 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--coop", "slug", help="The cooperative's slug (unset: shared by all).")
 @click.option("--address", default="", help="The SIM's number, or the sender id.")
 @click.option("--base-url", help="Android: http://<phone>:8080 (local) or the server's API.")
-@click.option("--mode", type=click.Choice(["local", "cloud"]), default="local",
-              show_default=True, help="Android: the phone's own server, or cloud/private.")
+@click.option("--mode", type=click.Choice(["local", "cloud", "private"]), default="local",
+              show_default=True,
+              help="Android: the phone's own server, the SMSGate cloud, or a private server.")
 @click.option("--username", help="Android: basic auth user (the app shows it; 'sms').")
 @click.option("--password", help="Android: basic auth password (asked when not given).")
 @click.option("--signing-key", help="Android: the webhooks' signing key (asked when unset).")
@@ -70,6 +71,9 @@ def add_command(kind: str, name: str, slug: str | None, address: str, base_url: 
     if kind == android.NAME:
         if mode == "local" and not base_url:
             raise click.BadParameter("the phone's address, e.g. http://192.168.1.20:8080",
+                                     param_hint="--base-url")
+        if mode == "private" and not base_url:
+            raise click.BadParameter("the server's API, e.g. https://sms.coop.ma/3rdparty/v1",
                                      param_hint="--base-url")
         settings.update(mode=mode, username=username or "sms")
         if base_url:
@@ -162,7 +166,12 @@ def test_command(channel_id: int) -> None:
             adapter = adapter_for(channel)
         except (KeyError, ValueError) as error:
             raise click.ClickException(f"channel {channel_id} is not usable: {error}") from None
-        if isinstance(adapter, android.AndroidProvider):
+        if isinstance(adapter, android.AndroidProvider) and adapter.health_url is None:
+            seen = channel.last_seen.strftime("%Y-%m-%d %H:%M:%S") if channel.last_seen else (
+                "never")
+            click.echo(f"channel {channel_id}: cloud mode, watched through the phone's "
+                       f"system:ping (last seen {seen})")
+        elif isinstance(adapter, android.AndroidProvider):
             try:
                 health = adapter.health()
             except Exception as error:  # noqa: BLE001
@@ -170,6 +179,13 @@ def test_command(channel_id: int) -> None:
                                            f"{type(error).__name__}") from None
             from ..services import channel_health
 
+            if adapter.mode == "private":
+                # The server answering says nothing of the phone: its pings say that.
+                channel.health = {**(channel.health or {}), "server": health.get("status")}
+                click.echo(f"channel {channel_id}: the server answers "
+                           f"({health.get('status')}); the phone is watched through its "
+                           f"system:ping")
+                return
             channel_health.seen(session, channel, "health", _summary(health))
             click.echo(f"channel {channel_id}: the phone answers ({health.get('status')})")
         else:

@@ -19,7 +19,7 @@ from ..db import get_session
 from ..localtime import cooperative_zone, in_zone
 from ..models import Member, OutboundMessage, OutboundStatus
 from ..phones import try_normalize
-from . import relay
+from . import android, relay
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
@@ -91,7 +91,8 @@ def config() -> ResponseReturnValue:
     """What a client needs: the service code and the numbers worth trying."""
     settings = current_app.config["SETTINGS"]
     return jsonify(service_code=settings.ussd.service_code, members=_members(),
-                   limits={GSM7: GSM7_LIMIT, UCS2: UCS2_LIMIT})
+                   limits={GSM7: GSM7_LIMIT, UCS2: UCS2_LIMIT},
+                   android_channels=android.phone_channels(current_app._get_current_object()))
 
 
 @bp.post("/api/ussd")
@@ -147,8 +148,18 @@ def sms() -> ResponseReturnValue:
         return _bad_request("message vide")
     if len(text) > MAX_TEXT:
         return _bad_request(f"message trop long (plus de {MAX_TEXT} caractères)")
-    status, body, message_id = relay.inbound_sms(current_app._get_current_object(),
-                                                 phone=phone, text=text)
+    app = current_app._get_current_object()
+    channel = data.get("channel")
+    if channel is not None:
+        # Played as that Android channel's phone: a signed sms:received webhook.
+        if not isinstance(channel, int) or isinstance(channel, bool):
+            return _bad_request("canal invalide")
+        posted = android.inbound_sms(app, channel, phone=phone, text=text)
+        if posted is None:
+            return _bad_request("aucun canal Android de ce numéro")
+        status, body, message_id = posted
+    else:
+        status, body, message_id = relay.inbound_sms(app, phone=phone, text=text)
     return jsonify(status=status, id=message_id, body=body[:500])
 
 

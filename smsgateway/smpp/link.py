@@ -30,6 +30,7 @@ from handlers.smpp import THROTTLING, TRANSIENT, Part, SmppConfig, split, status
 from ..config import Settings
 from ..db import Database
 from . import handover, record
+from . import status as link_status
 from .inbound import InboundHandler
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class Link:
         self.waited_at = 0.0
         self.submitted = 0
         self.connects = 0
+        self.reporter = link_status.Reporter(db, config.channel_id)
+        self.enquiry_answered: str | None = None  # when the SMSC last answered enquire_link
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -117,6 +120,7 @@ class Link:
             except (exceptions.ConnectionError, exceptions.PDUError, OSError) as error:
                 log.warning("smpp %s: link down (%s); again in %.0f s", self.config.name,
                             _describe(error), backoff)
+                self.reporter.unbound(time.monotonic(), _describe(error))
             except Exception:
                 # The database or Redis failed under us: nothing is acknowledged that was
                 # not recorded, so starting over (after the backoff) loses nobody.
@@ -143,6 +147,13 @@ class Link:
         self.last_activity = time.monotonic()
         self.enquiry_sent = None
         log.info("smpp %s: bound to %s:%s (%s)", cfg.name, cfg.host, cfg.port, "+".join(binds))
+        self.reporter.bound(self.last_activity, self.state())
+
+    def state(self) -> dict[str, object]:
+        """What the channel record shows of this link (see :mod:`smsgateway.smpp.status`)."""
+        return {"bound": bool(self.clients), "window_used": len(self.inflight) + self.held,
+                "window": self.config.window, "throttled": self.rate < self.config.throughput,
+                "rate": round(self.rate, 1), "enquire_link_answered": self.enquiry_answered}
 
     def _close(self) -> None:
         # Whatever was submitted and not answered goes out again on the next connection.
@@ -185,6 +196,7 @@ class Link:
                 self.rate = min(cfg.throughput, self.rate * RECOVERY)
                 self.throttled_until = now
             self._keep_alive(now)
+            self.reporter.tick(now, self.state())
 
     def _keep_alive(self, now: float) -> None:
         period = self.config.enquire_link_seconds
@@ -331,6 +343,7 @@ class Link:
             client.send_pdu(resp)
         elif name == "enquire_link_resp":
             self.enquiry_sent = None
+            self.enquiry_answered = link_status.now_stamp()
         elif name in ("unbind", "outbind"):
             if name == "unbind":
                 resp = smpp.make_pdu("unbind_resp", client=client)

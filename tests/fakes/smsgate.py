@@ -8,6 +8,11 @@ hex HMAC-SHA256 of the raw body followed by ``X-Timestamp``) with a new envelope
 emission, retries included. Events wait in :attr:`FakePhone.pending` until the test posts
 them (:meth:`flush`), so a test decides when the phone "has network". ``kill`` stops it
 answering at all (a phone switched off); ``silent`` stops its pings.
+
+``server="cloud"`` or ``"private"`` serves the same API as the SMSGate server does, under
+``/3rdparty/v1`` (no singular ``/message``, no phone ``/health``); a private server also
+answers ``/health/live`` and ``/health/ready`` without auth, and the cloud neither (the
+gateway watches a cloud phone through its ``system:ping`` only).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from typing import Any
 from menus.encoding import measure
 
 MOROCCO = timezone(timedelta(hours=1))
+#: Where the API lives: the phone's own server, the project's cloud, a private server.
+SERVERS = ("local", "cloud", "private")
+API_PREFIX = "/3rdparty/v1"
 
 
 @dataclass
@@ -110,8 +118,10 @@ class FakePhone:
 
     def __init__(self, *, password: str = "phone-pass", signing_key: str = "sign-key",
                  device_id: str | None = None, queue_limit: int | None = None,
-                 number: str = "+212611111111") -> None:
-        self.username = "sms"
+                 number: str = "+212611111111", server: str = "local") -> None:
+        assert server in SERVERS, server
+        self.server = server
+        self.username = "sms" if server == "local" else "CLOUDUSER"
         self.password = password
         self.signing_key = signing_key
         self.device_id = device_id or uuid.uuid4().hex[:20]
@@ -160,8 +170,21 @@ class FakePhone:
 
     @property
     def base_url(self) -> str:
-        """The phone's local server."""
-        return f"http://127.0.0.1:{self._port}"
+        """Where the gateway sends: the phone's server, or the server's ``/3rdparty/v1``."""
+        root = f"http://127.0.0.1:{self._port}"
+        return root if self.server == "local" else root + API_PREFIX
+
+    def _api_path(self, path: str) -> str | None:
+        """The API path of a request (prefix removed), or None when outside the API."""
+        if self.server == "local":
+            return path
+        if not path.startswith(API_PREFIX + "/"):
+            return None
+        return path[len(API_PREFIX):]
+
+    def _server_health(self) -> dict[str, Any]:
+        return {"status": "pass", "version": "1.25.0", "releaseId": 1,
+                "checks": {"db:ping": {"status": "pass", "observedValue": 0}}}
 
     @property
     def received(self) -> Counter[str]:
@@ -177,7 +200,13 @@ class FakePhone:
 
     def get(self, path: str, auth: str | None) -> tuple[int, Any]:
         self.requests[f"GET {path}"] += 1
-        if path == "/health":
+        if self.server == "private" and path in ("/health/live", "/health/ready"):
+            return 200, self._server_health()
+        api = self._api_path(path)
+        if api is None:
+            return 404, {"message": "Not Found"}
+        path = api
+        if path == "/health" and self.server == "local":
             return 200, {"status": "pass", "version": "1.40.0", "checks": {
                 "battery:level": {"observedValue": self.battery, "status": "pass"},
                 "connection:status": {"observedValue": 1, "status": "pass"},
@@ -192,6 +221,10 @@ class FakePhone:
         return 404, {"message": "Not Found"}
 
     def delete(self, path: str, auth: str | None) -> tuple[int, Any]:
+        api = self._api_path(path)
+        if api is None:
+            return 404, {"message": "Not Found"}
+        path = api
         if not self._authorized(auth):
             return 401, {"message": "Unauthorized"}
         if path.startswith("/webhooks/"):
@@ -201,11 +234,16 @@ class FakePhone:
 
     def post(self, path: str, auth: str | None, body: Any) -> tuple[int, Any]:
         self.requests[f"POST {path}"] += 1
+        api = self._api_path(path)
+        if api is None:
+            return 404, {"message": "Not Found"}
+        path = api
         if not self._authorized(auth):
             return 401, {"message": "Unauthorized"}
         if path == "/webhooks":
             return self._register(body)
-        if path not in ("/messages", "/message"):
+        singular = ("/message",) if self.server == "local" else ()
+        if path not in ("/messages", *singular):
             return 404, {"message": "Not Found"}
         return self._send(body)
 

@@ -1,0 +1,74 @@
+"""What an SMPP link tells its channel record: bound or not, keep-alive, window, throttling.
+
+The link writes its state on the channel row (``last_seen`` and ``health``) when it binds,
+when a bind fails, and otherwise at most every :data:`REPORT_SECONDS`, so ``channels list``,
+the dashboard and ``/readyz`` show a link as they show a phone. A link that cannot bind is
+marked down (routing then gives it no new work); its next bind brings it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from ..db import Database, utcnow
+from ..models.channels import Channel, ChannelState
+from ..services import channel_health
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two writes of a bound link's state (one small UPDATE each).
+REPORT_SECONDS = 5.0
+
+
+class Reporter:
+    """Writes one link's state on its channel record, cheaply."""
+
+    def __init__(self, db: Database, channel_id: int, every: float = REPORT_SECONDS) -> None:
+        self.db, self.channel_id, self.every = db, channel_id, every
+        self.reported_at: float | None = None
+
+    def bound(self, now: float, details: dict[str, Any]) -> None:
+        """The link just bound: the channel is seen and, if it was down, back."""
+        self._write(now, details, up=True)
+
+    def tick(self, now: float, details: dict[str, Any]) -> None:
+        """The link is serving: write its state if the last write is old enough."""
+        if self.reported_at is None or now - self.reported_at >= self.every:
+            self._write(now, details, up=True)
+
+    def unbound(self, now: float, error: str) -> None:
+        """A bind failed or the link dropped: the channel shows as down, with the reason."""
+        self._write(now, {"bound": False, "error": error, "window_used": 0}, up=False)
+
+    def _write(self, now: float, details: dict[str, Any], up: bool) -> None:
+        if not self.channel_id:
+            return  # a link configured from the environment only: no record to update
+        self.reported_at = now
+        try:
+            with self.db.session() as session:
+                channel = session.get(Channel, self.channel_id)
+                if channel is None:
+                    return
+                if up:
+                    channel_health.seen(session, channel, "smpp", {**details, "error": None})
+                else:
+                    channel.health = {**(channel.health or {}), **details, "event": "smpp"}
+                    if channel.state == ChannelState.ACTIVE:
+                        channel.state = ChannelState.DOWN
+                        log.warning("channel %s (%s): SMPP link down (%s)", channel.id,
+                                    channel.name, details.get("error"))
+                session.commit()
+        except Exception:  # noqa: BLE001 - a report lost is not a reason to stop sending
+            log.exception("smpp channel %s: could not record the link's state", self.channel_id)
+
+
+def stamp(moment: datetime | None) -> str | None:
+    """A wall-clock time as the health record keeps it (ISO, seconds)."""
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def now_stamp() -> str | None:
+    """The current time, as :func:`stamp` writes it."""
+    return stamp(utcnow())
