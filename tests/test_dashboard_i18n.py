@@ -17,6 +17,7 @@ from smsgateway.dashboard import i18n
 from smsgateway.models import (
     BroadcastStatus,
     Channel,
+    ChannelState,
     MovementReason,
     OrderStatus,
     OutboundStatus,
@@ -40,6 +41,7 @@ def test_every_key_the_pages_use_is_in_the_catalog_in_every_language() -> None:
     used |= {f"orderstatus_{status}" for status in OrderStatus}
     used |= {f"movement_{reason}" for reason in MovementReason}
     used |= {f"channel_{channel}" for channel in Channel}
+    used |= {f"chstate_{state}" for state in ChannelState}
     missing = sorted(used - set(i18n.catalog()))
     assert not missing, missing
     keys = re.findall(r"^([a-z0-9_]+):", i18n.CATALOG_PATH.read_text(), re.M)

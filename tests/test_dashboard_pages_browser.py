@@ -189,7 +189,8 @@ def test_a_coordinators_morning_in_the_browser(
     visit.check("alerts")
 
     for path, name in (("/dashboard/products", "products"), ("/dashboard/orders", "orders"),
-                       ("/dashboard/votes", "votes"), ("/dashboard/audit", "audit")):
+                       ("/dashboard/votes", "votes"), ("/dashboard/audit", "audit"),
+                       ("/dashboard/channels", "channels")):
         visit.goto(path)
         visit.check(name)
 

@@ -111,7 +111,8 @@ def test_an_administrator_switches_cooperative_and_a_coordinator_cannot(
 
 def test_every_page_answers_in_every_language(signed_in: FlaskClient) -> None:
     pages = ["/dashboard", "/dashboard/alerts", "/dashboard/alerts/new", "/dashboard/members",
-             "/dashboard/products", "/dashboard/orders", "/dashboard/votes", "/dashboard/audit"]
+             "/dashboard/products", "/dashboard/orders", "/dashboard/votes", "/dashboard/audit",
+             "/dashboard/channels"]
     for lang in ("fr", "ar", "en"):
         post(signed_in, "/dashboard/language", lang=lang, next="/dashboard")
         for path in pages:

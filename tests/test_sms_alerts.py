@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sms_support import (
     AICHA_FR,
     COORDINATOR,
+    ITTO_ZGH,
     KHADIJA_AR,
     at_form,
     inbound,
@@ -18,7 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fakes.providers import ProviderHarness
-from smsgateway.models import Broadcast, OutboundMessage
+from smsgateway.config import Settings
+from smsgateway.models import Broadcast, OutboundMessage, Role
 from smsgateway.redisconn import get_redis
 from smsgateway.sms.alerts import CONFIRM_SECONDS, PENDING_KEY
 
@@ -109,3 +113,58 @@ def test_arabic_alert_is_priced_as_ucs2(fake_africastalking: ProviderHarness, de
     preview = _say(fake_africastalking.app, session, COORDINATOR, "ALERTE " + text)
     # 4 members x 2 UCS-2 segments x 0.25 MAD
     assert preview.startswith("Alerte à 4 membres, 2 SMS chacun, cout estimé 2 MAD")
+
+
+@pytest.mark.parametrize("phone,body,warning", [
+    (COORDINATOR, "ALERTE Crue ce soir",
+     "Attention : 2 membres lisent l'arabe / le tamazight et recevront votre texte tel quel."),
+    (COORDINATOR, "ALERTE فيضان الليلة",
+     "Attention : 3 membres lisent le francais / le tamazight et recevront votre texte"),
+    (KHADIJA_AR, "تنبيه فيضان الليلة",
+     "انتباه: 3 عضوة يقرأن الفرنسية / الأمازيغية وسيتلقين نصك كما كتبته."),
+    (KHADIJA_AR, "ALERTE Crue ce soir",
+     "انتباه: 2 عضوة يقرأن العربية / الأمازيغية وسيتلقين نصك كما كتبته."),
+], ids=["fr-coordinator-french-text", "fr-coordinator-arabic-text",
+        "ar-coordinator-arabic-text", "ar-coordinator-french-text"])
+def test_the_preview_says_who_reads_another_language(
+    phone: str, body: str, warning: str, at: Any, session: Session
+) -> None:
+    member(session, KHADIJA_AR).role = Role.COORDINATOR
+    session.commit()
+    preview = _say(at, session, phone, body)
+    assert warning in preview
+    # Nothing about quiet hours while they are off.
+    assert "calmes" not in preview and "الهدوء" not in preview
+
+
+def test_every_member_reads_the_texts_language_no_warning(at: Any, session: Session) -> None:
+    for phone in (KHADIJA_AR, ITTO_ZGH):
+        _say(at, session, phone, "STOP")
+    preview = _say(at, session, COORDINATOR, "ALERTE Crue ce soir")
+    assert preview.startswith("Alerte à 2 membres") and "Attention" not in preview
+
+
+def _around_now(make_app: Any) -> Any:
+    # Quiet hours from an hour ago to an hour from now, in the cooperative's time zone.
+    zone = ZoneInfo(Settings().defaults.timezone)
+    now = datetime.now(zone)
+    start, end = (now - timedelta(hours=1), now + timedelta(hours=1))
+    return make_app(quiet_hours={"enabled": True, "start": start.strftime("%H:%M"),
+                                 "end": end.strftime("%H:%M")}, console={"echo": False})
+
+
+@pytest.mark.parametrize("phone,body,note", [
+    (COORDINATOR, "ALERTE Crue ce soir",
+     "Heures calmes en ce moment : l'alerte est urgente, elle part tout de suite malgré tout."),
+    (KHADIJA_AR, "تنبيه فيضان الليلة", "الآن ساعات الهدوء: التنبيه عاجل، سيُرسل فورًا رغم ذلك."),
+], ids=["fr-quiet-hours", "ar-quiet-hours"])
+def test_the_preview_says_the_urgent_alert_passes_quiet_hours(
+    phone: str, body: str, note: str, make_app: Any, demo: Any, session: Session
+) -> None:
+    app = _around_now(make_app)
+    member(session, KHADIJA_AR).role = Role.COORDINATOR
+    session.commit()
+    assert _say(app, session, phone, body).endswith(note)
+    sent = _say(app, session, phone, "OUI" if phone == COORDINATOR else "نعم")
+    [broadcast] = _broadcasts(session)
+    assert broadcast.urgent and str(broadcast.id) in sent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import alerts, auth, formatting, i18n, members, products, records, scope, views
+from . import alerts, auth, channels, formatting, i18n, members, products, records, scope, views
 
 #: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
 NAV_PAGES: list[tuple[str, str, str]] = [
@@ -16,6 +16,7 @@ NAV_PAGES: list[tuple[str, str, str]] = [
     ("dashboard.order_list", "nav_orders", "dashboard.order"),
     ("dashboard.vote_list", "nav_votes", "dashboard.vote"),
     ("dashboard.audit_list", "nav_audit", "dashboard.audit"),
+    ("dashboard.channel_list", "nav_channels", "dashboard.channel"),
 ]
 
 
@@ -31,5 +32,6 @@ def init_app(app: Flask) -> None:
     members.register(bp)
     products.register(bp)
     records.register(bp)
+    channels.register(bp)
     bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)

@@ -137,3 +137,28 @@ def _answers(adapter_for: Callable[[Channel], Any], channel: Channel) -> bool:
         return bool(adapter_for(channel).health())  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a phone that does not answer is what we look for
         return False
+
+
+def traffic(session: Session, ids: Sequence[int], since: datetime
+            ) -> dict[int, tuple[int, int]]:
+    """Per channel: messages waiting for it (queued or sending), and sent since ``since``."""
+    waiting = OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING))
+    out = {channel_id: (0, 0) for channel_id in ids}
+    rows = session.execute(
+        select(OutboundMessage.channel_id,
+               func.count().filter(waiting),
+               func.count().filter(OutboundMessage.sent_at >= since))
+        .where(OutboundMessage.channel_id.in_(list(ids)))
+        .group_by(OutboundMessage.channel_id))
+    for channel_id, queued, sent in rows:
+        out[channel_id] = (queued, sent)
+    return out
+
+
+def phone_vitals(health: dict[str, Any] | None) -> tuple[Any, Any]:
+    """A phone's battery (%) and signal, from a ping's ``health`` or a ``/health`` summary."""
+    health = health or {}
+    inner = health.get("health") if isinstance(health.get("health"), dict) else {}
+    battery = inner.get("battery", health.get("battery_level"))
+    signal = inner.get("signal", health.get("signal"))
+    return battery, signal

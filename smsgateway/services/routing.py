@@ -120,3 +120,13 @@ def spread(weights: Sequence[float], count: int) -> list[int]:
         current[best] -= total
         out.append(best)
     return out
+
+
+def used_by(session: Session, cooperative_ids: Sequence[int] | None) -> list[Channel]:
+    """Every channel the cooperatives may send through, whatever its state: their own and
+    the shared ones they fall back to (``None``: every channel, for an administrator)."""
+    query = select(Channel).order_by(Channel.cooperative_id.is_(None), Channel.id)
+    if cooperative_ids is not None:
+        query = query.where(Channel.cooperative_id.in_(list(cooperative_ids))
+                            | Channel.cooperative_id.is_(None))
+    return list(session.scalars(query))
