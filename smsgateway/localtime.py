@@ -10,10 +10,10 @@ from .config import Settings
 
 
 def cooperative_zone(cooperative: Any, settings: Settings) -> ZoneInfo:
-    """The cooperative's time zone; the configured ``defaults.timezone`` until it has its own.
+    """The cooperative's own time zone, else the configured ``defaults.timezone``.
 
-    The one place that decides it: once cooperatives carry a ``timezone`` column, it is read
-    here and every caller follows.
+    The one place that decides it: every caller that shows a member's or a coordinator's
+    times follows it.
     """
     return ZoneInfo(getattr(cooperative, "timezone", None) or settings.defaults.timezone)
 

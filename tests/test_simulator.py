@@ -219,14 +219,19 @@ def test_inbox_times_are_in_the_cooperative_s_time_zone(
         make_app: Any, zone: str, local: str) -> None:
     from datetime import UTC, datetime
 
+    from sqlalchemy import select
+
     from smsgateway.db import get_db
-    from smsgateway.models import OutboundMessage
+    from smsgateway.models import Cooperative, OutboundMessage
     from smsgateway.seed import seed_demo
     from smsgateway.worker import run_burst
 
-    app = make_app(defaults={"timezone": zone})
+    app = make_app()
     with app.app_context(), get_db(app).session() as session:
         seed_demo(session, app.config["SETTINGS"].defaults.region)
+        # The cooperative's own zone, not the server's default, decides what she reads.
+        session.scalars(select(Cooperative)).one().timezone = zone
+        session.commit()
         with app.test_request_context():
             sms = outbox.add(session, to=KHADIJA, text="مرحبا", kind=MessageKind.REPLY)
             outbox.commit_and_send(session, [sms], get_redis())
