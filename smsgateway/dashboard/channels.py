@@ -35,7 +35,7 @@ def channel_list() -> ResponseReturnValue:
     vitals = {c.id: channel_health.phone_vitals(c.health) for c in items if c.kind == "android"}
     owners = dict(db.execute(select(Cooperative.id, Cooperative.name).where(
         Cooperative.id.in_({c.cooperative_id for c in items if c.cooperative_id})
-    )).tuples().all())
+    )).all())
     return render_template("dashboard/channels.html", channels=items, traffic=traffic,
                            vitals=vitals, owners=owners)
 
