@@ -29,30 +29,40 @@ def environment_name(kind: str) -> str:
     return f"{kind} (environment)"
 
 
-def environment_channel_id(session: Session, kind: str) -> int:
+def environment_channel_id(session: Session, kind: str, *, commit_new: bool = False) -> int:
     """The id of the shared channel of the environment's provider ``kind`` (made if missing).
 
     Made in the caller's transaction (a savepoint: two processes making it at once is not an
-    error). An id found already written is kept per app: such a channel is never removed.
+    error), and committed at once with ``commit_new`` (a caller with nothing else pending,
+    such as a webhook before it reads the message: a later rollback must not take the channel
+    its message names with it). An id is kept per app only once it is known to be written:
+    one made in a transaction that is then rolled back would name a channel that is not there.
     """
     cache: dict[str, int] = current_app.extensions.setdefault(EXTENSION, {})
     if kind in cache:
         return cache[kind]
     name = environment_name(kind)
+    unsure: set[int] = session.info.setdefault(EXTENSION, set())
     found = session.scalar(select(Channel.id).where(Channel.name == name))
     if found is not None:
-        cache[kind] = found
+        if found not in unsure:
+            cache[kind] = found
         return found
     try:
         with session.begin_nested():
             channel = Channel(kind=kind, name=name, cooperative_id=None,
                               settings={"source": ENVIRONMENT}, health={})
             session.add(channel)
-        return channel.id
     except IntegrityError:  # another process made it meanwhile
         found = session.scalar(select(Channel.id).where(Channel.name == name))
         assert found is not None
         return found
+    if commit_new:
+        session.commit()
+        cache[kind] = channel.id
+    else:
+        unsure.add(channel.id)
+    return channel.id
 
 
 def _records(session: Session, cooperative_id: int | None) -> list[Channel]:

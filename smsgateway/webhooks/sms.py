@@ -114,7 +114,8 @@ def africastalking_sms() -> Any:
         return _bad_request(error)
     kind = _africastalking_reply_provider(sms)
     outcome = _receive(sms, reply_provider=kind,
-                       channel_id=environment_channel_id(get_session(), kind))
+                       channel_id=environment_channel_id(get_session(), kind,
+                                                          commit_new=True))
     if outcome is None:
         return _try_again()
     return jsonify({"status": "duplicate" if outcome.duplicate else "received",
@@ -130,7 +131,8 @@ def twilio_sms() -> Any:
     except ParseError as error:
         return _bad_request(error)
     outcome = _receive(sms, reply_provider=twilio.NAME, inline=True,
-                       channel_id=environment_channel_id(get_session(), twilio.NAME))
+                       channel_id=environment_channel_id(get_session(), twilio.NAME,
+                                                          commit_new=True))
     if outcome is None:
         return _try_again()
     return Response(twilio.render_twiml(outcome.replies), mimetype="text/xml")
