@@ -7,12 +7,14 @@ Used by ``smsgateway menus check`` and the tests. Pure: sample values stand in f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import machine
 from .catalog import Catalog, fields_of
 from .encoding import GSM7, encoding_of, fold_to_gsm7, length, measure, screen_limit
 from .languages import LATIN_SCRIPT as LATIN
+from .machine import State
 from .model import COORDINATOR, GUEST, MEMBER, Menu
 
 #: Stand-ins for the values actions fill in, as long as real ones usually are.
@@ -71,20 +73,27 @@ def sample_state(menu: Menu, screen_id: str, lang: str, role: str) -> machine.St
     return state
 
 
-def render_all(menu: Menu) -> list[tuple[str, str, str, int, str]]:
-    """Every page of every screen: (screen, language, role, page, text)."""
-    pages = []
+def _screen_pages(menu: Menu) -> Iterator[tuple[str, str, str, State, list[str]]]:
+    """Each screen in each language and role, sampled: (screen, language, role, state, pages)."""
     for sid, screen in menu.screens.items():
         langs = screen.langs and (screen.langs[0],) or menu.languages
         roles = (GUEST,) if screen.langs else ROLES
         for lang in langs:
             for role in roles:
                 state = sample_state(menu, sid, lang, role)
-                count = machine.render(menu, state).pages
-                for page in range(count):
+                pages = []
+                for page in range(machine.render(menu, state).pages):
                     state["page"] = page
-                    pages.append((sid, lang, role, page, machine.render(menu, state).text))
-    return pages
+                    pages.append(machine.render(menu, state).text)
+                state["page"] = 0
+                yield sid, lang, role, state, pages
+
+
+def render_all(menu: Menu) -> list[tuple[str, str, str, int, str]]:
+    """Every page of every screen: (screen, language, role, page, text)."""
+    return [(sid, lang, role, page, text)
+            for sid, lang, role, _state, pages in _screen_pages(menu)
+            for page, text in enumerate(pages)]
 
 
 def check(menu: Menu) -> list[Finding]:
@@ -127,30 +136,23 @@ def check(menu: Menu) -> list[Finding]:
 def _cut_texts(menu: Menu) -> list[Finding]:
     """Screen texts that only fit cut mid-sentence: not whole on the screen's first page."""
     findings = []
-    for sid, screen in menu.screens.items():
-        langs = screen.langs and (screen.langs[0],) or menu.languages
-        roles = (GUEST,) if screen.langs else ROLES
-        for lang in langs:
-            for role in roles:
-                state = sample_state(menu, sid, lang, role)
-                count = machine.render(menu, state).pages
-                pages = []
-                for page in range(count):
-                    state["page"] = page
-                    pages.append(machine.render(menu, state).text)
-                state["page"] = 0
-                texts = screen.empty if screen.type == "list" and not state["items"] \
-                    and screen.empty else screen.text
-                body = menu.fill(texts, lang, {**state["vars"], **state["params"]})
-                # A page may break between the text's lines, never inside one; the first
-                # line shows on the first page.
-                lines = [line for line in body.split("\n") if line]
-                if lines and (lines[0] not in pages[0]
-                              or any(all(line not in p for p in pages) for line in lines)):
-                    findings.append(Finding(
-                        "error", f"screens.{sid}.text.{lang}",
-                        f"fits only cut mid-sentence across pages ({role}): shorten it"))
-                    break
+    found: set[tuple[str, str]] = set()  # one finding per screen and language
+    for sid, lang, role, state, pages in _screen_pages(menu):
+        if (sid, lang) in found:
+            continue
+        screen = menu.screens[sid]
+        texts = screen.empty if screen.type == "list" and not state["items"] \
+            and screen.empty else screen.text
+        body = menu.fill(texts, lang, {**state["vars"], **state["params"]})
+        # A page may break between the text's lines, never inside one; the first line shows
+        # on the first page.
+        lines = [line for line in body.split("\n") if line]
+        if lines and (lines[0] not in pages[0]
+                      or any(all(line not in p for p in pages) for line in lines)):
+            found.add((sid, lang))
+            findings.append(Finding(
+                "error", f"screens.{sid}.text.{lang}",
+                f"fits only cut mid-sentence across pages ({role}): shorten it"))
     return findings
 
 
