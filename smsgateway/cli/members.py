@@ -54,6 +54,12 @@ def members_add(slug: str, phone: str, name: str, language: str | None, role: st
                    + (" (code sent by SMS)" if messages else ""))
 
 
+def _member(session: object, who: object, slug: str, phone: str) -> Member:
+    """The member with ``phone`` in the cooperative ``slug``, when ``who`` may manage it."""
+    return member_service.find_member(session, who, cooperative(session, who, slug), phone,
+                                      region())
+
+
 def _code(session: object, who: object, member: Member, reset: bool = False) -> OutboundMessage:
     ussd = current_app.config["SETTINGS"].ussd
     return pin_codes.issue_code(session, who, member, hours=ussd.pin_code_hours,  # type: ignore[arg-type]
@@ -75,8 +81,7 @@ def members_edit(slug: str, phone: str, name: str | None, language: str | None,
     """Change a member's name, language, role or whether she is active."""
     with transaction() as session:
         who = actor(session, as_phone)
-        member = member_service.find_member(session, who, cooperative(session, who, slug),
-                                            phone, region())
+        member = _member(session, who, slug, phone)
         member_service.edit_member(session, who, member, name=name, language=language,
                                    role=role, active=active)
         click.echo(f"member {member.phone} saved")
@@ -91,8 +96,7 @@ def members_deactivate(slug: str, phone: str, as_phone: str | None) -> None:
     """Deactivate a member (her history stays; she no longer reaches the menus)."""
     with transaction() as session:
         who = actor(session, as_phone)
-        member = member_service.find_member(session, who, cooperative(session, who, slug),
-                                            phone, region())
+        member = _member(session, who, slug, phone)
         member_service.edit_member(session, who, member, active=False)
         click.echo(f"member {member.phone} deactivated")
 
@@ -109,8 +113,7 @@ def members_groups(slug: str, phone: str, adding: tuple[str, ...], removing: tup
     """Put a member in groups or take her out; prints her groups."""
     with transaction() as session:
         who = actor(session, as_phone)
-        member = member_service.find_member(session, who, cooperative(session, who, slug),
-                                            phone, region())
+        member = _member(session, who, slug, phone)
         member_service.set_groups(session, who, member, add=adding, remove=removing)
         click.echo(f"{member.phone}: {', '.join(sorted(g.name for g in member.groups)) or '-'}")
 
@@ -225,8 +228,7 @@ def pins_reset(slug: str, phone: str, as_phone: str | None) -> None:
     """Forget a member's PIN and lockout; send her a new code to choose another."""
     with transaction() as session:
         who = actor(session, as_phone)
-        member = member_service.find_member(session, who, cooperative(session, who, slug),
-                                            phone, region())
+        member = _member(session, who, slug, phone)
         message = _code(session, who, member, reset=True)
         outbox.commit_and_send(session, [message], get_redis())
         pin_codes.clear_lockout(get_redis(), member)
