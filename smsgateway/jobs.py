@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session
@@ -167,21 +168,61 @@ def start_reply_turn(redis: Redis, phone: str) -> None:
 
 
 def alive(redis: Redis, job_ids: Sequence[str]) -> dict[str, bool]:
-    """Whether each job will still run (queued, scheduled, deferred or started): one round trip.
+    """Whether each job will still run (queued, scheduled, deferred or started): two round trips.
 
     A job ``started`` more than :data:`STARTED_GRACE` seconds ago is taken for dead: a live
     send job claims its rows within milliseconds of starting, so rows still queued under it
     belong to a worker killed in between, which RQ would report as started for minutes.
+
+    A job ``queued`` is alive only while its id is still in its queue (or RQ's intermediate
+    list beside it). A worker takes the id off the queue (BLPOP) before it marks the job
+    started; if it dies in between, or Redis goes away and the reply is lost, the job's hash
+    says ``queued`` for ever and nothing will run it. The lists and the statuses are read in one
+    MULTI, so a job counts as lost only if, at one instant, it was queued in no list: the
+    instant between a live worker's pop and its start, at worst, which costs a second job
+    for the same rows (claimed once: harmless).
     """
     if not job_ids:
         return {}
     with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
-            pipe.hmget(Job.key_for(job_id), "status", "started_at")
+            pipe.hmget(Job.key_for(job_id), "status", "started_at", "origin")
         answers = pipe.execute()
+    queued = {job_id: origin for job_id, (status, _, origin) in zip(job_ids, answers, strict=True)
+              if status == b"queued" and origin}
+    if queued:
+        answers = _queued_in_lists(redis, job_ids, answers, queued)
     cutoff = utcnow() - timedelta(seconds=STARTED_GRACE)
     return {job_id: status in ALIVE and not (status == b"started" and _before(started, cutoff))
-            for job_id, (status, started) in zip(job_ids, answers, strict=True)}
+            for job_id, (status, started, _origin) in zip(job_ids, answers, strict=True)}
+
+
+def _queued_in_lists(redis: Redis, job_ids: Sequence[str], answers: list[list[bytes | None]],
+                     queued: dict[str, bytes]) -> list[list[bytes | None]]:
+    """``answers`` read again with the queues' lists, in one MULTI; a lost job reads as None."""
+    keys = sorted({key for origin in set(queued.values())
+                   for key in _list_keys(origin.decode())})
+    ids = list(queued)
+    with redis.pipeline(transaction=True) as pipe:
+        for key in keys:
+            pipe.lrange(key, 0, -1)
+        for job_id in ids:
+            pipe.hmget(Job.key_for(job_id), "status", "started_at", "origin")
+        replies = pipe.execute()
+    waiting = {job_id for listed in replies[: len(keys)] for job_id in listed}
+    again = dict(zip(ids, replies[len(keys):], strict=True))
+    result = []
+    for job_id, answer in zip(job_ids, answers, strict=True):
+        answer = again.get(job_id, answer)
+        if answer[0] == b"queued" and job_id.encode() not in waiting:
+            answer = [None, *answer[1:]]
+        result.append(answer)
+    return result
+
+
+def _list_keys(queue_name: str) -> tuple[str, str]:
+    key = Queue.redis_queue_namespace_prefix + queue_name
+    return key, IntermediateQueue.get_intermediate_queue_key(key)
 
 
 def _before(stamp: bytes | None, cutoff: datetime) -> bool:

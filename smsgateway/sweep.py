@@ -11,8 +11,11 @@ The database is the truth and Redis only carries work, so a worker looks, at sta
 - ``queued`` rows whose job is gone: never enqueued (Redis was down when the web process
   committed them), failed (a database error in the job), or lost with Redis. A batch row names
   its job (``job_id``); a reply waiting for its phone's turn is covered by that turn's job.
-  One pipelined HGET per distinct job (or turn) answers for all of them, so a big broadcast
-  waiting legitimately behind the rate limiter (its jobs queued or scheduled) is left alone.
+  One pipelined HMGET per distinct job (or turn), and the queues' lists when some say
+  ``queued``, answer for all of them (:func:`smsgateway.jobs.alive`), so a big broadcast
+  waiting legitimately behind the rate limiter (its jobs queued or scheduled) is left alone,
+  while a job a worker took off its queue and never started (killed, or Redis lost the
+  reply) is not.
 
 Rows touched in the last :data:`GRACE_SECONDS` are skipped: their job is being pushed right
 after their commit. A job enqueued twice is harmless (a row is claimed ``queued -> sending``

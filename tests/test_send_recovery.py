@@ -25,10 +25,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fakes.providers import FakeAfricasTalking
-from smsgateway import outbox
+from smsgateway import jobs, outbox
 from smsgateway.db import utcnow
 from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
-from smsgateway.queues import URGENT, get_queue
+from smsgateway.queues import REPLIES, URGENT, get_queue
 from smsgateway.redisconn import get_redis
 from smsgateway.worker import run_burst
 
@@ -138,6 +138,40 @@ def test_a_retry_whose_job_was_lost_is_enqueued_again(
     _a_minute_later(session)
     run_burst(app)
     assert _statuses(session) == ["delivered"]
+
+
+@pytest.mark.parametrize("kind", [MessageKind.ALERT, MessageKind.REPLY], ids=["batch", "turn"])
+def test_a_job_taken_off_its_queue_by_a_worker_that_never_started_it_is_enqueued_again(
+        app: Any, demo: Any, session: Session, kind: MessageKind) -> None:
+    """A worker popped the job (BLPOP) and died, or lost Redis, before marking it started.
+
+    Its hash still says ``queued``, but no list holds it any more: nothing would ever run it.
+    """
+    with app.app_context():
+        message = outbox.add(session, to=AICHA_FR, text="Salam", kind=kind)
+        outbox.commit_and_send(session, [message], get_redis())
+        redis = get_redis()
+        queue = get_queue(URGENT if kind is MessageKind.ALERT else REPLIES)
+        popped = redis.lpop(queue.key)
+        assert popped is not None and redis.hget(f"rq:job:{popped.decode()}", "status") == b"queued"
+    _a_minute_later(session)
+    run_burst(app)
+    assert _statuses(session) == ["delivered"]
+
+
+def test_a_queued_job_still_in_its_queue_is_left_alone(app: Any, demo: Any) -> None:
+    """The other side: a job waiting in its queue (or RQ's intermediate list) is alive."""
+    with app.app_context():
+        redis = get_redis()
+        queue = get_queue(URGENT)
+        waiting = queue.enqueue("smsgateway.sending.send_messages", [1])
+        taken = queue.enqueue("smsgateway.sending.send_messages", [2])
+        redis.lrem(queue.key, 1, taken.id)
+        redis.rpush(queue.intermediate_queue_key, taken.id)
+        lost = queue.enqueue("smsgateway.sending.send_messages", [3])
+        redis.lrem(queue.key, 1, lost.id)
+        assert jobs.alive(redis, [waiting.id, taken.id, lost.id, "no-such-job"]) == {
+            waiting.id: True, taken.id: True, lost.id: False, "no-such-job": False}
 
 
 def test_rows_under_a_job_its_killed_worker_had_just_taken_are_enqueued_again(
