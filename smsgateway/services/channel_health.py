@@ -1,7 +1,8 @@
 """Channel health: when each phone was last heard, what it said, and when it counts as down.
 
 A phone is heard through its signed webhooks (any event; ``system:ping`` and ``app:started``
-carry battery, signal and SIM details) or, in local mode, its ``/health``. One silent for
+carry battery, signal and SIM details) or, in local mode, its ``/health``; an SMPP link
+through its link process, which records its state while bound. One silent for
 longer than ``channels.silent_after_seconds`` is marked down: it takes no more work, the
 messages waiting for it move to the other channels of its pool, and its cooperative's
 coordinators are told by SMS on another channel. The first event it sends brings it back.
@@ -28,8 +29,10 @@ from . import routing
 
 log = logging.getLogger(__name__)
 
-#: Kinds whose channels are watched (a provider account has no "last seen").
-WATCHED = frozenset({"android"})
+#: Kinds whose channels are watched (a provider account has no "last seen"). An SMPP link
+#: process writes its channel's ``last_seen`` every few seconds while bound
+#: (:mod:`smsgateway.smpp.status`): a stopped or hung process goes silent like a phone.
+WATCHED = frozenset({"android", "smpp"})
 
 
 def seen(session: Session, channel: Channel, event: str | None = None,
@@ -121,8 +124,8 @@ def watch(settings: Settings, redis: Redis, db: Database) -> list[int]:
     with db.session() as session:
         notices: list[OutboundMessage] = []
         for channel in silent(session, settings):
-            if (channel.settings or {}).get("mode", "local") == "local" and _answers(
-                    adapter_for, channel):
+            if channel.kind == "android" and (channel.settings or {}).get(
+                    "mode", "local") == "local" and _answers(adapter_for, channel):
                 seen(session, channel, "health")
                 continue
             notices += mark_down(session, settings, channel, outbox.add)

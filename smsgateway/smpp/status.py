@@ -3,7 +3,9 @@
 The link writes its state on the channel row (``last_seen`` and ``health``) when it binds,
 when a bind fails, and otherwise at most every :data:`REPORT_SECONDS`, so ``channels list``,
 the dashboard and ``/readyz`` show a link as they show a phone. A link that cannot bind is
-marked down (routing then gives it no new work); its next bind brings it back.
+marked down (routing then gives it no new work); so is one whose process stopped or hung,
+once silent longer than ``channels.silent_after_seconds`` (the workers' channel watch, as for
+a phone); its next bind or report brings it back.
 """
 
 from __future__ import annotations
