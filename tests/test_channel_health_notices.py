@@ -96,3 +96,36 @@ def test_relying_on_names_the_cooperatives_without_a_working_channel(
         session.get(Channel, own.id).state = ChannelState.DOWN
         session.commit()
         assert demo.id in channel_health.relying_on(session, shared)
+
+
+def test_a_shared_smpp_link_that_cannot_bind_tells_the_coordinators_relying_on_it(
+        app: Flask, session: Session, run_jobs: Any) -> None:
+    from fakes.smsc import FakeSmsc
+    from tests.smpp_support import config_for, running_link, wait_for
+
+    silent_after = app.config["SETTINGS"].channels.silent_after_seconds
+    smsc = FakeSmsc().start()
+    try:
+        with FakePhone(number="+212622222222") as spare:
+            add_phone_channel(app, session, spare, "spare-phone")
+            coop = Cooperative(slug="coop-smpp", name="Coopérative Amal")
+            session.add(coop)
+            session.flush()
+            session.add(Member(cooperative_id=coop.id, phone="+212660000200", name="Amal",
+                               language="ar", role=Role.COORDINATOR))
+            session.commit()
+            config = config_for(app, smsc, password="wrong")
+            with running_link(app, config):
+                wait_for(lambda: _state(app, "iam") == ChannelState.DOWN, what="the link down")
+            run_jobs()
+            assert spare.sent == [("+212660000200", text(
+                "channel_down_shared", "ar", channel="iam", minutes=max(1, silent_after // 60)))]
+    finally:
+        smsc.stop()
+
+
+def _state(app: Flask, name: str) -> ChannelState | None:
+    from sqlalchemy import select
+
+    with get_db(app).session() as session:
+        return session.scalar(select(Channel.state).where(Channel.name == name))
