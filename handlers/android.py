@@ -140,8 +140,28 @@ def parse_event(body: bytes) -> Event:
         return StatusUpdate(provider=NAME, provider_message_id=msg_id, status=STATUS_MAP[event],
                             provider_status=event, failure_reason=reason,
                             phone=clean(payload.get("recipient") or payload.get("phoneNumber"),
-                                        40) or None)
+                                        40) or None,
+                            part=_part(event, payload, envelope),
+                            parts=_parts_count(payload) if event == "sms:sent" else None)
     raise ParseError(f"unknown event {event!r}")
+
+
+def _part(event: str, payload: dict[str, Any], envelope: dict[str, Any]) -> str | None:
+    """Which part an ``sms:delivered`` is on: the app emits one per part, each with its own
+    ``deliveredAt``, and a retry repeats the payload (with a new envelope id)."""
+    if event != "sms:delivered":
+        return None
+    at = clean(payload.get("deliveredAt"), 60)
+    return f"{clean(payload.get('recipient') or payload.get('phoneNumber'), 40)}|{at}" if at \
+        else "env|" + clean(envelope.get("id"), 100)
+
+
+def _parts_count(payload: dict[str, Any]) -> int | None:
+    """``partsCount`` of an ``sms:sent`` when it is a sane number (the phone's own split)."""
+    value = payload.get("partsCount")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 255:
+        return None
+    return value
 
 
 def _rfc3339(moment: datetime) -> str:

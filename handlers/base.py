@@ -174,6 +174,13 @@ class StatusUpdate:
     # The recipient's number where the report carries it (Africa's Talking ``phoneNumber``):
     # it settles a message whose request timed out, whose provider id was never heard.
     phone: str | None = None
+    # Channels that report delivery once per part (SMSGate, SMPP) name the part, so a retry
+    # of one part's report is not taken for another part: the message is delivered once
+    # every part is. None: the report is on the whole message.
+    part: str | None = None
+    # How many parts the channel itself split the message into, when it says (SMSGate's
+    # ``partsCount``); it wins over the gateway's own segment count.
+    parts: int | None = None
 
 
 class Provider(Protocol):

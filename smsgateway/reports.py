@@ -8,7 +8,7 @@ from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from handlers.base import STATUS_RANK, StatusUpdate, moves_forward
+from handlers.base import DELIVERED, STATUS_RANK, StatusUpdate, moves_forward
 
 from . import reconcile
 from .config import Settings
@@ -18,6 +18,38 @@ from .sending import OPTED_OUT_REASON
 from .services.members import set_opt_out
 
 log = logging.getLogger(__name__)
+
+#: Parts reported delivered, per message (a set of part names), and the parts a channel said
+#: it split a message into; kept as long as a late report may come (SMSCs: within days).
+PARTS_KEY = "delivery:parts:{message_id}"
+PARTS_TOTAL_KEY = "delivery:total:{message_id}"
+PARTS_TTL = 7 * 86400
+
+
+def note_parts(redis: Redis, message_id: int, parts: int) -> None:
+    """The channel split message ``message_id`` into ``parts`` (wins over its segments)."""
+    redis.set(PARTS_TOTAL_KEY.format(message_id=message_id), int(parts), ex=PARTS_TTL)
+
+
+def _every_part_delivered(redis: Redis, message: OutboundMessage, part: str) -> bool:
+    """Count ``part`` delivered; whether every part of ``message`` now is.
+
+    A lost count (Redis flushed) leaves the message ``sent``, never wrongly ``delivered``.
+    """
+    total = redis.get(PARTS_TOTAL_KEY.format(message_id=message.id))
+    expected = int(total) if total else max(1, message.segments)
+    if expected <= 1:
+        return True
+    key = PARTS_KEY.format(message_id=message.id)
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.sadd(key, part)
+        pipe.expire(key, PARTS_TTL)
+        pipe.scard(key)
+        delivered = int(pipe.execute()[-1])
+    if delivered < expected:
+        log.info("message %s: part %s of %s delivered", message.id, delivered, expected)
+        return False
+    return True
 
 
 def _find(session: Session, report: StatusUpdate) -> OutboundMessage | None:
@@ -37,7 +69,8 @@ def apply_status(session: Session, settings: Settings, redis: Redis, report: Sta
     an id the gateway never sent (logged, not an error: providers report on messages sent
     before a database restore, or by another system). A report that would move the status
     back (a late ``Sent`` after ``Success``) changes nothing; an opt-out is recorded whatever
-    the order.
+    the order. A report on one part (``report.part``) makes the message delivered only once
+    every part is; a failed part fails it.
     """
     message = _find(session, report)
     if message is None and reconcile.claim_for_report(session, settings, report) is not None:
@@ -54,6 +87,12 @@ def apply_status(session: Session, settings: Settings, redis: Redis, report: Sta
         log.warning("delivery report with unknown status %r for message %s",
                     report.status, message.id)
         return message
+    if report.parts:
+        note_parts(redis, message.id, report.parts)
+    if (report.status == DELIVERED and report.part is not None
+            and moves_forward(str(message.status), DELIVERED)
+            and not _every_part_delivered(redis, message, report.part)):
+        return message  # delivered once every part is; sent until then
     for _attempt in range(3):
         current = str(message.status)
         if not moves_forward(current, report.status):

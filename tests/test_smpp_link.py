@@ -277,3 +277,39 @@ def test_a_link_that_cannot_bind_shows_as_down_and_comes_back_when_it_binds(
         wait_for(lambda: str(_channel(app).state) == "active", what="the channel back")
     back = _channel(app)
     assert back.health["bound"] is True and back.health["error"] is None
+
+
+def test_a_stopped_link_goes_silent_is_marked_down_and_comes_back_when_it_runs_again(
+        app: Flask, smsc: FakeSmsc, signed_in: Any) -> None:
+    from datetime import timedelta
+
+    from smsgateway.redisconn import get_redis
+    from smsgateway.services import channel_health, routing
+
+    settings = app.config["SETTINGS"]
+    with running_link(app, config_for(app, smsc)):
+        wait_for(lambda: _channel(app).health.get("bound") is True, what="the link bound")
+    # The process stopped (killed, or hung): nothing writes the channel any more. Its last
+    # word is older than the silence time once that time has passed.
+    with get_db(app).session() as session:
+        channel = session.scalar(select(Channel).where(Channel.name == "iam"))
+        assert channel is not None and str(channel.state) == "active"
+        channel.last_seen -= timedelta(seconds=settings.channels.silent_after_seconds + 1)
+        session.commit()
+        channel_id = channel.id
+    with app.app_context():
+        assert channel_health.watch(settings, get_redis(app), get_db(app)) == [channel_id]
+        with get_db(app).session() as session:
+            assert channel_id not in [c.id for c in routing.pool(session, settings, None)]
+        readyz = app.test_client().get("/readyz").get_json()
+        listed = app.test_cli_runner().invoke(args=["channels", "list"]).output
+    [record] = [r for r in readyz["channels"]["records"] if r["name"] == "iam"]
+    assert record["state"] == "down"
+    assert "down" in listed.split("iam", 1)[1].splitlines()[0]
+    page = signed_in.get("/dashboard/channels").get_data(as_text=True)
+    start = page.index(f'id="channel-{channel_id}"')
+    assert "Hors ligne" in page[start:page.index("</tr>", start)]
+    with running_link(app, config_for(app, smsc)):
+        wait_for(lambda: str(_channel(app).state) == "active", what="the link back")
+    with app.app_context(), get_db(app).session() as session:
+        assert channel_id in [c.id for c in routing.pool(session, settings, None)]

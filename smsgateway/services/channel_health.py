@@ -1,10 +1,13 @@
 """Channel health: when each phone was last heard, what it said, and when it counts as down.
 
 A phone is heard through its signed webhooks (any event; ``system:ping`` and ``app:started``
-carry battery, signal and SIM details) or, in local mode, its ``/health``. One silent for
+carry battery, signal and SIM details) or, in local mode, its ``/health``; an SMPP link
+through its link process, which records its state while bound. One silent for
 longer than ``channels.silent_after_seconds`` is marked down: it takes no more work, the
-messages waiting for it move to the other channels of its pool, and its cooperative's
-coordinators are told by SMS on another channel. The first event it sends brings it back.
+messages waiting for it move to the other channels of its pool, and the coordinators of the
+cooperatives relying on it (its own, or for a shared channel those without a working channel
+of their own) are told by SMS on another channel, once: only an active channel goes down.
+The first event it sends brings it back.
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from menus.catalog import text
 
 from ..config import Settings
 from ..db import Database, utcnow
-from ..models import Member, MessageKind, OutboundMessage, OutboundStatus, Role
+from ..models import Cooperative, Member, MessageKind, OutboundMessage, OutboundStatus, Role
 from ..models.channels import Channel, ChannelState
 from . import routing
 
 log = logging.getLogger(__name__)
 
-#: Kinds whose channels are watched (a provider account has no "last seen").
-WATCHED = frozenset({"android"})
+#: Kinds whose channels are watched (a provider account has no "last seen"). An SMPP link
+#: process writes its channel's ``last_seen`` every few seconds while bound
+#: (:mod:`smsgateway.smpp.status`): a stopped or hung process goes silent like a phone.
+WATCHED = frozenset({"android", "smpp"})
 
 
 def seen(session: Session, channel: Channel, event: str | None = None,
@@ -93,19 +98,39 @@ def mark_down(session: Session, settings: Settings, channel: Channel,
     moved = reroute(session, settings, waiting, channel)
     log.warning("channel %s (%s) silent: marked down, %s of %s waiting messages moved",
                 channel.id, channel.name, moved, len(waiting))
-    others = [c for c in routing.pool(session, settings, channel.cooperative_id)
-              if c.id != channel.id]
-    if channel.cooperative_id is None or not others:
-        return []
+    return _tell_coordinators(session, settings, channel, add)
+
+
+def relying_on(session: Session, channel: Channel) -> list[int]:
+    """The cooperatives whose messages ``channel`` carries: its own, or, for a shared one,
+    every cooperative without a working channel of its own."""
+    if channel.cooperative_id is not None:
+        return [channel.cooperative_id]
+    served = select(Channel.cooperative_id).where(
+        Channel.cooperative_id.is_not(None), Channel.state == ChannelState.ACTIVE)
+    return list(session.scalars(select(Cooperative.id).where(Cooperative.id.not_in(served))
+                                .order_by(Cooperative.id)))
+
+
+def _tell_coordinators(session: Session, settings: Settings, channel: Channel,
+                       add: Callable[..., OutboundMessage]) -> list[OutboundMessage]:
+    """An SMS to each coordinator relying on the down ``channel``, on another channel of
+    their pool (none when there is no other), in her language."""
+    key = "channel_down" if channel.cooperative_id is not None else "channel_down_shared"
     minutes = max(1, settings.channels.silent_after_seconds // 60)
-    coordinators = session.scalars(select(Member).where(
-        Member.cooperative_id == channel.cooperative_id, Member.role == Role.COORDINATOR,
-        Member.active.is_(True)))
-    return [add(session, to=m.phone, kind=MessageKind.CONFIRMATION, member_id=m.id,
-                channel=max(others, key=routing.weight),
-                text=text("channel_down", str(m.language), channel=channel.name,
-                          minutes=minutes))
-            for m in coordinators]
+    notices: list[OutboundMessage] = []
+    for coop_id in relying_on(session, channel):
+        others = [c for c in routing.pool(session, settings, coop_id) if c.id != channel.id]
+        if not others:
+            continue
+        coordinators = session.scalars(select(Member).where(
+            Member.cooperative_id == coop_id, Member.role == Role.COORDINATOR,
+            Member.active.is_(True)).order_by(Member.id))
+        notices += [add(session, to=m.phone, kind=MessageKind.CONFIRMATION, member_id=m.id,
+                        channel=max(others, key=routing.weight),
+                        text=text(key, str(m.language), channel=channel.name, minutes=minutes))
+                    for m in coordinators]
+    return notices
 
 
 def watch(settings: Settings, redis: Redis, db: Database) -> list[int]:
@@ -121,8 +146,8 @@ def watch(settings: Settings, redis: Redis, db: Database) -> list[int]:
     with db.session() as session:
         notices: list[OutboundMessage] = []
         for channel in silent(session, settings):
-            if (channel.settings or {}).get("mode", "local") == "local" and _answers(
-                    adapter_for, channel):
+            if channel.kind == "android" and (channel.settings or {}).get(
+                    "mode", "local") == "local" and _answers(adapter_for, channel):
                 seen(session, channel, "health")
                 continue
             notices += mark_down(session, settings, channel, outbox.add)

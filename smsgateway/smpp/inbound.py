@@ -176,7 +176,10 @@ class InboundHandler:
                 provider=self.config.provider, provider_message_id=known or spellings[0],
                 status=receipt.status, provider_status=receipt.stat,
                 failure_reason=f"SMPP err:{receipt.error}" if receipt.error else None,
-                error_code=receipt.error)
+                error_code=receipt.error,
+                # A long text goes as one PDU per part (UDH or SAR), each with its own id and
+                # receipt; as one message_payload it has one of each.
+                part=None if self.config.long_messages == "payload" else receipt.message_id)
             return apply_status(session, self.settings, self.redis, report,
                                 remember_unheard=remember) is not None
 

@@ -103,7 +103,8 @@ class Link:
         self.waited_at = 0.0
         self.submitted = 0
         self.connects = 0
-        self.reporter = link_status.Reporter(db, config.channel_id)
+        self.reporter = link_status.Reporter(db, config.channel_id, settings=settings,
+                                             redis=redis)
         self.enquiry_answered: str | None = None  # when the SMSC last answered enquire_link
 
     # ---- connection ------------------------------------------------------------------------

@@ -98,6 +98,11 @@ class FakeSmsc:
         self.fail_numbers: dict[str, int] = {}
         self.receipts = True
         self.receipt_stat = "DELIVRD"
+        #: The stat of the receipt of a given part of a long text (its concatenation seq).
+        self.part_stats: dict[int, str] = {}
+        #: Parts of a long text (seq) whose receipt never comes.
+        self.unreceipted_parts: set[int] = set()
+        self.receipts_sent = 0
         self.deliver_answers: list[int] = []
         self.enquire_links = 0
         #: False: enquire_link goes unanswered, as from an SMSC that hangs.
@@ -215,12 +220,17 @@ class FakeSmsc:
             return
         for listener in list(self.on_submit):
             listener(record)
-        if self.receipts and pdu.registered_delivery and record.ussd_op is None:
-            # Receipts write the id in decimal where the answer gave it in hex.
+        seq = concat.seq if concat else 1
+        if (self.receipts and pdu.registered_delivery and record.ussd_op is None
+                and seq not in self.unreceipted_parts):
+            # Receipts write the id in decimal where the answer gave it in hex; one per part.
+            stat = self.part_stats.get(seq, self.receipt_stat)
             text = (f"id:{int(message_id, 16)} sub:001 dlvrd:001 submit date:2612020400 "
-                    f"done date:2612020401 stat:{self.receipt_stat} err:000 text:")
+                    f"done date:2612020401 stat:{stat} err:000 text:")
             self.deliver(text.encode(), source=destination, destination=record.source,
                          esm_class=codec.ESM_RECEIPT)
+            with self._lock:
+                self.receipts_sent += 1
 
     @staticmethod
     def _answer(conn: Connection, sequence: int, status: int, message_id: str) -> None:

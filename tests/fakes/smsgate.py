@@ -285,8 +285,9 @@ class FakePhone:
                     "simNumber": body.get("simNumber") or 1}
             self.emit("sms:sent", {**base, "partsCount": parts, "sentAt": self._now()})
             if body.get("withDeliveryReport", True):
-                for _ in range(parts):  # the app reports delivery once per part
-                    self.emit("sms:delivered", {**base, "deliveredAt": self._now()})
+                for part in range(parts):  # the app reports delivery once per part,
+                    # each when the network reported that part (a moment of its own)
+                    self.emit("sms:delivered", {**base, "deliveredAt": self._now(part)})
         return 202, {"id": message_id, "deviceId": self.device_id, "state": "Pending",
                      "isHashed": False, "isEncrypted": False,
                      "recipients": [{"phoneNumber": n, "state": "Pending", "error": None}
@@ -296,8 +297,9 @@ class FakePhone:
     # -- events ----------------------------------------------------------------------------
 
     @staticmethod
-    def _now() -> str:
-        return datetime.now(MOROCCO).isoformat(timespec="milliseconds")
+    def _now(later_ms: int = 0) -> str:
+        moment = datetime.now(MOROCCO) + timedelta(milliseconds=later_ms)
+        return moment.isoformat(timespec="milliseconds")
 
     def envelope(self, event: str, payload: dict[str, Any]) -> Event:
         """A new emission of ``event``: a fresh envelope id, signed now."""
