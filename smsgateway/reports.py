@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 #: Parts reported delivered, per message (a set of part names), and the parts a channel said
 #: it split a message into; kept as long as a late report may come (SMSCs: within days).
-PARTS_KEY = "delivery:parts:{message_id}"
-PARTS_TOTAL_KEY = "delivery:total:{message_id}"
+PARTS_KEY = "smsgateway:delivery-parts:{message_id}"
+PARTS_TOTAL_KEY = "smsgateway:delivery-total:{message_id}"
 PARTS_TTL = 7 * 86400
 
 
