@@ -1,4 +1,4 @@
-"""The dashboard in Debian's Chromium, in French at 1280 px and in Arabic at 360 px.
+"""The dashboard in Debian's Chromium, in French and in Arabic, at 1280 px and at 360 px.
 
 Against a real gateway (gunicorn, an RQ worker, the console provider): sign in, import
 members, accept a join request, send a member a PIN code, compose an alert whose counter
@@ -98,7 +98,8 @@ class Visit:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("lang", "width"), [("fr", 1280), ("ar", 360)])
+@pytest.mark.parametrize(("lang", "width"),
+                         [("fr", 1280), ("fr", 360), ("ar", 1280), ("ar", 360)])
 def test_a_coordinators_morning_in_the_browser(
     live_gateway: Any, chromium_page: Any, session: Session, demo: Any,  # noqa: F811
     tmp_path: Path, lang: str, width: int,
