@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smsgateway import outbox
@@ -183,3 +184,21 @@ def test_the_demo_phone_channel_is_made_once_and_follows_the_server(
     sealed = get_box(app).open(channel.secrets)
     assert sealed["password"] and sealed["signing_key"], "both secrets made and sealed"
     assert sealed["password"] not in channel.secrets
+
+
+def test_make_run_gives_the_demo_its_phone_only_while_the_simulator_is_on(
+        app: Flask, session: Session, demo: Any) -> None:
+    from smsgateway.devserver import _demo_phone
+
+    assert _demo_phone(app, "127.0.0.1", 8000, simulator=False) is None
+    assert session.scalar(select(Channel).where(
+        Channel.name == android.SIMULATED_NAME)) is None, "not made while the simulator is off"
+    channel_id = _demo_phone(app, "0.0.0.0", 8000, simulator=True)
+    session.expire_all()
+    channel = session.get(Channel, channel_id)
+    # The worker on this machine reaches a server bound to every address on loopback.
+    assert channel.settings["base_url"] == f"http://127.0.0.1:8000/simulator/android/{channel_id}"
+    assert str(channel.state) == "active" and channel.cooperative_id == demo.id
+    assert _demo_phone(app, "127.0.0.1", 8000, simulator=False) is None
+    session.expire_all()
+    assert str(session.get(Channel, channel_id).state) == "disabled"
