@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 from typing import Any
 
 import pytest
 from flask import Flask
-from simulator_support import chromium_page, live_gateway  # noqa: F401
+from simulator_support import ROOT, chromium_page, live_gateway  # noqa: F401
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -88,3 +90,25 @@ def test_stock_through_the_simulated_android_phone_and_back(
         state = json.load(answer)
     assert state["state"] == "Delivered" and state["recipients"][0]["phoneNumber"] == AICHA
     assert password not in gateway.output(), "the phone's password never reaches a log"
+
+
+@pytest.mark.slow
+def test_the_terminal_simulator_sends_as_the_android_phone(
+    app: Flask, live_gateway: Any, session: Session, demo: Any,  # noqa: F811
+) -> None:
+    gateway = live_gateway()
+    channel_id = android.ensure_phone_channel(app, demo.id, gateway.url)
+    command = [sys.executable, "-m", "smsgateway.cli", "simulate", "--phone", AICHA,
+               "--url", gateway.url, "--channel"]
+    result = subprocess.run([*command, str(channel_id)], input="sms STOCK\nwait 60\nquit\n",
+                            env=gateway.env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SMS par le canal Android {channel_id}" in result.stdout
+    assert "SMS envoyé." in result.stdout and "] Stock:" in result.stdout
+    session.expire_all()
+    inbound = session.scalars(select(InboundMessage)).one()
+    assert inbound.provider == "android" and inbound.sender == AICHA
+    refused = subprocess.run([*command, "999"], input="quit\n", env=gateway.env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "aucun canal Android 999" in refused.stderr
