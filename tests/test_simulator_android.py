@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from smsgateway import outbox
 from smsgateway.channels.secrets import get_box
+from smsgateway.db import get_db
 from smsgateway.models import MessageKind, OutboundMessage, OutboundStatus
 from smsgateway.models.channels import Channel
 from smsgateway.simulator import android
@@ -36,12 +37,9 @@ def _simulator_on(monkeypatch: pytest.MonkeyPatch) -> None:
 def phone(app: Flask, demo: Any) -> Channel:
     """The demo cooperative's simulated phone, as ``smsgateway dev`` makes it."""
     channel_id = android.ensure_phone_channel(app, demo.id, "http://127.0.0.1:8000")
-    with app.app_context():
-        from smsgateway.db import get_db
-
-        with get_db(app).session() as session:
-            channel = session.get(Channel, channel_id)
-            session.expunge(channel)
+    with app.app_context(), get_db(app).session() as session:
+        channel = session.get(Channel, channel_id)
+        session.expunge(channel)
     return channel
 
 
@@ -121,7 +119,7 @@ def test_the_send_api_wants_the_channel_basic_auth(
     # Nor does the simulator's own password open it.
     answer = client.post(f"/simulator/android/{phone.id}/messages", json=_body(),
                          headers=headers)
-    assert answer.status_code == status
+    assert (answer.status_code, answer.get_json()) == (status, {"message": "Unauthorized"})
     assert client.get(f"/simulator/android/{phone.id}/messages/sg-1",
                       headers=headers).status_code == status
 
