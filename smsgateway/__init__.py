@@ -41,11 +41,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     smpp.init_app(app)
 
     from . import admin, cli, dashboard, health, metrics, simulator, webhooks
+    from .simulator import phone_api
 
     app.register_blueprint(health.bp)
     webhooks.register(app)
     dashboard.init_app(app)
     app.register_blueprint(simulator.bp)
+    app.register_blueprint(phone_api.bp)
     app.register_blueprint(admin.bp)
     metrics.init_app(app)
     cli.init_app(app)

@@ -11,11 +11,14 @@ import urllib.request
 from types import FrameType
 
 import click
+from flask import Flask
+from sqlalchemy import select
 
 from . import create_app, migrate
 from .config import is_loopback
 from .db import get_db
 from .links import smpp_channels
+from .models.channels import Channel
 from .redisconn import get_redis_handle
 
 STOP_TIMEOUT = 10.0
@@ -46,6 +49,7 @@ def run(seed: bool = True) -> int:
     if is_loopback(host) and SIMULATOR_ENV not in os.environ:
         # On loopback only this machine can open it: the one place it may go without password.
         env[SIMULATOR_ENV], simulator = "true", True
+    phone_channel = _demo_phone(app, host, port, simulator)
     web_cmd = [
         sys.executable, "-m", "gunicorn", "smsgateway:create_app()",
         "-c", "python:smsgateway.gunicorn_conf", "--bind", f"{host}:{port}",
@@ -73,7 +77,7 @@ def run(seed: bool = True) -> int:
 
     base = f"http://{host}:{port}"
     if _wait_until_up(f"{base}/healthz", children["web"]):
-        _banner(base, database.kind, redis_handle.kind, seeded, simulator)
+        _banner(base, database.kind, redis_handle.kind, seeded, simulator, phone_channel)
     status = 0
     while not stopping:
         for name, child in children.items():
@@ -96,6 +100,28 @@ def run(seed: bool = True) -> int:
     return status
 
 
+def _demo_phone(app: Flask, host: str, port: int, simulator: bool) -> int | None:
+    """The demo cooperative's simulated Android phone: made (or kept) while the simulator is
+    on, disabled while it is off (nothing would answer its sends); its id, None when off."""
+    from .models import Cooperative
+    from .seed import DEMO_SLUG
+    from .simulator import android
+
+    with get_db(app).session() as session:
+        coop_id = session.scalar(select(Cooperative.id).where(Cooperative.slug == DEMO_SLUG))
+        made = session.scalar(select(Channel.id).where(
+            Channel.name == android.SIMULATED_NAME)) is not None
+    if coop_id is None or not (simulator or made):
+        return None
+    # The worker sends from this machine: a wildcard address is reached on loopback.
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in reach:
+        reach = f"[{reach.strip('[]')}]"
+    channel_id = android.ensure_phone_channel(app, coop_id, f"http://{reach}:{port}",
+                                              active=simulator)
+    return channel_id if simulator else None
+
+
 def _wait_until_up(url: str, web: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and web.poll() is None:
@@ -107,7 +133,8 @@ def _wait_until_up(url: str, web: subprocess.Popen[bytes], timeout: float = 30.0
     return False
 
 
-def _banner(base: str, db_kind: str, redis_kind: str, seeded: bool, simulator: bool) -> None:
+def _banner(base: str, db_kind: str, redis_kind: str, seeded: bool, simulator: bool,
+            phone_channel: int | None) -> None:
     from .seed import DEMO_COORDINATOR, DEMO_PASSWORD, DEMO_PIN
 
     lines = [
@@ -116,6 +143,8 @@ def _banner(base: str, db_kind: str, redis_kind: str, seeded: bool, simulator: b
         f"  dashboard   {base}/dashboard   login {DEMO_COORDINATOR} / {DEMO_PASSWORD}",
         f"  simulator   {base}/simulator   demo members +212600000001..4, PIN {DEMO_PIN}"
         if simulator else "  simulator   off",
+        *([f"  android     channel {phone_channel}: the demo cooperative's phone, played by "
+           "the simulator"] if phone_channel else []),
         f"  health      {base}/healthz",
         f"  database: {db_kind}, redis: {redis_kind}"
         + (", demo data seeded" if seeded else ""),

@@ -2,6 +2,8 @@
 
 It plays Africa's Talking against a running gateway: USSD hops and inbound SMS go to the real
 webhooks in the provider's form format; the inbox comes from the simulator's JSON endpoint.
+With ``--channel ID`` its SMS go in as that Android channel's phone (the simulator signs the
+app's ``sms:received`` with the channel's key: the terminal never holds it).
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ class Terminal:
     """One simulated phone talking to a gateway at ``base_url``."""
 
     def __init__(self, base_url: str, phone: str, *, secret: str | None,
-                 password: str | None, out: TextIO) -> None:
+                 password: str | None, out: TextIO, channel: int | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.phone = phone
+        self.channel = channel
         self.secret = secret
         self.out = out
         self.http = requests.Session()
@@ -135,6 +138,9 @@ class Terminal:
         if not text.strip():
             self.say("SMS vide : écrivez par exemple « sms STOCK ».")
             return
+        if self.channel is not None:
+            self._send_as_phone(text)
+            return
         response = self._webhook(SMS_PATH, {
             "from": self.phone, "to": self.short_code, "text": text,
             "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
@@ -144,6 +150,18 @@ class Terminal:
             self.say("SMS envoyé.")
         else:
             self.say(f"SMS refusé par la passerelle (HTTP {response.status_code}).")
+
+    def _send_as_phone(self, text: str) -> None:
+        response = self.http.post(f"{self.base_url}/simulator/api/sms", timeout=TIMEOUT,
+                                  json={"phone": self.phone, "text": text,
+                                        "channel": self.channel})
+        data = _json(response)
+        if response.status_code == 200 and data.get("status") == 200:
+            self.say("SMS envoyé.")
+        elif response.status_code == 200:
+            self.say(f"SMS refusé par la passerelle (HTTP {data.get('status')}).")
+        else:
+            self.say(f"SMS refusé : {data.get('error') or response.status_code}")
 
     def fetch_inbox(self) -> list[dict[str, Any]]:
         """The latest messages the gateway sent to this phone."""
@@ -188,14 +206,20 @@ class Terminal:
         if response.status_code == 401:
             raise click.ClickException("mot de passe du simulateur requis (SIMULATOR_PASSWORD)")
         response.raise_for_status()
-        self.service_code = response.json()["service_code"]
+        config = response.json()
+        self.service_code = config["service_code"]
+        phones = {c["id"]: c for c in config.get("android_channels", [])}
+        if self.channel is not None and self.channel not in phones:
+            raise click.ClickException(
+                f"aucun canal Android {self.channel} sur ce serveur (smsgateway channels list)")
         for message in self.fetch_inbox():
             self.seen[message["id"]] = message
 
     def run(self, lines: TextIO) -> None:
         """Read commands until ``quit`` or the end of input."""
+        by = f", SMS par le canal Android {self.channel}" if self.channel is not None else ""
         self.say(f"Téléphone {self.phone} sur {self.base_url} ({len(self.seen)} SMS déjà "
-                 "reçus)\n" + HELP.format(code=self.service_code))
+                 f"reçus{by})\n" + HELP.format(code=self.service_code))
         poller = threading.Thread(target=self._poll_forever, daemon=True)
         poller.start()
         try:
@@ -273,8 +297,10 @@ def render_sms(message: dict[str, Any]) -> str:
 @click.command("simulate")
 @click.option("--phone", required=True, help="The number the phone dials from.")
 @click.option("--url", default=None, help="The gateway (default http://127.0.0.1:PORT).")
+@click.option("--channel", type=int, default=None,
+              help="Send SMS as this Android channel's phone (see `smsgateway channels list`).")
 @with_appcontext
-def simulate_command(phone: str, url: str | None) -> None:
+def simulate_command(phone: str, url: str | None, channel: int | None) -> None:
     """A feature phone in the terminal: dial the USSD code, send SMS, read replies."""
     settings = current_app.config["SETTINGS"]
     number = try_normalize(phone, settings.defaults.region)
@@ -282,7 +308,8 @@ def simulate_command(phone: str, url: str | None) -> None:
         raise click.BadParameter(f"not a phone number: {phone}", param_hint="--phone")
     terminal = Terminal(url or f"http://127.0.0.1:{settings.server.port}", number,
                         secret=settings.africastalking.webhook_secret,
-                        password=settings.simulator.password, out=sys.stdout)
+                        password=settings.simulator.password, out=sys.stdout,
+                        channel=channel)
     if settings.africastalking.sender:
         terminal.short_code = settings.africastalking.sender
     try:
@@ -292,3 +319,11 @@ def simulate_command(phone: str, url: str | None) -> None:
             f"cannot reach {terminal.base_url} ({type(error).__name__}): is make run running?"
         ) from None
     terminal.run(sys.stdin)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -83,7 +83,9 @@ def phone_page() -> ResponseReturnValue:
     """The phone."""
     settings = current_app.config["SETTINGS"]
     return render_template("simulator/phone.html", service_code=settings.ussd.service_code,
-                           members=_members())
+                           members=_members(),
+                           android_channels=android.phone_channels(
+                               current_app._get_current_object()))
 
 
 @bp.get("/api/config")

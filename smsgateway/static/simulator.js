@@ -151,13 +151,14 @@
     for (const m of all) {
       const li = document.createElement("li");
       li.className = m.sent ? "sent" : "received";
-      if (!m.sent) li.dataset.id = m.id;
+      if (!m.sent) { li.dataset.id = m.id; li.dataset.status = m.status; }
       const meta = document.createElement("span");
       meta.className = "meta";
       // Received: the time the server wrote in the cooperative's zone, not the browser's.
       const when = m.local || new Date(m.at).toLocaleTimeString("fr-FR");
       meta.textContent = m.sent ? "moi · " + when
-        : when + " · " + m.kind + " · " + m.encoding + " · " + m.segments + " SMS · " + m.provider;
+        : when + " · " + m.kind + " · " + m.encoding + " · " + m.segments + " SMS · " + m.provider +
+          " · " + m.status;
       const body = document.createElement("span");
       body.className = "body";
       body.dir = "auto";
@@ -172,8 +173,9 @@
     try {
       const data = await call("GET", "/inbox?phone=" + encodeURIComponent(p));
       if (p === phone()) {
-        const changed = inboxPhone !== p || data.messages.length !== received.length ||
-          (data.messages.length && data.messages[data.messages.length - 1].id !== received[received.length - 1].id);
+        // A status moving on (sent -> delivered) changes the list too.
+        const key = (list) => list.map((m) => m.id + ":" + m.status).join(",");
+        const changed = inboxPhone !== p || key(data.messages) !== key(received);
         received = data.messages;
         inboxPhone = p;
         if (changed) render();
@@ -189,7 +191,11 @@
     const text = $("sms-text").value;
     const status = $("sms-measure");
     try {
-      const data = await call("POST", "/sms", { phone: phone(), text });
+      const channel = $("sms-channel").value;
+      const body = { phone: phone(), text };
+      // An Android channel: the simulator plays its phone (a signed sms:received webhook).
+      if (channel) body.channel = parseInt(channel, 10);
+      const data = await call("POST", "/sms", body);
       (sentByPhone[phone()] = sentByPhone[phone()] || []).push({ text, at: new Date().toISOString() });
       status.textContent = data.status === 200 ? "SMS envoyé." : "Le webhook a répondu HTTP " + data.status;
       $("sms-text").value = "";

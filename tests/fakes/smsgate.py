@@ -1,5 +1,9 @@
 """A fake SMS Gateway for Android (SMSGate) phone on 127.0.0.1, speaking the app's real API.
 
+The wire format (validation, answers, events, signatures) is
+:mod:`smsgateway.simulator.smsgate`, shared with the simulator; the server, the queue and the
+faults are here.
+
 Local-server API: ``POST /messages`` (and ``/message``) with basic auth, answered 202 with
 the message state, 409 for an ``id`` already used on this device, 503 ``QueueLimitExceeded``
 when its queue is full, 400/401 as the app does; ``POST/GET/DELETE /webhooks``; ``GET
@@ -17,25 +21,22 @@ gateway watches a cloud phone through its ``system:ping`` only).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import threading
-import time
 import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from menus.encoding import measure
+from smsgateway.simulator import smsgate
+from smsgateway.simulator.smsgate import signed
 
-MOROCCO = timezone(timedelta(hours=1))
+__all__ = ["SERVERS", "Event", "FakePhone", "signed"]
+
 #: Where the API lives: the phone's own server, the project's cloud, a private server.
 SERVERS = ("local", "cloud", "private")
 API_PREFIX = "/3rdparty/v1"
@@ -49,13 +50,6 @@ class Event:
     payload: dict[str, Any]
     body: bytes
     headers: dict[str, str]
-
-
-def signed(key: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    """The headers the app adds to a webhook."""
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(key.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-Signature": signature, "X-Timestamp": stamp}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -121,7 +115,7 @@ class FakePhone:
                  number: str = "+212611111111", server: str = "local") -> None:
         assert server in SERVERS, server
         self.server = server
-        self.username = "sms" if server == "local" else "CLOUDUSER"
+        self.username = smsgate.LOCAL_USERNAME if server == "local" else "CLOUDUSER"
         self.password = password
         self.signing_key = signing_key
         self.device_id = device_id or uuid.uuid4().hex[:20]
@@ -194,9 +188,7 @@ class FakePhone:
     # -- the API ---------------------------------------------------------------------------
 
     def _authorized(self, header: str | None) -> bool:
-        expected = "Basic " + base64.b64encode(
-            f"{self.username}:{self.password}".encode()).decode()
-        return header == expected
+        return smsgate.authorized(header, self.username, self.password)
 
     def get(self, path: str, auth: str | None) -> tuple[int, Any]:
         self.requests[f"GET {path}"] += 1
@@ -207,12 +199,9 @@ class FakePhone:
             return 404, {"message": "Not Found"}
         path = api
         if path == "/health" and self.server == "local":
-            return 200, {"status": "pass", "version": "1.40.0", "checks": {
-                "battery:level": {"observedValue": self.battery, "status": "pass"},
-                "connection:status": {"observedValue": 1, "status": "pass"},
-                "messages:failed": {"observedValue": 0, "status": "pass"}}}
+            return 200, smsgate.local_health(self.battery)
         if not self._authorized(auth):
-            return 401, {"message": "Unauthorized"}
+            return smsgate.UNAUTHORIZED
         if path == "/webhooks":
             return 200, list(self.webhooks.values())
         if path.startswith("/messages/"):
@@ -226,7 +215,7 @@ class FakePhone:
             return 404, {"message": "Not Found"}
         path = api
         if not self._authorized(auth):
-            return 401, {"message": "Unauthorized"}
+            return smsgate.UNAUTHORIZED
         if path.startswith("/webhooks/"):
             self.webhooks.pop(path.rsplit("/", 1)[1], None)
             return 204, {}
@@ -239,7 +228,7 @@ class FakePhone:
             return 404, {"message": "Not Found"}
         path = api
         if not self._authorized(auth):
-            return 401, {"message": "Unauthorized"}
+            return smsgate.UNAUTHORIZED
         if path == "/webhooks":
             return self._register(body)
         singular = ("/message",) if self.server == "local" else ()
@@ -258,54 +247,30 @@ class FakePhone:
         return 201, self.webhooks[hook_id]
 
     def _send(self, body: Any) -> tuple[int, Any]:
-        if not isinstance(body, dict):
-            return 400, {"message": "invalid JSON"}
-        text = (body.get("textMessage") or {}).get("text") if isinstance(
-            body.get("textMessage"), dict) else None
-        numbers = body.get("phoneNumbers")
-        if not text or not isinstance(numbers, list) or not numbers:
-            return 400, {"message": "textMessage.text and phoneNumbers are required"}
-        if len(set(numbers)) != len(numbers):
-            return 400, {"message": "phoneNumbers must be unique"}
+        request = smsgate.read_send(body)
+        if not isinstance(request, smsgate.SendRequest):
+            return request
         with self._lock:
-            message_id = str(body.get("id") or uuid.uuid4().hex)
+            message_id = request.id or smsgate.new_id()
             if message_id in self.messages:
-                return 409, {"message": f"message with id {message_id} already exists"}
+                return smsgate.conflict(message_id)
             if self.queue_limit is not None and len(self.messages) >= self.queue_limit:
                 return 503, {"error": "QueueLimitExceeded"}
             self.messages[message_id] = body
-            for number in numbers:
-                self.sent.append((number, text))
+            for number in request.numbers:
+                self.sent.append((number, request.text))
             if self.die_after is not None and len(self.messages) == self.die_after:
                 self.alive = False
                 threading.Thread(target=self.kill, daemon=True).start()
-        parts = measure(text).segments
-        for number in numbers:
-            base = {"messageId": message_id, "sender": self.number, "recipient": number,
-                    "simNumber": body.get("simNumber") or 1}
-            self.emit("sms:sent", {**base, "partsCount": parts, "sentAt": self._now()})
-            if body.get("withDeliveryReport", True):
-                for part in range(parts):  # the app reports delivery once per part,
-                    # each when the network reported that part (a moment of its own)
-                    self.emit("sms:delivered", {**base, "deliveredAt": self._now(part)})
-        return 202, {"id": message_id, "deviceId": self.device_id, "state": "Pending",
-                     "isHashed": False, "isEncrypted": False,
-                     "recipients": [{"phoneNumber": n, "state": "Pending", "error": None}
-                                    for n in numbers],
-                     "states": {"Pending": self._now()}}
+        for event, payload in smsgate.status_events(request, message_id, self.number):
+            self.emit(event, payload)
+        return smsgate.accepted(request, message_id, self.device_id)
 
     # -- events ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _now(later_ms: int = 0) -> str:
-        moment = datetime.now(MOROCCO) + timedelta(milliseconds=later_ms)
-        return moment.isoformat(timespec="milliseconds")
-
     def envelope(self, event: str, payload: dict[str, Any]) -> Event:
         """A new emission of ``event``: a fresh envelope id, signed now."""
-        body = json.dumps({"id": uuid.uuid4().hex, "webhookId": f"hook-{event}",
-                           "deviceId": self.device_id, "event": event,
-                           "payload": payload}).encode()
+        body = smsgate.envelope(event, payload, self.device_id)
         return Event(event, payload, body, signed(self.signing_key, body))
 
     def emit(self, event: str, payload: dict[str, Any]) -> Event:
@@ -318,7 +283,7 @@ class FakePhone:
 
     def receive_sms(self, sender: str, text: str, received_at: str | None = None) -> Event:
         """A member texts the phone's SIM; its ``messageId`` is a 32-bit hash of the text."""
-        received_at = received_at or self._now()
+        received_at = received_at or smsgate.now()
         message_id = format(zlib.crc32(f"{text}{received_at[:10]}".encode()), "08x")
         return self.emit("sms:received", {
             "messageId": message_id, "message": text, "sender": sender,
