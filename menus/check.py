@@ -37,7 +37,7 @@ SMS_SAMPLES = {
     "resolution": "Acheter une presse neuve ?", "choice": "Oui", "closes": "30/06/2026",
     "reason": "inventaire", "service_code": "*384*123#", "status": "confirmee",
     "amount": "1250.5", "balance": "1250.5", "total": "3500", "stock": "120",
-    "available": "8", "requested": "12.5", "change": "+2.5", "segments": "2",
+    "available": "8", "requested": "12.5", "change": "+2.5", "segments": "2", "at": "07:00",
 }
 ROLES = (MEMBER, COORDINATOR)
 #: Room the navigation lines take on a page ("98 Suite", "0 Retour" and their newlines).

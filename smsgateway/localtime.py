@@ -21,3 +21,12 @@ def cooperative_zone(cooperative: Any, settings: Settings) -> ZoneInfo:
 def in_zone(at: datetime, zone: ZoneInfo) -> datetime:
     """``at`` in ``zone`` (a naive time, as SQLite returns them, is UTC)."""
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+
+
+#: Hours and minutes on a 24-hour clock: how Morocco writes a time, in every language.
+CLOCK = "%H:%M"
+
+
+def clock(at: datetime, zone: ZoneInfo) -> str:
+    """The hour ``at`` shows on a phone in ``zone``: ``07:00`` (SMS replies write times so)."""
+    return in_zone(at, zone).strftime(CLOCK)

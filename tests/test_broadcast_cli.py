@@ -44,7 +44,7 @@ def test_members_import_reports_bad_lines_and_is_idempotent(bapp: Flask, tmp_pat
     assert first.exit_code == 0, first.output
     assert "4 added, 0 updated, 0 unchanged, 4 rejected, 1 warning" in first.output
     for expected in ("line 4: not a valid number: '123'",
-                     "line 5: warning: language 'xx' not understood: fr, the cooperative's",
+                     "line 5: warning: language 'xx' not understood: French, the cooperative's",
                      "line 6: unknown role 'chief'", "line 7: +212612345678 already on line 2",
                      "line 8: more columns than the header"):
         assert expected in first.output
@@ -75,7 +75,7 @@ IMPORT_LANGUAGES = {
     "code": ("ZGH", "zgh", ""),
     "empty-is-the-default": ("", "fr", ""),
     "unreadable-falls-back-with-a-warning": ("klingon", "fr",
-                                             "language 'klingon' not understood: fr"),
+                                             "language 'klingon' not understood: French"),
 }
 
 
@@ -105,6 +105,20 @@ def test_members_import_warns_of_a_number_abroad(bapp: Flask, tmp_path: Path) ->
     assert ("line 2: warning: +33612345678 is a number of FR, not MA: each SMS to it is billed "
             "at the international rate") in result.output
     assert "line 3" not in result.output
+
+
+def test_members_import_reads_a_french_spreadsheets_csv(bapp: Flask, tmp_path: Path) -> None:
+    """A byte order mark, semicolons, titles in capitals: as a French spreadsheet saves it."""
+    path = tmp_path / "m.csv"
+    path.write_text("\ufeffPhone;Name;Language;Groups\n0612345697;Zahra;ar;argan|Aït Baha\n"
+                    "0612345697;Zahra;ar;\n", encoding="utf-8")
+    result = bapp.test_cli_runner().invoke(args=["members", "import", str(path), "--coop",
+                                                 "demo"])
+    assert "1 added, 0 updated, 0 unchanged, 1 rejected" in result.output, result.output
+    assert "line 3: +212612345697 already on line 2" in result.output
+    with bapp.app_context(), get_db(bapp).session() as session:
+        zahra = session.scalar(select(Member).where(Member.phone == "+212612345697"))
+        assert sorted(g.name for g in zahra.groups) == ["Aït Baha", "argan"]
 
 
 def test_members_import_unknown_coop(bapp: Flask, tmp_path: Path) -> None:

@@ -237,6 +237,25 @@ def test_home_shows_counts_waiting_items_charts_and_last_alerts(
     assert "Aucune alerte envoyée." in page
 
 
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_home_charts_end_on_the_cooperatives_today(
+    signed_in: FlaskClient, session: Session, demo: Any, zone: str
+) -> None:
+    """UTC+14 and UTC-11 never share a date: the charts end on the cooperative's own."""
+    from zoneinfo import ZoneInfo
+
+    from smsgateway.db import utcnow
+
+    demo.timezone = zone
+    session.commit()
+    before = utcnow().astimezone(ZoneInfo(zone)).strftime("%d/%m")
+    page = signed_in.get("/dashboard").get_data(as_text=True)
+    after = utcnow().astimezone(ZoneInfo(zone)).strftime("%d/%m")
+    chart = page[page.index('id="chart-messages"'):]
+    last_label = chart[:chart.index("</svg>")].rsplit('text-anchor="end">', 1)[1]
+    assert last_label.split("<", 1)[0] in (before, after)
+
+
 def test_a_delivery_far_above_her_usual_asks_once_more(
     signed_in: FlaskClient, session: Session
 ) -> None:

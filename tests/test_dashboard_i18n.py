@@ -42,6 +42,11 @@ def test_every_key_the_pages_use_is_in_the_catalog_in_every_language() -> None:
     used |= {f"movement_{reason}" for reason in MovementReason}
     used |= {f"channel_{channel}" for channel in Channel}
     used |= {f"chstate_{state}" for state in ChannelState}
+    # The import's reasons: Rejected("phone_bad") is import_why_phone_bad.
+    source = (PYTHON.parent / "cli" / "members_import.py").read_text()
+    used |= {f"import_why_{k}" for k in re.findall(r'Rejected\("([a-z_]+)"', source)}
+    used |= {f"import_warn_{k}" for k in re.findall(r'_warning\("([a-z_]+)"', source)}
+    assert any(k.startswith("import_warn_") for k in used)
     missing = sorted(used - set(i18n.catalog()))
     assert not missing, missing
     keys = re.findall(r"^([a-z0-9_]+):", i18n.CATALOG_PATH.read_text(), re.M)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from typing import Any
 
 from dashboard_support import post, token
@@ -49,9 +51,74 @@ def test_csv_import_reports_rejected_lines_and_escapes_names(signed_in: FlaskCli
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "2 ajoutés, 0 modifiés, 0 inchangés, 1 refusés." in page
-    assert "ligne 3" in page and "not a valid number" in page
+    assert "ligne 3" in page and "numéro invalide : « 123 »" in page
     listing = signed_in.get("/dashboard/members?q=Zahra").get_data(as_text=True)
     assert "Zahra &lt;b&gt;" in listing and "Zahra <b>" not in listing
+
+
+# Saved by a French spreadsheet: a byte order mark, semicolons, titles in capitals.
+MESSY = ("\ufeffPhone;Name;Language;Role;Groups\n"
+         "0612345601;Zahra;ar;;Tafraout|Argan\n"          # 2: taken
+         "123;Bad;fr;;\n"                                 # 3
+         "0612345601;Zahra again;ar;;\n"                  # 4
+         "0612345602;Hanane;klingon;;\n"                  # 5: taken, in French
+         "0612345603;;fr;;\n"                             # 6: taken, nameless
+         f"0612345604;{'N' * 201};fr;;\n"                 # 7
+         "0612345605;Itto;fr;chief;\n"                    # 8
+         f"0612345606;Mina;fr;;{'G' * 101}\n"             # 9
+         ";Nameless phone;fr;;\n"                         # 10
+         "0612345607;Fatima;fr;;;extra\n"                 # 11
+         "0612345608;A\x01b;fr;;\n"                       # 12
+         "+33612345678;Nadia;fr;;\n")                     # 13: taken, abroad
+REASONS = {
+    "fr": {3: "numéro invalide : « 123 »", 4: "+212612345601 déjà à la ligne 2",
+           7: "nom de plus de 200 caractères",
+           8: "rôle inconnu « chief » (member ou coordinator)",
+           9: "nom de groupe de plus de 100 caractères", 10: "pas de numéro de téléphone",
+           11: "plus de colonnes que la ligne des titres",
+           12: "caractères de contrôle dans le nom ou les groupes (fichier abîmé ?)"},
+    "ar": {3: "رقم غير صالح: «123»", 4: "+212612345601 موجود من قبل في السطر 2",
+           7: "الاسم أطول من 200 حرف", 8: "دور غير معروف «chief» (member أو coordinator)",
+           9: "اسم مجموعة أطول من 100 حرف", 10: "لا يوجد رقم هاتف",
+           11: "أعمدة أكثر من سطر العناوين", 12: "رموز تحكم في الاسم أو المجموعات (ملف تالف؟)"},
+}
+WARNINGS = {
+    "fr": {5: "langue « klingon » non comprise : Arabe, la langue de la coopérative",
+           6: "sans nom : elle sera montrée par son numéro",
+           13: ("+33612345678 est un numéro de FR, pas de MA : chaque SMS lui est facturé au "
+                "tarif international")},
+    "ar": {5: "لم تُفهم اللغة «klingon»: العربية، لغة التعاونية", 6: "بدون اسم: ستظهر برقم هاتفها",
+           13: "+33612345678 رقم من FR وليس من MA: كل رسالة إليه بالسعر الدولي"},
+}
+LINE = {"fr": "ligne", "ar": "السطر"}
+
+
+def _listed(page: str, list_id: str, lang: str) -> dict[int, str]:
+    found = re.search(f'<ul id="{list_id}">(.*?)</ul>', page, re.S)
+    assert found, list_id
+    return {int(line): html.unescape(reason) for line, reason in re.findall(
+        f'<li>{LINE[lang]} (\\d+) : <span dir="auto">(.*?)</span></li>', found.group(1))}
+
+
+def test_a_messy_import_says_why_in_her_language(signed_in: FlaskClient, session: Session,
+                                                 demo: Any) -> None:
+    demo.default_language = "ar"
+    session.commit()
+    for lang, summary in (("fr", "4 ajoutés, 0 modifiés, 0 inchangés, 8 refusés."),
+                          ("ar", "أُضيفت 0، عُدلت 0، بدون تغيير 4، رُفضت 8.")):
+        post(signed_in, "/dashboard/language", lang=lang, next="/dashboard/members")
+        response = signed_in.post("/dashboard/members/import", data={
+            "csrf_token": token(signed_in, "/dashboard/members"),
+            "file": (io.BytesIO(MESSY.encode()), "members.csv")},
+            content_type="multipart/form-data")
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and summary in page
+        assert _listed(page, "rejected", lang) == REASONS[lang]
+        assert _listed(page, "warned", lang) == WARNINGS[lang]
+    zahra = session.scalar(select(Member).where(Member.phone == "+212612345601"))
+    assert zahra.name == "Zahra" and sorted(g.name for g in zahra.groups) == ["Argan", "Tafraout"]
+    hanane = session.scalar(select(Member).where(Member.phone == "+212612345602"))
+    assert hanane.language == "ar"
 
 
 def test_an_import_without_a_phone_column_or_not_utf8_is_refused(

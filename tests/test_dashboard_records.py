@@ -15,6 +15,7 @@ from smsgateway.models import (
     Account,
     AccountRole,
     AuditLog,
+    Channel,
     Cooperative,
     Member,
     Order,
@@ -25,6 +26,7 @@ from smsgateway.models import (
 from smsgateway.security import hash_password
 from smsgateway.services import audit
 from smsgateway.services.members import add_member
+from smsgateway.services.votes import cast_vote
 
 
 def test_orders_are_listed_filtered_and_decided_from_their_page(
@@ -58,6 +60,65 @@ def test_votes_show_turnout_and_results(signed_in: FlaskClient, session: Session
     page = signed_in.get("/dashboard/votes").get_data(as_text=True)
     assert f'id="resolution-{resolution.id}"' in page
     assert "3 votes sur 4 votantes (75 %)" in page
+
+
+def test_an_open_votes_results_follow_the_votes_as_json(
+    signed_in: FlaskClient, session: Session, demo: Any
+) -> None:
+    resolution = Resolution(cooperative_id=demo.id, titles={"fr": "Presse ?", "ar": "معصرة؟"},
+                            choices={"fr": ["Oui", "Non"], "ar": ["نعم", "لا"]},
+                            voter_groups=[], quorum_percent=50,
+                            closes_at=utcnow() + timedelta(days=2))
+    session.add(resolution)
+    session.commit()
+    url = f"/dashboard/votes/{resolution.id}/results"
+    page = signed_in.get("/dashboard/votes").get_data(as_text=True)
+    assert f'data-url="{url}" data-closed="0"' in page and "dashboard-votes.js" in page
+    before = signed_in.get(url).get_json()
+    assert (before["voted"], before["eligible"], before["closed"]) == (0, 4, False)
+    assert before["turnout"] == "0 votes sur 4 votantes (0 %)"
+    assert before["quorum"] == "quorum de 50 % pas encore atteint"
+    members = session.scalars(select(Member).where(Member.cooperative_id == demo.id)
+                              .order_by(Member.id)).all()
+    for member, choice in zip(members[:3], (1, 0, 1), strict=True):
+        cast_vote(session, member, resolution, choice, Channel.SMS)
+    session.commit()
+    after = signed_in.get(url).get_json()
+    assert after["voted"] == 3 and after["turnout"] == "3 votes sur 4 votantes (75 %)"
+    assert after["quorum"] == "quorum de 50 % atteint"
+    assert [(c["label"], c["count"], c["width"]) for c in after["choices"]] == [
+        ("Oui", "1", 50.0), ("Non", "2", 100.0)]
+    # The page drawn without a script says the same.
+    page = signed_in.get("/dashboard/votes").get_data(as_text=True)
+    assert "3 votes sur 4 votantes (75 %)" in page and '<b data-count>2</b>' in page
+    post(signed_in, "/dashboard/language", lang="ar", next="/dashboard/votes")
+    arabic = signed_in.get(url).get_json()
+    assert arabic["choices"][0]["label"] == "نعم" and arabic["state"] == "مفتوح"
+    assert arabic["turnout"] == "3 صوتًا من 4 مصوِّتة (75 %)"
+    # Closed: the page stops polling it.
+    resolution.closes_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    assert signed_in.get(url).get_json()["closed"] is True
+    assert f'data-url="{url}" data-closed="1"' in signed_in.get(
+        "/dashboard/votes").get_data(as_text=True)
+
+
+def test_another_cooperatives_vote_is_not_found(
+    signed_in: FlaskClient, client: FlaskClient, session: Session, demo: Any
+) -> None:
+    other = Cooperative(slug="autre6", name="Autre")
+    session.add(other)
+    session.flush()
+    theirs = Resolution(cooperative_id=other.id, titles={"fr": "Secret"},
+                        choices={"fr": ["Oui", "Non"]}, voter_groups=[],
+                        closes_at=utcnow() + timedelta(days=2))
+    session.add(theirs)
+    session.commit()
+    assert signed_in.get(f"/dashboard/votes/{theirs.id}/results").status_code == 404
+    assert signed_in.get(f"/dashboard/votes/{theirs.id + 999}/results").status_code == 404
+    assert "Secret" not in signed_in.get("/dashboard/votes").get_data(as_text=True)
+    post(signed_in, "/dashboard/logout")
+    assert client.get(f"/dashboard/votes/{theirs.id}/results").status_code == 302
 
 
 def test_audit_filters_by_channel_and_hides_other_cooperatives(

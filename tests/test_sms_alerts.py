@@ -100,8 +100,12 @@ def test_an_expired_alert_is_not_sent(at: Any, session: Session) -> None:
     (COORDINATOR, "ALERTE", "Écrivez ALERTE suivi du message"),
     (KHADIJA_AR, "نعم", "لا شيء للتأكيد"),
     (COORDINATOR, "تنبيه اجتماع غدا", "Alerte à 4 membres, 1 SMS chacun"),
+    (AICHA_FR, "AVIS Réunion samedi", "Réservé aux coordinateurs."),
+    (COORDINATOR, "AVIS", "Écrivez AVIS suivi du message"),
+    (COORDINATOR, "إعلان اجتماع السبت", "Alerte à 4 membres, 1 SMS chacun"),
 ], ids=["member-may-not-alert", "alert-without-text", "yes-with-nothing-pending",
-        "alert-keyword-in-arabic"])
+        "alert-keyword-in-arabic", "member-may-not-notice", "notice-without-text",
+        "notice-keyword-in-arabic"])
 def test_alert_cases(phone: str, text: str, reply: str, at: Any, session: Session) -> None:
     assert _say(at, session, phone, text).startswith(reply)
     assert session.scalar(select(func.count()).select_from(Broadcast)) == 0
@@ -145,12 +149,18 @@ def test_every_member_reads_the_texts_language_no_warning(at: Any, session: Sess
 
 
 def _around_now(make_app: Any) -> Any:
-    # Quiet hours from an hour ago to an hour from now, in the cooperative's time zone.
+    return _quiet_now(make_app)[0]
+
+
+def _quiet_now(make_app: Any) -> tuple[Any, datetime]:
+    # Quiet hours from an hour ago to an hour from now, in the cooperative's time zone; and
+    # the moment they end.
     zone = ZoneInfo(Settings().defaults.timezone)
     now = datetime.now(zone)
     start, end = (now - timedelta(hours=1), now + timedelta(hours=1))
-    return make_app(quiet_hours={"enabled": True, "start": start.strftime("%H:%M"),
-                                 "end": end.strftime("%H:%M")}, console={"echo": False})
+    app = make_app(quiet_hours={"enabled": True, "start": start.strftime("%H:%M"),
+                                "end": end.strftime("%H:%M")}, console={"echo": False})
+    return app, end.replace(second=0, microsecond=0)
 
 
 @pytest.mark.parametrize("phone,body,note", [
@@ -168,3 +178,70 @@ def test_the_preview_says_the_urgent_alert_passes_quiet_hours(
     sent = _say(app, session, phone, "OUI" if phone == COORDINATOR else "نعم")
     [broadcast] = _broadcasts(session)
     assert broadcast.urgent and str(broadcast.id) in sent
+
+
+@pytest.mark.parametrize("phone,body,yes,note,scheduled,zone", [
+    (COORDINATOR, "AVIS Réunion samedi 10h", "OUI",
+     "Heures calmes: l'alerte partira à {at}. Pour l'envoyer tout de suite: ALERTE suivi du "
+     "message.", "Alerte #{id} programmée: elle partira à {at} vers 4 membres.", None),
+    (KHADIJA_AR, "إعلان اجتماع السبت", "نعم",
+     "ساعات الهدوء: سيُرسل على الساعة {at}. للإرسال فورًا: تنبيه <نص>",
+     "التنبيه #{id} مبرمج: سيُرسل على الساعة {at} إلى 4 عضوة.", None),
+    # The time she reads is her cooperative's, two hours behind the configured zone.
+    (COORDINATOR, "ANNONCE Réunion samedi", "OUI", "l'alerte partira à {at}.",
+     "elle partira à {at} vers", "Atlantic/Azores"),
+], ids=["fr-notice", "ar-notice", "cooperative-time-zone"])
+def test_a_notice_in_quiet_hours_waits_for_their_end_and_says_when(
+    phone: str, body: str, yes: str, note: str, scheduled: str, zone: str | None,
+    make_app: Any, demo: Any, session: Session, run_jobs: Any
+) -> None:
+    app, end = _quiet_now(make_app)
+    member(session, KHADIJA_AR).role = Role.COORDINATOR
+    if zone:
+        demo.timezone = zone
+    session.commit()
+    at = f"{end.astimezone(ZoneInfo(zone)) if zone else end:%H:%M}"
+    preview = _say(app, session, phone, body)
+    assert note.format(at=at) in preview
+    if zone is None:
+        assert preview.endswith(note.format(at=at))
+    sent = _say(app, session, phone, yes)
+    [broadcast] = _broadcasts(session)
+    assert scheduled.format(id=broadcast.id, at=at) in sent
+    assert not broadcast.urgent and broadcast.status == "scheduled"
+    assert broadcast.scheduled_at == end
+    with app.app_context():
+        run_jobs()
+    # Held back: nothing written for a member before quiet hours end.
+    assert session.scalar(select(func.count()).select_from(OutboundMessage).where(
+        OutboundMessage.broadcast_id == broadcast.id)) == 0
+
+
+def test_a_notice_outside_quiet_hours_goes_at_once(at: Any, session: Session,
+                                                   run_jobs: Any) -> None:
+    preview = _say(at, session, COORDINATOR, "AVIS Réunion samedi 10h")
+    assert preview.startswith("Alerte à 4 membres") and "calmes" not in preview
+    sent = _say(at, session, COORDINATOR, "OUI")
+    [broadcast] = _broadcasts(session)
+    assert sent == f"Alerte #{broadcast.id} en cours d'envoi à 4 membres."
+    assert not broadcast.urgent and broadcast.scheduled_at is None
+    with at.app_context():
+        run_jobs()
+    rows = session.scalars(select(OutboundMessage).where(
+        OutboundMessage.broadcast_id == broadcast.id)).all()
+    assert {r.text for r in rows} == {"Réunion samedi 10h"} and len(rows) == 4
+
+
+def test_an_alert_kept_before_notices_existed_stays_urgent(make_app: Any, demo: Any,
+                                                           session: Session) -> None:
+    """A pending ALERTE stored without "urgent" (before an upgrade) is still sent urgently."""
+    import json
+
+    app = _around_now(make_app)
+    coordinator = member(session, COORDINATOR)
+    get_redis(app).set(PENDING_KEY.format(member_id=coordinator.id), json.dumps(
+        {"text": "Crue ce soir", "cooperative_id": coordinator.cooperative_id}), ex=60)
+    sent = _say(app, session, COORDINATOR, "OUI")
+    [broadcast] = _broadcasts(session)
+    assert sent == f"Alerte #{broadcast.id} en cours d'envoi à 4 membres."
+    assert broadcast.urgent and broadcast.scheduled_at is None

@@ -130,7 +130,9 @@ def test_numbers_are_written_as_members_write_them() -> None:
     ("HSAB", "balance"), ("LOUGHA EN", "language"), ("TUTLAYT ZGH", "language"),
     ("وقف", "stop"), ("HBES", "stop"), ("UNSUBSCRIBE", "stop"), ("BDU", "start"),
     ("RJE3", "start"), ("RESUME", "start"), ("KOMANDA 12 WAH", "order"),
-    ("TANBIH crue", "alert"), ("WAKHA", "yes"), ("UHU", "no"),
+    ("TANBIH crue", "alert"), ("AVIS réunion", "notice"), ("ANNONCE réunion", "notice"),
+    ("إعلان اجتماع", "notice"), ("I3LAN", "notice"), ("ALGHU", "notice"), ("NOTICE", "notice"),
+    ("WAKHA", "yes"), ("UHU", "no"),
 ], ids=lambda value: str(value))
 def test_readme_examples(text: str, name: str) -> None:
     assert parse.parse(text).name == name

@@ -176,10 +176,23 @@ def test_menus_check_fails_on_a_broken_catalog(runner: FlaskCliRunner, tmp_path:
     assert f"error: {BROKEN[case][1]}" in result.output
 
 
+def test_menus_check_fails_on_a_broken_dashboard_catalog(runner: FlaskCliRunner,
+                                                         tmp_path: Path) -> None:
+    broken = tmp_path / "dashboard.yaml"
+    broken.write_text('import_why_duplicate: {fr: "{phone} déjà à la ligne {line}", '
+                      'ar: "{phone} موجود من قبل", en: "{phone} already on line {line}"}\n'
+                      'nav_home: {fr: "Accueil", en: "Home"}\n', encoding="utf-8")
+    result = runner.invoke(args=["menus", "check", "--dashboard-texts", str(broken)])
+    assert result.exit_code == 1
+    assert "error: dashboard text 'import_why_duplicate': placeholders differ" in result.output
+    assert "error: dashboard text 'nav_home' has no ar" in result.output
+
+
 def test_menus_check_checks_the_shipped_catalog(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["menus", "check", "--strict"])
     assert result.exit_code == 0, result.output
     assert f"texts.yaml: {len(packaged().entries)} messages; all within limits" in result.output
+    assert "texts.yaml (dashboard): " in result.output
 
 
 def _sms_reply(client: FlaskClient, session: Session, phone: str, body: str) -> str:

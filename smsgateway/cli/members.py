@@ -14,13 +14,14 @@ from sqlalchemy import select
 from menus.languages import LANGUAGES
 
 from .. import outbox
+from ..dashboard.i18n import phrase
 from ..db import utcnow
 from ..models import Member, OutboundMessage, PhoneCredential
 from ..redisconn import get_redis
 from ..services import coops, pin_codes
 from ..services import members as member_service
 from .common import actor, as_option, coop_option, cooperative, region, transaction
-from .members_import import import_members
+from .members_import import csv_rows, import_members
 
 
 @click.group("members")
@@ -135,16 +136,17 @@ def members_import(file: Path, slug: str, issue_codes: bool, as_phone: str | Non
             handle.seek(0)
             with click.progressbar(length=max(total, 0), label="importing",
                                    file=sys.stderr) as bar:
-                report = import_members(session, coop, csv.DictReader(handle), region(),
+                report = import_members(session, coop, csv_rows(handle), region(),
                                         progress=bar.update)
         member_service.record(session, who, "member.import", "cooperative", coop.id, coop.id,
                               added=report.added, updated=report.updated,
                               rejected=len(report.errors))
         sent = _codes_for_all(session, who, coop.id) if issue_codes else 0
+    # The operator's shell reads English; the dashboard says the same in her language.
     for line, reason in report.errors:
-        click.echo(f"line {line}: {reason}", err=True)
+        click.echo(f"line {line}: {phrase(reason, 'en')}", err=True)
     for line, warning in report.warnings:
-        click.echo(f"line {line}: warning: {warning}", err=True)
+        click.echo(f"line {line}: warning: {phrase(warning, 'en')}", err=True)
     warned = len(report.warnings)
     click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                f"{len(report.errors)} rejected"

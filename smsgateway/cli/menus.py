@@ -15,6 +15,8 @@ from menus.check import check, render_all
 from menus.errors import DataError
 from menus.model import DEFAULT_PATH, load_menu
 
+from ..dashboard import i18n
+
 
 @click.group("menus")
 def menus_group() -> None:
@@ -32,11 +34,15 @@ def _fail(error: DataError | OSError) -> NoReturn:
               show_default=True, help="The menu file to check.")
 @click.option("--texts", type=click.Path(dir_okay=False, path_type=Path), default=TEXTS_PATH,
               show_default=True, help="The message catalog to check.")
+@click.option("--dashboard-texts", type=click.Path(dir_okay=False, path_type=Path),
+              default=i18n.CATALOG_PATH, show_default=True,
+              help="The dashboard's catalog to check.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def check_command(path: Path, texts: Path, strict: bool) -> None:
+def check_command(path: Path, texts: Path, dashboard_texts: Path, strict: bool) -> None:
     """Every message and screen in every language (same placeholders in each); menus without
     dangling or unreachable screens; every page within 182 GSM-7 / 80 UCS-2 characters and
-    every SMS within the segments it may take."""
+    every SMS within the segments it may take; the dashboard's texts in each of its languages
+    with the same placeholders."""
     try:
         catalog = load_catalog(texts)
         menu = load_menu(path, catalog)
@@ -45,10 +51,16 @@ def check_command(path: Path, texts: Path, strict: bool) -> None:
     findings = check(menu)
     for finding in findings:
         click.echo(str(finding), err=True)
-    errors = [f for f in findings if f.level == "error" or strict]
+    # The dashboard's own catalog: the same rule, every language with the same placeholders.
+    dashboard, dashboard_problems = i18n.load(dashboard_texts)
+    for problem in dashboard_problems:
+        click.echo(f"error: {problem}", err=True)
+    errors = [*dashboard_problems, *(f for f in findings if f.level == "error" or strict)]
     if errors:
         click.echo(f"{path.name}, {texts.name}: {len(errors)} problem(s)", err=True)
         sys.exit(1)
     click.echo(f"{path.name}: {len(menu.screens)} screens, {len(menu.languages)} languages, "
                f"{len(render_all(menu))} pages rendered; {texts.name}: "
                f"{len(catalog.entries)} messages; all within limits")
+    click.echo(f"{dashboard_texts.name} (dashboard): {len(dashboard)} texts in "
+               f"{', '.join(i18n.LANGUAGES)}, the same placeholders in each")

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from . import alerts, auth, channels, formatting, i18n, members, products, records, scope, views
+from . import (
+    alerts,
+    auth,
+    channels,
+    formatting,
+    i18n,
+    members,
+    products,
+    records,
+    scope,
+    views,
+    votes,
+)
 
 #: The pages in the menu: endpoint, catalog key of its name, prefix of the endpoints it holds.
 NAV_PAGES: list[tuple[str, str, str]] = [
@@ -32,6 +44,7 @@ def init_app(app: Flask) -> None:
     members.register(bp)
     products.register(bp)
     records.register(bp)
+    votes.register(bp)
     channels.register(bp)
     bp.app_context_processor(lambda: {"nav_pages": NAV_PAGES})
     app.register_blueprint(bp)

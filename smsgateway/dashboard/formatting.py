@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, g
 from menus import numbers
 
 from ..db import get_session
+from ..localtime import cooperative_zone
 from ..models import Cooperative
 from .auth import current_cooperative_id
 from .i18n import language
@@ -37,10 +38,9 @@ def money(value: Decimal | int | str) -> str:
 def zone() -> ZoneInfo:
     """The time zone of the cooperative the page shows (the configured one otherwise)."""
     if "zone" not in g:
-        name = current_app.config["SETTINGS"].defaults.timezone
         coop_id = current_cooperative_id() if g.get("account") is not None else None
         coop = get_session().get(Cooperative, coop_id) if coop_id is not None else None
-        g.zone = ZoneInfo(getattr(coop, "timezone", None) or name)
+        g.zone = cooperative_zone(coop, current_app.config["SETTINGS"])
     return g.zone
 
 

@@ -9,6 +9,7 @@ and, once she has an account with a ``language``, on the account.
 from __future__ import annotations
 
 import string
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ import yaml
 from flask import Blueprint, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from menus import numbers
+
 from ..db import get_session
+from ..services.outcome import Phrase
 
 #: The dashboard's languages, in the order the switcher shows them.
 LANGUAGES: tuple[str, ...] = ("fr", "ar", "en")
@@ -31,15 +35,25 @@ CATALOG_PATH = Path(__file__).with_name("texts.yaml")
 @cache
 def catalog() -> dict[str, dict[str, str]]:
     """The catalog, read and checked once: every key in every language, same placeholders."""
-    data = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
+    data, found = load(CATALOG_PATH)
+    if found:
+        raise ValueError("; ".join(found))
+    return data
+
+
+def load(path: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The catalog at ``path`` and what is wrong with it (``smsgateway menus check`` too)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found: list[str] = []
     for key, texts in data.items():
         missing = [lang for lang in LANGUAGES if not isinstance(texts.get(lang), str)]
         if missing:
-            raise ValueError(f"dashboard text {key!r} has no {', '.join(missing)}")
+            found.append(f"dashboard text {key!r} has no {', '.join(missing)}")
+            continue
         fields = {lang: _fields(texts[lang]) for lang in LANGUAGES}
         if len({frozenset(f) for f in fields.values()}) != 1:
-            raise ValueError(f"dashboard text {key!r}: placeholders differ {fields}")
-    return data
+            found.append(f"dashboard text {key!r}: placeholders differ {fields}")
+    return data, found
 
 
 def _fields(text: str) -> set[str]:
@@ -53,8 +67,23 @@ def language() -> str:
 
 def t(key: str, /, **values: Any) -> str:
     """The text ``key`` in the page's language, filled with ``values`` (escaped by Jinja)."""
-    text = catalog()[key][language()]
-    return text.format(**values) if values else text
+    return text(key, language(), **values)
+
+
+def text(key: str, lang: str, /, **values: Any) -> str:
+    """The text ``key`` in ``lang`` (the CLI writes dashboard phrases in English with it)."""
+    written = catalog()[key][lang]
+    return written.format(**values) if values else written
+
+
+def phrase(said: Phrase, lang: str | None = None) -> str:
+    """A phrase of this catalog in ``lang`` (the page's by default): its numbers written by
+    the one formatter, the phrases inside it in the same language."""
+    lang = lang or language()
+    values = {name: phrase(value, lang) if isinstance(value, Phrase)
+              else numbers.number(value, lang) if isinstance(value, int | Decimal)
+              else value for name, value in said.params.items()}
+    return text(said.key, lang, **values)
 
 
 def word(kind: str, value: object) -> str:
@@ -104,7 +133,8 @@ def _storable(account: Any, chosen: str) -> bool:
 
 def _inject() -> dict[str, Any]:
     lang = language()
-    return {"t": t, "word": word, "lang": lang, "dir": "rtl" if lang in RTL else "ltr",
+    return {"t": t, "word": word, "phrase": phrase, "lang": lang,
+            "dir": "rtl" if lang in RTL else "ltr",
             "languages": [(code, NAMES[code]) for code in LANGUAGES]}
 
 

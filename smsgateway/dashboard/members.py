@@ -26,7 +26,7 @@ from sqlalchemy.orm import selectinload
 from menus.languages import LANGUAGES
 
 from .. import outbox
-from ..cli.members_import import import_members
+from ..cli.members_import import csv_rows, import_members
 from ..db import get_session
 from ..exceptions import Refused
 from ..models import Channel, JoinRequest, Member, Role
@@ -130,8 +130,8 @@ def import_csv() -> ResponseReturnValue:
     except UnicodeDecodeError:
         flash(t("import_not_utf8"), "error")
         return redirect(url_for("dashboard.member_list"))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames or "phone" not in [f.strip() for f in reader.fieldnames]:
+    reader = csv_rows(io.StringIO(text, newline=""))
+    if not reader.fieldnames or "phone" not in reader.fieldnames:
         flash(t("import_no_header"), "error")
         return redirect(url_for("dashboard.member_list"))
     report = import_members(get_session(), current_cooperative(), reader,

@@ -1,4 +1,4 @@
-"""The Orders, Votes and Audit pages: what was ordered, what was voted, who did what."""
+"""The Orders and Audit pages: what was ordered, who did what (votes: :mod:`.votes`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from ..db import get_session, utcnow
-from ..models import AuditLog, Channel, Order, OrderStatus, Resolution
-from ..services import resolutions
+from ..db import get_session
+from ..models import AuditLog, Channel, Order, OrderStatus
 from .auth import login_required
 from .scope import current_cooperative
 
@@ -40,22 +39,6 @@ def order_list() -> ResponseReturnValue:
 
 
 @login_required
-def vote_list() -> ResponseReturnValue:
-    """Resolutions with their live turnout and results."""
-    db = get_session()
-    coop = current_cooperative()
-    found = list(db.scalars(select(Resolution).where(Resolution.cooperative_id == coop.id)
-                            .order_by(Resolution.id.desc()).limit(30)))
-    now = utcnow()
-    rows = []
-    for resolution in found:
-        closes = resolution.closes_at if resolution.closes_at.tzinfo else \
-            resolution.closes_at.replace(tzinfo=now.tzinfo)
-        rows.append((resolution, resolutions.results(db, resolution), closes <= now))
-    return render_template("dashboard/votes.html", rows=rows)
-
-
-@login_required
 def audit_list() -> ResponseReturnValue:
     """Who did what, from which channel (web, USSD, SMS, CLI), filtered."""
     db = get_session()
@@ -79,7 +62,6 @@ def audit_list() -> ResponseReturnValue:
 
 
 def register(bp: Blueprint) -> None:
-    """Attach the Orders, Votes and Audit pages to ``bp``."""
+    """Attach the Orders and Audit pages to ``bp``."""
     bp.add_url_rule("/dashboard/orders", view_func=order_list, methods=["GET"])
-    bp.add_url_rule("/dashboard/votes", view_func=vote_list, methods=["GET"])
     bp.add_url_rule("/dashboard/audit", view_func=audit_list, methods=["GET"])

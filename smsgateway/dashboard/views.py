@@ -28,6 +28,7 @@ from ..services.outcome import Outcome, queue_notices
 from .auth import current_cooperative_id, login_required
 from .formatting import money as _money
 from .formatting import number as _quantity
+from .formatting import zone
 from .i18n import language, t, word
 
 RECENT_MESSAGES = 15
@@ -57,9 +58,10 @@ def overview() -> ResponseReturnValue:
                                       OutboundMessage.kind != MessageKind.SECRET)
         .order_by(OutboundMessage.id.desc()).limit(RECENT_MESSAGES)))
     last = [(b, broadcasts.progress(db, b.id)) for b in alerts.alerts_of(db, [coop_id], 3)]
+    home = figures.cooperative_figures(db, coop_id, utcnow(), zone())
     return render_template(
-        "dashboard/overview.html", figures=figures.cooperative_figures(db, coop_id, utcnow()),
-        last_alerts=last, coordinator=coordinator, products=products, levels=levels,
+        "dashboard/overview.html", figures=home, last_alerts=last, coordinator=coordinator,
+        products=products, levels=levels,
         orders=[_order_row(o) for o in orders.pending_orders(db, coop_id)],
         deliveries=[_delivery_row(d) for d in deliveries.pending_deliveries(db, coop_id)],
         inbound=inbound, outbound=outbound,

@@ -1,18 +1,25 @@
 """A cooperative at a glance: member counts, what waits for a decision, and short series
 (deliveries per week, messages per day, delivery rate) for the dashboard's home page.
 
-Read-only. Days and weeks are counted in UTC: a Moroccan day starts an hour apart, which
-does not change the shape of a two-week chart.
+Read-only. Days and weeks are the cooperative's own (its time zone, see
+:func:`smsgateway.localtime.cooperative_zone`): a message sent at 23:30 UTC in a zone an hour
+ahead counts on the next day, as the coordinator lived it. The buckets are computed in Python as
+UTC instants (local midnights) and the database only compares timestamps, so SQLite and
+PostgreSQL count alike without their differing date functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from ..localtime import in_zone
 from ..models import (
     Delivery,
     DeliveryStatus,
@@ -52,8 +59,29 @@ def _count(session: Session, query: object) -> int:
     return session.scalar(query) or 0  # type: ignore[call-overload]
 
 
-def cooperative_figures(session: Session, cooperative_id: int, now: datetime) -> Figures:
-    """The figures of one cooperative as of ``now`` (UTC)."""
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    # The instant a local day starts (zoneinfo places it right across a DST change).
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _bucket(column: Any, starts: Sequence[date], zone: ZoneInfo) -> tuple[Any, Any]:
+    """Which of the local periods beginning on ``starts`` a timestamp falls in.
+
+    Returns the bucket expression (its index in ``starts``) and the condition keeping the
+    timestamps within them; each period ends where the next begins, the last after one more
+    period of the same length.
+    """
+    ends = [*starts[1:], starts[-1] + (starts[-1] - starts[-2] if len(starts) > 1
+                                          else timedelta(days=1))]
+    bucket = case(*((column < _midnight(end, zone), i) for i, end in enumerate(ends)))
+    within = (column >= _midnight(starts[0], zone)) & (column < _midnight(ends[-1], zone))
+    return bucket, within
+
+
+def cooperative_figures(session: Session, cooperative_id: int, now: datetime,
+                        zone: ZoneInfo | None = None) -> Figures:
+    """The figures of one cooperative as of ``now``, days and weeks counted in ``zone``."""
+    zone = zone or ZoneInfo("UTC")
     members = Member.cooperative_id == cooperative_id
     figures = Figures(
         active=_count(session, select(func.count()).where(members, Member.active.is_(True))),
@@ -70,37 +98,36 @@ def cooperative_figures(session: Session, cooperative_id: int, now: datetime) ->
             JoinRequest.cooperative_id == cooperative_id,
             JoinRequest.status == JoinRequestStatus.PENDING)),
     )
-    today = now.date()
-    start = today - timedelta(days=DAYS - 1)
-    by_day: dict[date, dict[str, int]] = {start + timedelta(days=i): {} for i in range(DAYS)}
-    day = func.date(OutboundMessage.created_at)
-    rows = session.execute(
-        select(day, OutboundMessage.status, func.count())
-        .join(Member, Member.id == OutboundMessage.member_id)
-        .where(members, OutboundMessage.created_at >= datetime.combine(start, datetime.min.time(),
-                                                                       now.tzinfo))
-        .group_by(day, OutboundMessage.status))
-    for when, status, n in rows:
-        key = when if isinstance(when, date) else date.fromisoformat(str(when))
-        if key in by_day:
-            by_day[key][str(status)] = n
-    final = (OutboundStatus.DELIVERED, OutboundStatus.FAILED, OutboundStatus.EXPIRED)
-    for key, counts in by_day.items():
-        figures.messages_per_day.append((key, sum(counts.values())))
-        ended = sum(counts.get(str(s), 0) for s in final)
-        rate = round(100 * counts.get("delivered", 0) / ended) if ended else None
-        figures.delivery_rate_per_day.append((key, rate))
+    today = in_zone(now, zone).date()
+    _messages(session, figures, members, [today - timedelta(days=DAYS - 1 - i)
+                                          for i in range(DAYS)], zone)
     monday = today - timedelta(days=today.weekday())
     weeks = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
-    decided = session.scalars(
-        select(Delivery.decided_at).join(Member, Member.id == Delivery.member_id)
-        .where(members, Delivery.status == DeliveryStatus.ACCEPTED,
-               Delivery.decided_at >= datetime.combine(weeks[0], datetime.min.time(),
-                                                       now.tzinfo))).all()
-    per_week = dict.fromkeys(weeks, 0)
-    for when in decided:
-        week = when.date() - timedelta(days=when.date().weekday())
-        if week in per_week:
-            per_week[week] += 1
-    figures.deliveries_per_week = list(per_week.items())
+    bucket, within = _bucket(Delivery.decided_at, weeks, zone)
+    per_week = dict(session.execute(
+        select(bucket.label("week"), func.count())
+        .join(Member, Member.id == Delivery.member_id)
+        .where(members, Delivery.status == DeliveryStatus.ACCEPTED, within)
+        .group_by("week")).all())
+    figures.deliveries_per_week = [(week, per_week.get(i, 0)) for i, week in enumerate(weeks)]
     return figures
+
+
+def _messages(session: Session, figures: Figures, members: Any, days: list[date],
+              zone: ZoneInfo) -> None:
+    """Fill the messages-per-day and delivery-rate series over ``days``."""
+    bucket, within = _bucket(OutboundMessage.created_at, days, zone)
+    by_day: list[dict[str, int]] = [{} for _ in days]
+    rows = session.execute(
+        select(bucket.label("day"), OutboundMessage.status, func.count())
+        .join(Member, Member.id == OutboundMessage.member_id)
+        .where(members, within)
+        .group_by("day", OutboundMessage.status))
+    for index, status, n in rows:
+        by_day[index][str(status)] = n
+    final = (OutboundStatus.DELIVERED, OutboundStatus.FAILED, OutboundStatus.EXPIRED)
+    for day, counts in zip(days, by_day, strict=True):
+        figures.messages_per_day.append((day, sum(counts.values())))
+        ended = sum(counts.get(str(s), 0) for s in final)
+        rate = round(100 * counts.get("delivered", 0) / ended) if ended else None
+        figures.delivery_rate_per_day.append((day, rate))

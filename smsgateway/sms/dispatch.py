@@ -221,12 +221,16 @@ def _start(ctx: Context, _command: Command) -> str:
     return text("started", ctx.lang)
 
 
-def _alert(ctx: Context, command: Command) -> str:
+def _alert(ctx: Context, command: Command, urgent: bool = True) -> str:
     if not ctx.member.is_coordinator:
         return text("coordinators_only", ctx.lang)
     if not command.rest:
-        return text("alert_usage", ctx.lang)
-    return alerts.preview(ctx, command.rest)
+        return text("alert_usage" if urgent else "notice_usage", ctx.lang)
+    return alerts.preview(ctx, command.rest, urgent=urgent)
+
+
+def _notice(ctx: Context, command: Command) -> str:
+    return _alert(ctx, command, urgent=False)
 
 
 def _yes(ctx: Context, _command: Command) -> str:
@@ -239,8 +243,8 @@ def _no(ctx: Context, _command: Command) -> str:
 
 #: Commands that change something (the database, or a pending alert in Redis): their message
 #: is stored before they act, and they act in a savepoint. The others only read.
-WRITING_COMMANDS = frozenset({"delivery", "order", "language", "stop", "start", "alert", "yes",
-                              "no", "vote"})
+WRITING_COMMANDS = frozenset({"delivery", "order", "language", "stop", "start", "alert",
+                              "notice", "yes", "no", "vote"})
 
 #: The action of each command keyword (the parser names them; see sms/keywords.py).
 KEYWORD_ACTIONS: dict[str, Callable[[Context, Command], str]] = {
@@ -255,6 +259,7 @@ KEYWORD_ACTIONS: dict[str, Callable[[Context, Command], str]] = {
     "stop": _stop,
     "start": _start,
     "alert": _alert,
+    "notice": _notice,
     "yes": _yes,
     "no": _no,
     "vote": votes.vote,

@@ -72,11 +72,20 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "BDA", "BDA2", "RJE3", "RJA3",
         "BDU",
     ),
+    # An alert is urgent: it passes quiet hours (a flood tonight).
     "alert": (
-        "ALERTE", "ALERT", "AVIS",
-        "تنبيه", "انذار", "إنذار", "اعلان", "إعلان",
-        "TANBIH", "I3LAN",
+        "ALERTE", "ALERT",
+        "تنبيه", "انذار", "إنذار",
+        "TANBIH",
         "ASSIWEL", "AHDAR",
+    ),
+    # A notice is the same alert, not urgent: sent in quiet hours, it waits for their end
+    # (a meeting on Saturday). Announcement words, which nobody types for a flood.
+    "notice": (
+        "AVIS", "ANNONCE", "NOTICE", "ANNOUNCE",
+        "اعلان", "إعلان",
+        "I3LAN",
+        "ALGHU",
     ),
     "vote": (
         "VOTE", "VOTER", "VOTES",
