@@ -2,9 +2,9 @@
 
 Against a real gateway (gunicorn, an RQ worker, the console provider): sign in, import
 members, accept a join request, send a member a PIN code, compose an alert whose counter
-matches the server's count, send it and watch it complete, accept a delivery. On every page:
-nothing wider than the screen, right to left in Arabic, no request to any other host, and
-under 150 KB. Screenshots of the main pages go to docs/screenshots/ with UPDATE_SCREENSHOT=1.
+matches the server's count, send it and watch it complete, watch a vote come in live,
+accept a delivery. On every page: nothing wider than the screen, right to left in Arabic,
+no request to any other host, and under 150 KB. Screenshots of the main pages go to docs/screenshots/ with UPDATE_SCREENSHOT=1.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from menus.encoding import fold_to_gsm7, measure
-from smsgateway.models import Channel, Member, Product
+from smsgateway.models import Channel, Member, Product, Resolution
 from smsgateway.seed import DEMO_PASSWORD
 from smsgateway.services.deliveries import record_delivery
 from smsgateway.services.joins import request_join
+from smsgateway.services.votes import cast_vote
 
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 PAGE_BUDGET = 150 * 1024
@@ -190,8 +191,18 @@ def test_a_coordinators_morning_in_the_browser(
     visit.goto("/dashboard/alerts")
     visit.check("alerts")
 
+    # Votes: a member votes by USSD while the page is open; the page follows without a reload.
+    resolution = session.scalar(select(Resolution).where(Resolution.cooperative_id == demo.id))
+    visit.goto("/dashboard/votes")
+    box = page.locator(f"#resolution-{resolution.id}")
+    expect(box.locator('[data-choice="0"] [data-count]')).to_have_text("0")
+    cast_vote(session, khadija, resolution, 0, Channel.USSD)
+    session.commit()
+    expect(box.locator('[data-choice="0"] [data-count]')).to_have_text("1", timeout=20_000)
+    visit.check("votes")
+
     for path, name in (("/dashboard/products", "products"), ("/dashboard/orders", "orders"),
-                       ("/dashboard/votes", "votes"), ("/dashboard/audit", "audit"),
+                       ("/dashboard/audit", "audit"),
                        ("/dashboard/channels", "channels")):
         visit.goto(path)
         visit.check(name)
