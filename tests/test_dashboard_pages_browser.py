@@ -4,7 +4,8 @@ Against a real gateway (gunicorn, an RQ worker, the console provider): sign in, 
 members, accept a join request, send a member a PIN code, compose an alert whose counter
 matches the server's count, send it and watch it complete, watch a vote come in live,
 accept a delivery. On every page: nothing wider than the screen, right to left in Arabic,
-no request to any other host, and under 150 KB. Screenshots of the main pages go to docs/screenshots/ with UPDATE_SCREENSHOT=1.
+no request to any other host, and under 150 KB. Screenshots of the main pages go to
+docs/screenshots/ with UPDATE_SCREENSHOT=1.
 """
 
 from __future__ import annotations
