@@ -48,10 +48,14 @@ class UnknownProvider(GatewayError):
 class Refused(GatewayError, ValueError):
     """An operation that would break a rule: one line naming the field; nothing changed."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, key: str = "", **params: object) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        # A catalog key (and its values) a page says the refusal with, in its reader's
+        # language; ``message`` is the English one the command line prints.
+        self.key = key
+        self.params = params
 
 
 class NotPermitted(GatewayError, PermissionError):

@@ -1,19 +1,36 @@
-"""CLI: ``channels add|list|test|enable|disable|remove|key``. Secrets are never printed."""
+"""CLI: ``channels add|list|test|enable|disable|remove|key``. Secrets are never printed.
+
+The decisions are :mod:`smsgateway.services.channels`'; here options are read and outcomes
+printed, acting as the operator.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from handlers import android, registry
-from handlers.base import SendError
 
-from ..channels import adapter_for, config_of, secrets
+from ..channels import secrets
 from ..db import get_db
-from ..models import Cooperative, OutboundMessage
+from ..exceptions import NotPermitted, Refused
+from ..models import Cooperative
 from ..models.channels import Channel, ChannelState
+from ..services import accounts
+from ..services import channels as service
+
+#: The option a refusal's field was typed in.
+HINTS = {"base_url": "--base-url", "name": "NAME", "cooperative": "--coop", "mode": "--mode",
+         "sim": "--sim", "per_minute": "--per-minute", "per_hour": "--per-hour",
+         "per_day": "--per-day", "address": "--address", "password": "--password",
+         "signing_key": "--signing-key", "channel": "ID", "kind": "KIND"}
 
 
 def register(app: Flask) -> None:
@@ -36,13 +53,32 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     return out
 
 
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A session committed at the end; a refusal is said as the option it concerns."""
+    with get_db().session() as session:
+        try:
+            yield session
+        except NotPermitted as error:
+            raise click.BadParameter(str(error), param_hint="ID") from None
+        except Refused as error:
+            hint = HINTS.get(error.field)
+            if hint:
+                raise click.BadParameter(error.message, param_hint=hint) from None
+            raise click.ClickException(error.message) from None
+
+
+def _operator() -> accounts.Actor:
+    return accounts.operator("cli")
+
+
 @channels.command("add")
 @click.argument("kind", type=click.Choice(sorted(registry.KINDS)))
 @click.argument("name")
 @click.option("--coop", "slug", help="The cooperative's slug (unset: shared by all).")
 @click.option("--address", default="", help="The SIM's number, or the sender id.")
 @click.option("--base-url", help="Android: http://<phone>:8080 (local) or the server's API.")
-@click.option("--mode", type=click.Choice(["local", "cloud", "private"]), default="local",
+@click.option("--mode", type=click.Choice(list(service.MODES)), default="local",
               show_default=True,
               help="Android: the phone's own server, the SMSGate cloud, or a private server.")
 @click.option("--username", help="Android: basic auth user (the app shows it; 'sms').")
@@ -59,75 +95,36 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--webhook-base", help="The gateway's address as the phone reaches it "
               "(default: PUBLIC_BASE_URL).")
 @with_appcontext
-def add_command(kind: str, name: str, slug: str | None, address: str, base_url: str | None,
-                mode: str, username: str | None, password: str | None,
-                signing_key: str | None, sim_number: int | None, per_minute: int | None,
-                per_hour: int | None, per_day: int | None, extra: tuple[str, ...],
-                extra_secrets: tuple[str, ...], register_webhooks: bool,
-                webhook_base: str | None) -> None:
+def add_command(kind: str, name: str, slug: str | None, register_webhooks: bool,
+                webhook_base: str | None, extra: tuple[str, ...],
+                extra_secrets: tuple[str, ...], **options: Any) -> None:
     """Add a channel of KIND called NAME."""
     settings = _pairs(extra, "--setting")
     sealed = _pairs(extra_secrets, "--secret")
-    if kind == android.NAME:
-        if mode == "local" and not base_url:
-            raise click.BadParameter("the phone's address, e.g. http://192.168.1.20:8080",
-                                     param_hint="--base-url")
-        if mode == "private" and not base_url:
-            raise click.BadParameter("the server's API, e.g. https://sms.coop.ma/3rdparty/v1",
-                                     param_hint="--base-url")
-        settings.update(mode=mode, username=username or "sms")
-        if base_url:
-            settings["base_url"] = base_url.rstrip("/")
-        if sim_number:
-            settings["sim_number"] = str(sim_number)
-        sealed["password"] = password or click.prompt("Phone password", hide_input=True)
-        sealed["signing_key"] = signing_key or click.prompt(
-            "Webhook signing key (Settings > Webhooks on the phone)", hide_input=True)
-    with get_db().session() as session:
+    with _session() as session:
+        if kind == android.NAME:
+            # Asked only once the address is known good: a typo is said before any prompt.
+            service.check_base_url(options["mode"], options["base_url"])
+            options["password"] = options["password"] or click.prompt(
+                "Phone password", hide_input=True)
+            options["signing_key"] = options["signing_key"] or click.prompt(
+                "Webhook signing key (Settings > Webhooks on the phone)", hide_input=True)
         coop_id = None
         if slug:
             coop_id = session.scalar(select(Cooperative.id).where(Cooperative.slug == slug))
             if coop_id is None:
                 raise click.BadParameter(f"no cooperative {slug!r}", param_hint="--coop")
-        if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
-            raise click.BadParameter(f"a channel is already called {name!r}",
-                                     param_hint="NAME")
-        channel = Channel(kind=kind, name=name, cooperative_id=coop_id, address=address,
-                          settings=settings, secrets=secrets.get_box().seal(sealed),
-                          rate_per_minute=per_minute, rate_per_hour=per_hour,
-                          rate_per_day=per_day, health={})
-        session.add(channel)
-        session.flush()
-        try:
-            registry.build(config_of(channel, current_app.config["SETTINGS"]))
-        except KeyError as error:
-            raise click.ClickException(str(error).strip('"')) from None
-        click.echo(f"channel {channel.id} added: {name} ({kind}, "
+        channel = service.add_channel(
+            session, _operator(), current_app.config["SETTINGS"], kind=kind, name=name,
+            cooperative_id=coop_id, extra=settings, extra_secrets=sealed, **options)
+        click.echo(f"channel {channel.id} added: {channel.name} ({kind}, "
                    f"{'cooperative ' + slug if slug else 'shared'})")
         if register_webhooks:
-            _register(channel, webhook_base)
-
-
-def _register(channel: Channel, webhook_base: str | None) -> None:
-    base = webhook_base or current_app.config["SETTINGS"].public_base_url
-    if not base:
-        raise click.ClickException("--register-webhooks needs --webhook-base or "
-                                   "PUBLIC_BASE_URL: the address the phone reaches")
-    adapter = adapter_for(channel)
-    if not isinstance(adapter, android.AndroidProvider):
-        raise click.ClickException("only Android channels register webhooks")
-    url = f"{base.rstrip('/')}/webhooks/android/{channel.id}"
-    for event in android.EVENTS:
-        try:
-            adapter.register_webhook(url, event, f"smsgateway-{channel.id}-"
-                                     f"{event.replace(':', '-')}")
-        except SendError as error:
-            raise click.ClickException(f"the phone refused the {event} webhook: "
-                                       f"{error.reason}") from None
-        except Exception as error:  # noqa: BLE001 - a network error, said plainly
-            raise click.ClickException(f"could not reach the phone: "
-                                       f"{type(error).__name__}") from None
-    click.echo(f"webhooks registered on the phone: {url} ({len(android.EVENTS)} events)")
+            url = service.register_webhooks(
+                session, _operator(), channel,
+                webhook_base or current_app.config["SETTINGS"].public_base_url)
+            click.echo(f"webhooks registered on the phone: {url} "
+                       f"({len(android.EVENTS)} events)")
 
 
 @channels.command("list")
@@ -148,11 +145,8 @@ def list_command() -> None:
                        + (f"  [{health}]" if health else ""))
 
 
-def _channel(session: object, channel_id: int) -> Channel:
-    channel = session.get(Channel, channel_id)  # type: ignore[attr-defined]
-    if channel is None:
-        raise click.BadParameter(f"no channel {channel_id}", param_hint="ID")
-    return channel
+def _seen(channel: Channel) -> str:
+    return channel.last_seen.strftime("%Y-%m-%d %H:%M:%S") if channel.last_seen else "never"
 
 
 @channels.command("test")
@@ -160,50 +154,29 @@ def _channel(session: object, channel_id: int) -> Channel:
 @with_appcontext
 def test_command(channel_id: int) -> None:
     """Check a channel: build its adapter; ask a phone for its health."""
-    with get_db().session() as session:
-        channel = _channel(session, channel_id)
-        try:
-            adapter = adapter_for(channel)
-        except (KeyError, ValueError) as error:
-            raise click.ClickException(f"channel {channel_id} is not usable: {error}") from None
-        if isinstance(adapter, android.AndroidProvider) and adapter.health_url is None:
-            seen = channel.last_seen.strftime("%Y-%m-%d %H:%M:%S") if channel.last_seen else (
-                "never")
+    with _session() as session:
+        channel = service.find_channel(session, _operator(), channel_id)
+        probe = service.check_channel(session, _operator(), channel)
+        if probe.said == "unusable":
+            raise click.ClickException(f"channel {channel_id} is not usable: {probe.detail}")
+        if probe.said == "unreachable":
+            raise click.ClickException(f"the phone did not answer: {probe.detail}")
+        if probe.said == "cloud":
             click.echo(f"channel {channel_id}: cloud mode, watched through the phone's "
-                       f"system:ping (last seen {seen})")
-        elif isinstance(adapter, android.AndroidProvider):
-            try:
-                health = adapter.health()
-            except Exception as error:  # noqa: BLE001
-                raise click.ClickException(f"the phone did not answer: "
-                                           f"{type(error).__name__}") from None
-            from ..services import channel_health
-
-            if adapter.mode == "private":
-                # The server answering says nothing of the phone: its pings say that.
-                channel.health = {**(channel.health or {}), "server": health.get("status")}
-                click.echo(f"channel {channel_id}: the server answers "
-                           f"({health.get('status')}); the phone is watched through its "
-                           f"system:ping")
-                return
-            channel_health.seen(session, channel, "health", _summary(health))
-            click.echo(f"channel {channel_id}: the phone answers ({health.get('status')})")
+                       f"system:ping (last seen {_seen(channel)})")
+        elif probe.said == "server":
+            click.echo(f"channel {channel_id}: the server answers ({probe.status}); the "
+                       f"phone is watched through its system:ping")
+        elif probe.said == "answers":
+            click.echo(f"channel {channel_id}: the phone answers ({probe.status})")
         else:
             click.echo(f"channel {channel_id}: {channel.kind} adapter ready")
 
 
-def _summary(health: dict[str, object]) -> dict[str, object]:
-    checks = health.get("checks") if isinstance(health.get("checks"), dict) else {}
-    out: dict[str, object] = {"status": health.get("status")}
-    for key, check in checks.items():  # type: ignore[union-attr]
-        if isinstance(check, dict) and "observedValue" in check:
-            out[str(key).replace(":", "_")] = check["observedValue"]
-    return out
-
-
 def _set_state(channel_id: int, state: ChannelState) -> None:
-    with get_db().session() as session:
-        _channel(session, channel_id).state = state
+    with _session() as session:
+        channel = service.find_channel(session, _operator(), channel_id)
+        service.set_state(session, _operator(), channel, state)
     click.echo(f"channel {channel_id}: {state}")
 
 
@@ -228,16 +201,13 @@ def enable_command(channel_id: int) -> None:
 @with_appcontext
 def remove_command(channel_id: int) -> None:
     """Remove a channel; one that carried messages is disabled instead (history kept)."""
-    with get_db().session() as session:
-        channel = _channel(session, channel_id)
-        used = session.scalar(select(func.count()).select_from(OutboundMessage)
-                              .where(OutboundMessage.channel_id == channel_id)) or 0
-        if used:
-            channel.state = ChannelState.DISABLED
-            click.echo(f"channel {channel_id} carried {used} messages: disabled, not removed")
-            return
-        session.delete(channel)
-    click.echo(f"channel {channel_id} removed")
+    with _session() as session:
+        channel = service.find_channel(session, _operator(), channel_id)
+        used = service.remove_channel(session, _operator(), channel)
+    if used:
+        click.echo(f"channel {channel_id} carried {used} messages: disabled, not removed")
+    else:
+        click.echo(f"channel {channel_id} removed")
 
 
 @channels.command("key")
