@@ -119,10 +119,11 @@ def add_channel(session: Session, actor: Actor, app_settings: Settings, *, kind:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise Refused("name", "a name of 1 to 100 characters", key="name")
-    if cooperative_id is not None and session.get(Cooperative, cooperative_id) is None:
-        raise Refused("cooperative", f"no cooperative {cooperative_id}", key="cooperative")
+    # Asked first: another cooperative's id is answered like an unknown one.
     if not may_manage(actor, cooperative_id):
         raise NotPermitted(f"cooperative {cooperative_id}: not found")
+    if cooperative_id is not None and session.get(Cooperative, cooperative_id) is None:
+        raise Refused("cooperative", f"no cooperative {cooperative_id}", key="cooperative")
     address = (address or "").strip()
     if len(address) > 40:
         raise Refused("address", "at most 40 characters", key="address")
