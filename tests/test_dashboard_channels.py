@@ -339,3 +339,15 @@ def test_register_webhooks_without_a_public_address_adds_nothing(
     assert response.status_code == 400 and "PUBLIC_BASE_URL" in response.get_data(as_text=True)
     assert phone.webhooks == {}
     assert session.scalar(select(Channel).where(Channel.name == "argan-phone")) is None
+
+
+def test_a_phone_refusing_the_webhooks_is_said_and_nothing_is_added(
+        make_app: Any, session: Session, demo: Any) -> None:
+    # The app takes only https:// webhooks: a plain-HTTP public address is refused.
+    client = make_app(public_base_url="http://gateway.lan").test_client()
+    login(client)
+    with FakePhone() as phone:
+        response = _post(client, "/dashboard/channels/add", **_form(phone, register="1"))
+    assert response.status_code == 400
+    assert "Le téléphone a refusé le webhook sms:received" in response.get_data(as_text=True)
+    assert session.scalar(select(Channel).where(Channel.name == "argan-phone")) is None
