@@ -123,6 +123,22 @@ def resolve_format(setting: str, stream: Any = None) -> str:
     return "plain" if getattr(stream, "isatty", lambda: False)() else "json"
 
 
+class HousekeepingFilter(logging.Filter):
+    """RQ's line per registry cleaning, kept only when its logger is at DEBUG.
+
+    Our workers run maintenance every 15 s (the sweep rides on it), not RQ's 10 minutes, so
+    these lines would be four in every 15 s of an idle worker's log and bury what matters.
+    """
+
+    ROUTINE = ("Worker %s: cleaning registries", "Worker %s: cleaning group registries")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a routine cleaning line unless DEBUG is on for its logger."""
+        if isinstance(record.msg, str) and record.msg.startswith(self.ROUTINE):
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def install_filter(logger: logging.Logger) -> None:
     """Give each handler of ``logger`` the scrub filter (once)."""
     for handler in logger.handlers:
@@ -142,6 +158,9 @@ def configure(fmt: str = "auto", level: str = "INFO") -> None:
         install_filter(logging.getLogger(name))
     for name, quiet in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(quiet)
+    rq_worker = logging.getLogger("rq.worker")
+    if not any(isinstance(f, HousekeepingFilter) for f in rq_worker.filters):
+        rq_worker.addFilter(HousekeepingFilter())
 
 
 def init_app(app: Flask) -> None:

@@ -198,3 +198,25 @@ def test_configure_scrubs_handlers_that_rq_and_gunicorn_own() -> None:
         assert AICHA_MASKED in handler.stream.getvalue()
     finally:
         owned.removeHandler(handler)
+
+
+def test_rq_housekeeping_lines_only_at_debug(app: Any, log_lines: Lines) -> None:
+    from smsgateway.worker import make_worker
+
+    logs.configure("json")
+    owned = logging.getLogger("rq.worker")
+    level = owned.level
+    worker = make_worker(app)
+    try:
+        owned.setLevel(logging.INFO)
+        worker.clean_registries()
+        worker.clean_group_registries()
+        worker.log.info("Worker %s: started with PID %s", worker.name, 1)
+        said = [line["message"] for line in log_lines()]
+        assert not [m for m in said if "cleaning" in m], said
+        assert [m for m in said if "started with PID" in m], said
+        owned.setLevel(logging.DEBUG)
+        worker.clean_registries()  # RQ releases its maintenance lock after each cleaning
+        assert [line for line in log_lines() if "cleaning" in line["message"]]
+    finally:
+        owned.setLevel(level)
