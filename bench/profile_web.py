@@ -9,6 +9,12 @@ it runs from any checkout (``cd old-checkout && python /path/to/bench/profile_we
 
     .venv/bin/python bench/profile_web.py --kind ussd        # the 10-hop walk of bench/ussd.py
     .venv/bin/python bench/profile_web.py --kind sms --profile /tmp/sms.prof
+
+CPU time swings by half on a shared machine; instructions do not. Under valgrind, with
+``--callgrind``, only the timed loop is counted (valgrind prints "Collected : N"):
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/profile_web.py --kind sms --n 300 --callgrind
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import argparse
 import cProfile
 import inspect
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,12 +66,23 @@ def _app(root: Path) -> object:
     return app
 
 
+def _callgrind(state: str) -> None:
+    # callgrind_control switches instrumentation of this (valgrind-run) process on or off.
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True,
+                   capture_output=True)
+
+
 def main() -> int:
     """Warm up, then time ``--n`` walks (USSD) or messages (SMS)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=("ussd", "sms"), default="ussd")
     parser.add_argument("--n", type=int, default=200, help="USSD walks or SMS messages")
-    parser.add_argument("--profile", help="write cProfile stats to this file")
+    parser.add_argument("--phones", type=int, default=MEMBERS,
+                        help="SMS from this many members in turn (fewer: each texts again "
+                             "while her reply's turn still waits, as in bench/sms.py)")
+    parser.add_argument("--profile", help="write cProfile stats (CPU time) to this file")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="under valgrind's callgrind: count instructions of the loop only")
     args = parser.parse_args()
     root = Path.cwd()
     sys.path.insert(0, str(root))
@@ -84,7 +103,7 @@ def main() -> int:
 
     def sms(i: int) -> int:
         answer = client.post("/webhooks/africastalking/sms", environ_base=address, data={
-            "from": f"+2126{10_000_000 + i % MEMBERS}", "to": "20880",
+            "from": f"+2126{10_000_000 + i % args.phones}", "to": "20880",
             "text": TEXTS[i % len(TEXTS)], "date": "2026-11-22 10:00:00",
             "id": f"ATXid_p_{i}_{time.monotonic_ns()}", "networkCode": "60400"})
         assert answer.status_code == 200, answer.data
@@ -93,17 +112,26 @@ def main() -> int:
     run = ussd if args.kind == "ussd" else sms
     for i in range(20):
         run(i)
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     if profiler:
         profiler.enable()
-    began, requests = time.process_time(), 0
+    if args.callgrind:
+        _callgrind("on")
+    began, requests, each = time.process_time(), 0, []
     for i in range(20, 20 + args.n):
-        requests += run(i)
+        started = time.process_time()
+        count = run(i)
+        # Per request too: a median is less swayed than the total by another process's burst.
+        each.append((time.process_time() - started) / count)
+        requests += count
     cpu = time.process_time() - began
+    if args.callgrind:
+        _callgrind("off")
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
     print(f"{args.kind} ({root.name}): {cpu * 1000 / requests:.3f} ms of CPU per request, "
+          f"median {statistics.median(each) * 1000:.3f} ms, "
           f"{requests} requests{' (under cProfile)' if profiler else ''}")
     return 0
 

@@ -105,6 +105,7 @@ def _prepare(instance: str, members: int) -> None:
     from smsgateway.migrate import upgrade
     from smsgateway.models import Member
     from smsgateway.seed import seed_demo
+    from smsgateway.services.routing import environment_channel_id
 
     app = create_app({"instance_path": instance})
     with app.app_context():
@@ -116,6 +117,11 @@ def _prepare(instance: str, members: int) -> None:
             rows = [{"cooperative_id": coop.id, "phone": _phone(n), "name": f"M{n}",
                      "language": ("fr", "ar", "zgh", "en")[n % 4]} for n in range(members)]
             session.execute(insert(Member), rows)
+        with database.session() as session:
+            # The console channel the replies go out on, as the first message would make it:
+            # measured is the steady state, and two workers making it at once for their first
+            # messages stall each other on SQLite's lock (503s after the 30 s busy timeout).
+            environment_channel_id(session, "console", commit_new=True)
         database.engine.dispose()
 
 

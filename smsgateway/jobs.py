@@ -12,8 +12,7 @@ because Redis was down, failed on a database error, lost with Redis) and enqueue
   set with NX, names it), and each turn sends at most :data:`REPLY_TURN` of that phone's
   replies before queueing the next turn at the back. One phone flooding the gateway therefore
   never holds more than one place in the queue, and another member's reply waits behind at
-  most one turn per busy phone. It costs the inbound path one more Redis round trip (SET NX,
-  then the enqueue pipeline), and a phone whose turn is already waiting costs only the first.
+  most one turn per busy phone. The SET NX and the enqueue are one script, one round trip.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from datetime import datetime, timedelta
 from redis import Redis
 from rq import Queue
 from rq.intermediate_queue import IntermediateQueue
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.utils import now as rq_now
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from .db import utcnow
 from .logs import TracedJob
 from .models import MessageKind, OutboundMessage, OutboundStatus
 from .queues import BULK, REPLIES, URGENT
+from .redisconn import run_script
 
 SEND = "smsgateway.sending.send_messages"
 SEND_REPLIES = "smsgateway.sending.send_replies"
@@ -138,28 +139,69 @@ def push_batches(redis: Redis, queue_name: str, jobs: Iterable[Batch], *, delay:
     return len(jobs)
 
 
+#: Phones given their turns by one script (the sweep may pass thousands: chunks keep each
+#: script short, so Redis does not stall other clients while it runs).
+TURNS_PER_SCRIPT = 200
+
+# Take each phone's turn and enqueue its job in one round trip, the enqueue only where the
+# turn was won. The job hash is RQ's own (``Job.to_dict``, what ``Queue.enqueue_many``
+# writes); the script only writes it, as RQ's enqueue pipeline does: SADD the queue to
+# ``rq:queues``, HSET the hash, RPUSH the id.
+# KEYS: rq:queues, the queue's list, then per phone its turn key and its job's hash.
+# ARGV: turn TTL, '1' for NX (else replace), then per phone: job id, n, n field/value items.
+_TURNS = """
+local won, a = 0, 3
+for i = 3, #KEYS, 2 do
+  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+  local set
+  if ARGV[2] == '1' then
+    set = redis.call('SET', KEYS[i], id, 'NX', 'EX', ARGV[1])
+  else
+    set = redis.call('SET', KEYS[i], id, 'EX', ARGV[1])
+  end
+  if set then
+    redis.call('SADD', KEYS[1], KEYS[2])
+    redis.call('HSET', KEYS[i + 1], unpack(ARGV, a + 2, a + 1 + n))
+    redis.call('RPUSH', KEYS[2], id)
+    won = won + 1
+  end
+  a = a + 2 + n
+end
+return won
+"""
+
+
+def _turn_job(redis: Redis, phone: str) -> tuple[str, list[object]]:
+    """The ``send_replies(phone)`` job as RQ would enqueue it: its id and its hash's items."""
+    job = TracedJob.create(SEND_REPLIES, args=(phone,), connection=redis, id=new_job_id(),
+                           timeout=SEND_TIMEOUT, result_ttl=RESULT_TTL,
+                           failure_ttl=FAILURE_TTL, origin=REPLIES, status=JobStatus.QUEUED)
+    job.enqueued_at = rq_now()  # as Queue._prepare_for_queue sets it
+    items: list[object] = []
+    for field_name, value in job.to_dict().items():
+        items += (field_name, value)
+    return job.id, items
+
+
 def enqueue_reply_turns(redis: Redis, phones: Iterable[str], *, replace: bool = False) -> int:
     """Give each phone a turn in ``replies`` unless one already waits; return turns enqueued.
 
-    ``replace`` (the sweep) overwrites a turn key whose job is gone.
+    One round trip per :data:`TURNS_PER_SCRIPT` phones (the turn's SET NX and, where it is
+    won, RQ's enqueue, in one script). ``replace`` (the sweep) overwrites a turn key whose
+    job is gone.
     """
     phones = list(dict.fromkeys(phones))
-    if not phones:
-        return 0
-    ids = {phone: new_job_id() for phone in phones}
-    with redis.pipeline(transaction=False) as pipe:
-        for phone in phones:
-            pipe.set(TURN_KEY.format(phone=phone), ids[phone], nx=not replace, ex=TURN_TTL)
-        won = [phone for phone, ok in zip(phones, pipe.execute(), strict=True) if ok]
-    if won:
-        queue = Queue(REPLIES, connection=redis, job_class=TracedJob)
-        with redis.pipeline() as pipe:
-            queue.enqueue_many(
-                [Queue.prepare_data(SEND_REPLIES, args=(phone,), timeout=SEND_TIMEOUT,
-                                    job_id=ids[phone], result_ttl=RESULT_TTL,
-                                    failure_ttl=FAILURE_TTL) for phone in won], pipeline=pipe)
-            pipe.execute()
-    return len(won)
+    queue_key = Queue.redis_queue_namespace_prefix + REPLIES
+    won = 0
+    for start in range(0, len(phones), TURNS_PER_SCRIPT):
+        keys: list[str] = [Queue.redis_queues_keys, queue_key]
+        args: list[object] = [TURN_TTL, "0" if replace else "1"]
+        for phone in phones[start : start + TURNS_PER_SCRIPT]:
+            job_id, items = _turn_job(redis, phone)
+            keys += (TURN_KEY.format(phone=phone), Job.key_for(job_id))
+            args += (job_id, len(items), *items)
+        won += int(run_script(redis, _TURNS, keys, args))  # type: ignore[call-overload]
+    return won
 
 
 def start_reply_turn(redis: Redis, phone: str) -> None:

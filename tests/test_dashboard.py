@@ -10,6 +10,7 @@ from dashboard_support import login as _login
 from dashboard_support import post as _post
 from flask import Flask
 from flask.testing import FlaskClient
+from sms_support import AICHA_FR, at_form
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -318,3 +319,14 @@ def test_the_session_cookie_is_permanent_with_an_idle_lifetime(app: Flask,
 def test_production_cookies_are_secure(make_app: Any) -> None:
     app = make_app(server={"secure_cookies": True})
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_a_webhook_neither_reads_nor_refreshes_a_dashboard_session(
+        signed_in: FlaskClient) -> None:
+    # The same client holds a signed-in session cookie: the dashboard refreshes it on each of
+    # its pages, a provider's callback never opens it (a null session: not read, not written).
+    assert "Set-Cookie" in signed_in.get("/dashboard").headers
+    answer = signed_in.post("/webhooks/africastalking/sms", data=at_form(AICHA_FR, "STOCK"))
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.headers.get("Vary", "")
+    assert signed_in.get("/dashboard").status_code == 200  # still signed in

@@ -30,6 +30,7 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 
 from ..db import get_session
@@ -44,6 +45,8 @@ from .i18n import t
 #: A session unused this long ends; one ends this long after its sign-in whatever its use.
 IDLE_SECONDS = 2 * 3600
 SESSION_MAX_AGE = 12 * 3600
+#: Paths of provider and phone callbacks, which never show a dashboard page.
+WEBHOOKS = "/webhooks/"
 
 
 def register(bp: Blueprint) -> None:
@@ -58,7 +61,20 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/", view_func=index, methods=["GET"])
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, not opened for the webhooks, which never carry one."""
+
+    def open_session(self, app: Any, request: Any) -> SessionMixin | None:
+        """A null session (read as empty, never saved) on a webhook; else Flask's own."""
+        if request.path.startswith(WEBHOOKS):
+            # Opening one builds a signing serializer per request: on the busiest paths of the
+            # gateway, for a cookie no provider or phone sends.
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def _cookie_policy(state: BlueprintSetupState) -> None:
+    state.app.session_interface = CookieSessions()
     # The session cookie signs a coordinator in: keep it off cross-site requests.
     config = state.app.config
     if config.get("SESSION_COOKIE_SAMESITE") is None:
@@ -110,6 +126,8 @@ def _check_csrf() -> None:
 def _load_account() -> None:
     g.account = None
     g.coordinator = None
+    if request.path.startswith(WEBHOOKS):
+        return  # a provider's or a phone's call: no account, no page (see CookieSessions)
     if request.path.startswith("/dashboard") and "account_id" in session:
         if time.time() - session.get("signed_in_at", 0) > SESSION_MAX_AGE:
             session.pop("account_id", None)
