@@ -20,6 +20,7 @@ from .db import get_db
 from .links import smpp_channels
 from .models.channels import Channel
 from .redisconn import get_redis_handle
+from .services.routing import ensure_environment_channels
 
 STOP_TIMEOUT = 10.0
 SIMULATOR_ENV = "SMSGATEWAY__SIMULATOR__ENABLED"
@@ -39,6 +40,8 @@ def run(seed: bool = True) -> int:
             if database_is_empty(session):
                 seed_demo(session, settings.defaults.region)
                 seeded = True
+    with app.app_context(), database.session() as session:
+        ensure_environment_channels(session, settings)
     # This process holds the embedded Redis (when REDIS_URL is unset) for the children's life.
     redis_handle = get_redis_handle(app)
     redis_handle.ping()

@@ -37,6 +37,18 @@ def test_db_upgrade_reports_the_revision(runner: FlaskCliRunner) -> None:
     assert f"current: {head}  head: {head}" in result.output
 
 
+def test_db_upgrade_makes_the_environments_channels_once(runner: FlaskCliRunner,
+                                                        session: Session) -> None:
+    from smsgateway.models.channels import Channel
+
+    for _ in range(2):
+        result = runner.invoke(args=["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+    made = session.scalars(select(Channel).where(Channel.name.like("% (environment)"))).all()
+    # Made before any web process serves: the first webhooks no longer race to make it.
+    assert [(c.name, c.cooperative_id) for c in made] == [("console (environment)", None)]
+
+
 def test_seed_demo_builds_the_demo_cooperative(runner: FlaskCliRunner, session: Session) -> None:
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output

@@ -53,8 +53,13 @@ def db() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from ..services.routing import ensure_environment_channels
+
     database = get_db()
     migrate.upgrade(database, revision)
+    if revision == "head":
+        with database.session() as session:
+            ensure_environment_channels(session, current_app.config["SETTINGS"])
     click.echo(f"database at {migrate.current_revision(database)} ({database.kind})")
 
 

@@ -65,6 +65,27 @@ def environment_channel_id(session: Session, kind: str, *, commit_new: bool = Fa
     return channel.id
 
 
+def environment_kinds(settings: Settings) -> list[str]:
+    """The environment's providers that a message may name: the sending one, and those whose
+    webhooks take members' SMS (Africa's Talking's form serves the console when unset)."""
+    kinds = {settings.sms_provider,
+             "africastalking" if settings.africastalking.configured else "console"}
+    if settings.twilio.configured:
+        kinds.add("twilio")
+    return sorted(kinds)
+
+
+def ensure_environment_channels(session: Session, settings: Settings) -> list[int]:
+    """Make the environment's shared channels now, before any web process serves (``db
+    upgrade``, ``smsgateway dev``); their ids.
+
+    Made by the first webhooks instead, on a fresh SQLite database two web processes' threads
+    making one at once stalled every request behind SQLite's 30 s busy timeout (then 503).
+    """
+    return [environment_channel_id(session, kind, commit_new=True)
+            for kind in environment_kinds(settings)]
+
+
 def _records(session: Session, cooperative_id: int | None) -> list[Channel]:
     owner = (Channel.cooperative_id.is_(None) if cooperative_id is None
              else Channel.cooperative_id == cooperative_id)
