@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handlers import africastalking, console, twilio
+
 from ..config import Settings
 from ..models.channels import ENVIRONMENT, Channel, ChannelState
 
@@ -69,9 +71,9 @@ def environment_kinds(settings: Settings) -> list[str]:
     """The environment's providers that a message may name: the sending one, and those whose
     webhooks take members' SMS (Africa's Talking's form serves the console when unset)."""
     kinds = {settings.sms_provider,
-             "africastalking" if settings.africastalking.configured else "console"}
+             africastalking.NAME if settings.africastalking.configured else console.NAME}
     if settings.twilio.configured:
-        kinds.add("twilio")
+        kinds.add(twilio.NAME)
     return sorted(kinds)
 
 
