@@ -146,29 +146,45 @@ TURNS_PER_SCRIPT = 200
 # Take each phone's turn and enqueue its job in one round trip, the enqueue only where the
 # turn was won. The job hash is RQ's own (``Job.to_dict``, what ``Queue.enqueue_many``
 # writes); the script only writes it, as RQ's enqueue pipeline does: SADD the queue to
-# ``rq:queues``, HSET the hash, RPUSH the id.
-# KEYS: rq:queues, the queue's list, then per phone its turn key and its job's hash.
-# ARGV: turn TTL, '1' for NX (else replace), then per phone: job id, n, n field/value items.
-_TURNS = """
-local won, a = 0, 3
-for i = 3, #KEYS, 2 do
-  local id, n = ARGV[a], tonumber(ARGV[a + 1])
-  local set
-  if ARGV[2] == '1' then
-    set = redis.call('SET', KEYS[i], id, 'NX', 'EX', ARGV[1])
-  else
-    set = redis.call('SET', KEYS[i], id, 'EX', ARGV[1])
+# ``rq:queues``, HSET the hash, RPUSH the id. A Lua function, so that a script of another
+# module may take a turn after a check of its own in the same round trip (sms/limits.py).
+# K: rq:queues, the queue's list, then per phone its turn key and its job's hash.
+# A: turn TTL, '1' for NX (else replace), then per phone: job id, n, n field/value items.
+TURNS_LUA = """
+local function take_turns(K, A)
+  local won, a = 0, 3
+  for i = 3, #K, 2 do
+    local id, n = A[a], tonumber(A[a + 1])
+    local set
+    if A[2] == '1' then
+      set = redis.call('SET', K[i], id, 'NX', 'EX', A[1])
+    else
+      set = redis.call('SET', K[i], id, 'EX', A[1])
+    end
+    if set then
+      redis.call('SADD', K[1], K[2])
+      redis.call('HSET', K[i + 1], unpack(A, a + 2, a + 1 + n))
+      redis.call('RPUSH', K[2], id)
+      won = won + 1
+    end
+    a = a + 2 + n
   end
-  if set then
-    redis.call('SADD', KEYS[1], KEYS[2])
-    redis.call('HSET', KEYS[i + 1], unpack(ARGV, a + 2, a + 1 + n))
-    redis.call('RPUSH', KEYS[2], id)
-    won = won + 1
-  end
-  a = a + 2 + n
+  return won
 end
-return won
 """
+_TURNS = TURNS_LUA + "return take_turns(KEYS, ARGV)"
+
+
+def turn_call(redis: Redis, phones: Sequence[str], *, replace: bool = False
+              ) -> tuple[list[str], list[object]]:
+    """The keys and arguments of ``take_turns`` (:data:`TURNS_LUA`) for ``phones``."""
+    keys: list[str] = [Queue.redis_queues_keys, Queue.redis_queue_namespace_prefix + REPLIES]
+    args: list[object] = [TURN_TTL, "0" if replace else "1"]
+    for phone in phones:
+        job_id, items = _turn_job(redis, phone)
+        keys += (TURN_KEY.format(phone=phone), Job.key_for(job_id))
+        args += (job_id, len(items), *items)
+    return keys, args
 
 
 def _turn_job(redis: Redis, phone: str) -> tuple[str, list[object]]:
@@ -191,15 +207,9 @@ def enqueue_reply_turns(redis: Redis, phones: Iterable[str], *, replace: bool = 
     job is gone.
     """
     phones = list(dict.fromkeys(phones))
-    queue_key = Queue.redis_queue_namespace_prefix + REPLIES
     won = 0
     for start in range(0, len(phones), TURNS_PER_SCRIPT):
-        keys: list[str] = [Queue.redis_queues_keys, queue_key]
-        args: list[object] = [TURN_TTL, "0" if replace else "1"]
-        for phone in phones[start : start + TURNS_PER_SCRIPT]:
-            job_id, items = _turn_job(redis, phone)
-            keys += (TURN_KEY.format(phone=phone), Job.key_for(job_id))
-            args += (job_id, len(items), *items)
+        keys, args = turn_call(redis, phones[start : start + TURNS_PER_SCRIPT], replace=replace)
         won += int(run_script(redis, _TURNS, keys, args))  # type: ignore[call-overload]
     return won
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from menus.catalog import packaged
 from smsgateway.config import load_settings
-from smsgateway.models import InboundMessage, Member, OutboundMessage
+from smsgateway.models import InboundMessage, Member, OutboundMessage, OutboundStatus
 from smsgateway.services.members import add_member
 from tests.sms_support import AICHA_FR, at_form, inbound, replies_to
 from tests.ussd_support import URL as USSD_URL
@@ -243,6 +243,65 @@ def test_a_member_at_human_rates_is_never_throttled(
     for _ in range(10):  # ten sessions of two hops in a row: every hop gets its menu
         assert phone.dial().startswith("CON ")
         assert packaged().text("busy", "fr") not in phone.press("1")
+
+
+#: What the reply limiter's and the reply turn's scripts call inside Redis.
+_SCRIPTS_CALL = {"incr", "expire", "exists", "set", "del", "sadd", "hset", "rpush"}
+
+
+def _scripts_run(client: redis.Redis) -> int:
+    """Scripts run since the last CONFIG RESETSTAT; fails on any other command sent."""
+    stats = client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()
+             if name not in ("cmdstat_info", "cmdstat_config", "cmdstat_config|resetstat")}
+    scripts = calls.pop("evalsha", 0) + calls.pop("eval", 0)
+    assert set(calls) <= _SCRIPTS_CALL, calls
+    return scripts
+
+
+def test_a_question_is_judged_and_given_its_reply_turn_in_one_round_trip(
+    app: Any, demo: Any, session: Session
+) -> None:
+    from smsgateway.jobs import TURN_KEY
+    from smsgateway.redisconn import get_redis
+
+    client = app.test_client()
+    # The first request of an address takes its block of the webhook allowance.
+    assert client.post(SMS_URL, data=at_form(AICHA_FR, "AIDE")).status_code == 200
+    server = get_redis(app)
+    server.config_resetstat()
+    assert client.post(SMS_URL, data=at_form("+212600000002", "STOCK")).status_code == 200
+    assert _scripts_run(server) == 1
+    # That one script took the turn and enqueued its job.
+    assert server.get(TURN_KEY.format(phone="+212600000002")) is not None
+
+
+def test_a_silenced_numbers_question_has_its_reply_withdrawn_and_no_turn(
+    make_app: Any, demo: Any, session: Session, run_jobs: Any
+) -> None:
+    from smsgateway.jobs import TURN_KEY
+    from smsgateway.redisconn import get_redis
+
+    app = make_app(limits={"replies_per_window": 1})
+    client = app.test_client()
+    assert client.post(SMS_URL, data=at_form(AICHA_FR, "STOCK")).status_code == 200
+    run_jobs()  # her first reply is sent and her turn is over
+    server = get_redis(app)
+    assert server.get(TURN_KEY.format(phone=AICHA_FR)) is None
+    for word in ("PRIX", "SOLDE"):  # the notice, then silence
+        assert client.post(SMS_URL, data=at_form(AICHA_FR, word)).status_code == 200
+    stored = _texts(session, AICHA_FR)
+    replies = [replies_to(session, m.id) for m in stored]
+    assert [len(r) for r in replies] == [1, 1, 0]
+    assert "Trop de messages" in replies[1][0].text  # the notice, not the price list
+    assert "notice sent" in stored[1].error and "silenced" in stored[2].error
+    run_jobs()
+    session.expire_all()
+    sent = list(session.execute(select(OutboundMessage.text, OutboundMessage.status).where(
+        OutboundMessage.to_phone == AICHA_FR).order_by(OutboundMessage.id)))
+    assert [status for _, status in sent] == [OutboundStatus.DELIVERED] * 2  # the console
+    assert "Trop de messages" in sent[1].text
+    assert server.get(TURN_KEY.format(phone=AICHA_FR)) is None
 
 
 def test_the_notice_exists_in_every_language() -> None:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from ..models import (
     Member,
     MessageKind,
     OutboundMessage,
+    OutboundStatus,
 )
 from ..phones import try_normalize
 from ..services.members import members_by_phone
@@ -130,12 +131,16 @@ def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
     inbound["channel_id"] = channel_id
     after_commit: list[Callable[[], None]] = []
     language = str(member.language) if member else settings.defaults.language
-    verdict = (limits.ReplyLimiter(redis, settings.limits).check(sender, inbound["text"])
-               if sender else "reply")
-    if verdict != "reply":
-        return _held_back(session, sms, inbound, verdict, language, settings, redis,
-                          reply_provider=reply_provider, inline=inline)
-    if member is not None and command.name in dispatch.WRITING_COMMANDS:
+    writing = member is not None and command.name in dispatch.WRITING_COMMANDS
+    # A command that acts is judged by its sender's limits before it acts. A question changes
+    # nothing: it is judged after the commit, in the round trip that gives its reply a turn.
+    judged_first = writing or inline
+    if sender and judged_first:
+        verdict = limits.ReplyLimiter(redis, settings.limits).check(sender, inbound["text"])
+        if verdict != "reply":
+            return _held_back(session, sms, inbound, verdict, language, settings, redis,
+                              reply_provider=reply_provider, inline=inline)
+    if writing:
         if not _store(session, inbound):
             return _duplicate(session, sms)
         try:
@@ -166,7 +171,15 @@ def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
         return outcome
     _reply(session, outcome, inbound, reply, reply_provider=reply_provider, inline=inline)
     session.commit()
-    _after_commit(redis, sender if outcome.queued else None, after_commit)
+    if judged_first:
+        _after_commit(redis, sender if outcome.queued else None, after_commit)
+        return outcome
+    verdict = limits.ReplyLimiter(redis, settings.limits).check_then_turn(sender,
+                                                                          inbound["text"])
+    if verdict != "reply":
+        return _withdrawn(session, sms, outcome, inbound, verdict, language, settings, redis,
+                          reply_provider=reply_provider)
+    _after_commit(redis, None, after_commit)
     return outcome
 
 
@@ -201,6 +214,33 @@ def _held_back(session: Session, sms: SmsIn, inbound: dict[str, Any], verdict: s
     session.commit()
     _after_commit(redis, inbound["sender"] if outcome.queued else None, [])
     return outcome
+
+
+def _withdrawn(session: Session, sms: SmsIn, outcome: Outcome, inbound: dict[str, Any],
+               verdict: str, language: str, settings: Settings, redis: Redis, *,
+               reply_provider: str) -> Outcome:
+    """A question's committed reply that its sender's limits hold back: taken back (unsent)."""
+    taken_back = session.execute(
+        delete(OutboundMessage.__table__).where(OutboundMessage.id.in_(outcome.queued),
+                                                OutboundMessage.status == OutboundStatus.QUEUED))
+    if taken_back.rowcount != len(outcome.queued):
+        # A turn of this phone already waited and its worker took the reply meanwhile.
+        log.warning("inbound %s message %s: reply already being sent when held back",
+                    sms.provider, sms.provider_message_id)
+    inbound["error"] = limits.REASONS[verdict]
+    session.execute(
+        update(InboundMessage.__table__).where(InboundMessage.id == inbound["id"]),
+        {"error": inbound["error"]})
+    log.warning("inbound %s message %s not answered: %s", sms.provider,
+                sms.provider_message_id, verdict)
+    held = Outcome(inbound["id"], command=inbound["command"])
+    if verdict == "notice":
+        minutes = max(1, settings.limits.silence_seconds // 60)
+        _reply(session, held, inbound, text("too_many", language, minutes=minutes),
+               reply_provider=reply_provider, inline=False)
+    session.commit()
+    _after_commit(redis, inbound["sender"] if held.queued else None, [])
+    return held
 
 
 def _done(inbound: dict[str, Any]) -> None:
