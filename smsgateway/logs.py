@@ -49,6 +49,13 @@ _SECRET = re.compile(
 )
 
 
+# What every match of _PHONE contains (eight digits in a row), and of _SECRET (a stem of its
+# keywords). Most lines (an access line, a job's start) have neither, and skip both passes:
+# a substring test is a tenth of the cost of either pattern's search.
+_EIGHT_DIGITS = re.compile(r"\d{8}")
+_SECRET_STEMS = ("pin", "otp", "pass", "secret", "token", "api", "auth", "code")
+
+
 def mask_phone(number: str) -> str:
     """``+212600000004`` -> ``+2126XXXX0004``: the country and the last four digits stay."""
     keep_head = 5 if number.startswith("+") else 4
@@ -59,8 +66,18 @@ def mask_phone(number: str) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with phone numbers masked and secret values replaced by ``***``."""
+    # Only in ASCII does a lower-case copy hold every stem _SECRET's (?i) would match (that
+    # also takes "ı" for an i and "ſ" for an s).
+    if text.isascii():
+        lowered = text.lower()
+        if not any(stem in lowered for stem in _SECRET_STEMS):
+            return _PHONE.sub(_masked, text) if _EIGHT_DIGITS.search(text) else text
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    return _PHONE.sub(_masked, text) if _EIGHT_DIGITS.search(text) else text
+
+
+def _masked(match: re.Match[str]) -> str:
+    return mask_phone(match.group(0))
 
 
 def choose_request_id(incoming: str | None) -> str:

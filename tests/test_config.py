@@ -156,3 +156,15 @@ def test_start_up_stops_with_one_line(tmp_path: Path, env: dict[str, str], key: 
 def test_missing_config_file_named_by_env_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SMSGATEWAY_CONFIG"):
         load_settings(environ={"SMSGATEWAY_CONFIG": str(tmp_path / "nope.yaml")})
+
+
+def test_a_web_worker_sets_its_loaded_app_aside_from_full_collections(tmp_path: Path) -> None:
+    # In a process of its own: loading the gunicorn settings prepares the metrics directory.
+    probe = ("import gc; from smsgateway import gunicorn_conf; before = gc.get_freeze_count(); "
+             "gunicorn_conf.post_worker_init(None); print(before, gc.get_freeze_count())")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path,
+                          env={**os.environ, "SMSGATEWAY_INSTANCE_PATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    before, after = map(int, done.stdout.split())
+    assert before == 0 and after > 10_000  # Flask, SQLAlchemy, the models: all frozen
