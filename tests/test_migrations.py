@@ -31,3 +31,17 @@ def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
     migrate.upgrade(database)
     assert "stock_movements" in sa.inspect(database.engine).get_table_names()
     database.engine.dispose()
+
+
+def test_sqlite_connections_share_the_web_process_and_worker_settings(tmp_path: Path) -> None:
+    from smsgateway.db import SQLITE_CHECKPOINT_PAGES
+
+    database = Database(f"sqlite:///{tmp_path / 'pragmas.sqlite3'}")
+    with database.engine.connect() as conn:
+        read = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys",
+                             "wal_autocheckpoint")}
+    database.engine.dispose()
+    # synchronous 1 is NORMAL: with WAL, safe from an application crash, never corrupted.
+    assert read == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 30000,
+                    "foreign_keys": 1, "wal_autocheckpoint": SQLITE_CHECKPOINT_PAGES}

@@ -5,6 +5,14 @@ automatic sender answering our replies with the same text again and again, must 
 cooperative one reply each. Every message is still stored; only the reply is held back.
 The counters live in Redis, shared by every web process, and one Lua script reads and
 updates them atomically.
+
+A command that acts (a delivery, an order, STOP) is judged before it acts. A question (STOCK,
+PRIX, SOLDE, AIDE, a text not understood) changes nothing, so it is answered and committed
+first, and judged after the commit by the script that also gives its reply a turn
+(:meth:`ReplyLimiter.check_then_turn`): one Redis round trip per question instead of two. A
+reply held back that way is deleted before any worker has seen it, unless a turn of the same
+phone was already waiting and its worker took the reply in the millisecond between the commit
+and the script (only during a flood: the limit may then let one more reply through).
 """
 
 from __future__ import annotations
