@@ -204,16 +204,8 @@ def _held_back(session: Session, sms: SmsIn, inbound: dict[str, Any], verdict: s
     inbound["error"] = limits.REASONS[verdict]
     if not _store(session, inbound):
         return _duplicate(session, sms)
-    log.warning("inbound %s message %s not answered: %s", sms.provider,
-                sms.provider_message_id, verdict)
-    outcome = Outcome(inbound["id"], command=inbound["command"])
-    if verdict == "notice":
-        minutes = max(1, settings.limits.silence_seconds // 60)
-        _reply(session, outcome, inbound, text("too_many", language, minutes=minutes),
-               reply_provider=reply_provider, inline=inline)
-    session.commit()
-    _after_commit(redis, inbound["sender"] if outcome.queued else None, [])
-    return outcome
+    return _notice_or_silence(session, sms, inbound, verdict, language, settings, redis,
+                              reply_provider=reply_provider, inline=inline)
 
 
 def _withdrawn(session: Session, sms: SmsIn, outcome: Outcome, inbound: dict[str, Any],
@@ -231,16 +223,24 @@ def _withdrawn(session: Session, sms: SmsIn, outcome: Outcome, inbound: dict[str
     session.execute(
         update(InboundMessage.__table__).where(InboundMessage.id == inbound["id"]),
         {"error": inbound["error"]})
+    return _notice_or_silence(session, sms, inbound, verdict, language, settings, redis,
+                              reply_provider=reply_provider, inline=False)
+
+
+def _notice_or_silence(session: Session, sms: SmsIn, inbound: dict[str, Any], verdict: str,
+                       language: str, settings: Settings, redis: Redis, *,
+                       reply_provider: str, inline: bool) -> Outcome:
+    """The one notice (``notice``) or nothing for a stored message held back; commits."""
     log.warning("inbound %s message %s not answered: %s", sms.provider,
                 sms.provider_message_id, verdict)
-    held = Outcome(inbound["id"], command=inbound["command"])
+    outcome = Outcome(inbound["id"], command=inbound["command"])
     if verdict == "notice":
         minutes = max(1, settings.limits.silence_seconds // 60)
-        _reply(session, held, inbound, text("too_many", language, minutes=minutes),
-               reply_provider=reply_provider, inline=False)
+        _reply(session, outcome, inbound, text("too_many", language, minutes=minutes),
+               reply_provider=reply_provider, inline=inline)
     session.commit()
-    _after_commit(redis, inbound["sender"] if held.queued else None, [])
-    return held
+    _after_commit(redis, inbound["sender"] if outcome.queued else None, [])
+    return outcome
 
 
 def _done(inbound: dict[str, Any]) -> None:
