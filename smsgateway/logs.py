@@ -68,11 +68,9 @@ def scrub(text: str) -> str:
     """``text`` with phone numbers masked and secret values replaced by ``***``."""
     # Only in ASCII does a lower-case copy hold every stem _SECRET's (?i) would match (that
     # also takes "ı" for an i and "ſ" for an s).
-    if text.isascii():
-        lowered = text.lower()
-        if not any(stem in lowered for stem in _SECRET_STEMS):
-            return _PHONE.sub(_masked, text) if _EIGHT_DIGITS.search(text) else text
-    text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    lowered = text.lower() if text.isascii() else None
+    if lowered is None or any(stem in lowered for stem in _SECRET_STEMS):
+        text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     return _PHONE.sub(_masked, text) if _EIGHT_DIGITS.search(text) else text
 
 
