@@ -108,7 +108,12 @@ SQLITE_CHECKPOINT_PAGES = 4000
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets the pragmas that let a web process and a worker share it."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        # The pool hands back the connection used last (LIFO), not each in turn: a SQLite
+        # connection's page cache is dropped whenever another connection wrote since it last
+        # read, so a process rotating through the eight its threads opened at start read
+        # every page of every message from the file again (docs/benchmarks.md).
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                               pool_use_lifo=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

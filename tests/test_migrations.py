@@ -33,6 +33,23 @@ def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
     database.engine.dispose()
 
 
+def test_sqlite_hands_back_the_connection_used_last(tmp_path: Path) -> None:
+    # Threads that started at once opened several connections; one at a time afterwards
+    # must keep getting the same one (its page cache warm), not each in turn.
+    database = Database(f"sqlite:///{tmp_path / 'lifo.sqlite3'}")
+    held = [database.engine.connect() for _ in range(3)]
+    opened = {id(conn.connection.dbapi_connection) for conn in held}
+    for conn in held:
+        conn.close()
+    used = set()
+    for _ in range(6):
+        with database.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            used.add(id(conn.connection.dbapi_connection))
+    database.engine.dispose()
+    assert len(opened) == 3 and len(used) == 1
+
+
 def test_sqlite_connections_share_the_web_process_and_worker_settings(tmp_path: Path) -> None:
     from smsgateway.db import SQLITE_CHECKPOINT_PAGES
 
