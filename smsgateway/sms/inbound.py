@@ -140,31 +140,15 @@ def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
         if verdict != "reply":
             return _held_back(session, sms, inbound, verdict, language, settings, redis,
                               reply_provider=reply_provider, inline=inline)
-    if writing:
-        if not _store(session, inbound):
-            return _duplicate(session, sms)
-        try:
-            with session.begin_nested():
-                reply = _answer(session, settings, redis, member, command, channel,
-                                after_commit)
-        except Exception as error:  # noqa: BLE001  (an apology, never silence)
-            reply = _failed(inbound, error, language, after_commit)
-        _done(inbound)
-        session.execute(
-            update(InboundMessage.__table__).where(InboundMessage.id == inbound["id"]),
-            {k: inbound[k] for k in ("status", "error", "processed_at")})
-    else:
-        try:
-            reply = _answer(session, settings, redis, member, command, channel, after_commit)
-        except Exception as error:  # noqa: BLE001
-            session.rollback()  # only reads were made; PostgreSQL needs a clean transaction
-            reply = _failed(inbound, error, language, after_commit)
-        _done(inbound)  # before the INSERT: one statement writes the finished row
-        if sender is None:
-            # Not a phone number (a sender id, a garbled field): stored, answered to nobody.
-            inbound["error"] = inbound["error"] or "sender is not a phone number: no reply"
-        if not _store(session, inbound):
-            return _duplicate(session, sms)
+    if sender is None:
+        # Not a phone number (a sender id, a garbled field): stored, answered to nobody. (An
+        # answer that fails says why instead; such a sender never reaches a writing command.)
+        inbound["error"] = "sender is not a phone number: no reply"
+    steps = _act if writing else _answer_then_store
+    reply = steps(session, inbound, language, lambda: _answer(
+        session, settings, redis, member, command, channel, after_commit), after_commit)
+    if reply is None:
+        return _duplicate(session, sms)
     outcome = Outcome(inbound["id"], command=command.name)
     if sender is None:
         session.commit()
@@ -181,6 +165,36 @@ def receive(session: Session, sms: SmsIn, settings: Settings, redis: Redis, *,
                           reply_provider=reply_provider)
     _after_commit(redis, None, after_commit)
     return outcome
+
+
+def _act(session: Session, inbound: dict[str, Any], language: str, answer: Callable[[], str],
+         after_commit: list[Callable[[], None]]) -> str | None:
+    """Store the message, then act on it in a savepoint; its reply, or None: a resend."""
+    if not _store(session, inbound):
+        return None
+    try:
+        with session.begin_nested():
+            reply = answer()
+    except Exception as error:  # noqa: BLE001  (an apology, never silence)
+        reply = _failed(inbound, error, language, after_commit)
+    _done(inbound)
+    session.execute(
+        update(InboundMessage.__table__).where(InboundMessage.id == inbound["id"]),
+        {k: inbound[k] for k in ("status", "error", "processed_at")})
+    return reply
+
+
+def _answer_then_store(session: Session, inbound: dict[str, Any], language: str,
+                       answer: Callable[[], str],
+                       after_commit: list[Callable[[], None]]) -> str | None:
+    """Read the answer, then store the finished message; its reply, or None: a resend."""
+    try:
+        reply = answer()
+    except Exception as error:  # noqa: BLE001
+        session.rollback()  # only reads were made; PostgreSQL needs a clean transaction
+        reply = _failed(inbound, error, language, after_commit)
+    _done(inbound)  # before the INSERT: one statement writes the finished row
+    return reply if _store(session, inbound) else None
 
 
 def _reply(session: Session, outcome: Outcome, inbound: dict[str, Any], reply: str, *,
